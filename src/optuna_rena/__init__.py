@@ -1,0 +1,57 @@
+"""optuna-rena: resource-constrained neural architecture search by reinforcement learning
+(RENA, Zhou et al. 2018) for Optuna."""
+
+from __future__ import annotations
+
+from optuna_rena import zoo
+from optuna_rena._resources import LayerResources
+from optuna_rena._resources import measure_latency
+from optuna_rena._resources import NetworkResources
+from optuna_rena._resources import ResourceModel
+from optuna_rena._spec import AvgPool2d
+from optuna_rena._spec import BasicBlock
+from optuna_rena._spec import Conv2d
+from optuna_rena._spec import Dropout
+from optuna_rena._spec import Flatten
+from optuna_rena._spec import GlobalAvgPool
+from optuna_rena._spec import GRU
+from optuna_rena._spec import InputSpec
+from optuna_rena._spec import InvertedResidual
+from optuna_rena._spec import LAYER_TYPES
+from optuna_rena._spec import Layer
+from optuna_rena._spec import Linear
+from optuna_rena._spec import LSTM
+from optuna_rena._spec import MaxPool2d
+from optuna_rena._spec import NetworkSpec
+from optuna_rena._spec import SeparableConv2d
+from optuna_rena._spec import SpecError
+from optuna_rena._spec import ToSequence
+
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AvgPool2d",
+    "BasicBlock",
+    "Conv2d",
+    "Dropout",
+    "Flatten",
+    "GRU",
+    "GlobalAvgPool",
+    "InputSpec",
+    "InvertedResidual",
+    "LAYER_TYPES",
+    "LSTM",
+    "Layer",
+    "LayerResources",
+    "Linear",
+    "MaxPool2d",
+    "NetworkResources",
+    "NetworkSpec",
+    "ResourceModel",
+    "SeparableConv2d",
+    "SpecError",
+    "ToSequence",
+    "measure_latency",
+    "zoo",
+]

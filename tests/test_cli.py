@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import shutil
+import subprocess
+
+import pytest
+
+from optuna_rena import NetworkSpec
+from optuna_rena import zoo
+from optuna_rena.cli import main
+
+
+def test_resources_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["resources", "nas-bench-macro:01100100"]) == 0
+    out = capsys.readouterr().out
+    assert "| 2 | inverted_residual | filters=64, expansion=3, kernel=3" in out
+    assert "params 565,930" in out and "= 2 x 23,001,600 MACs" in out
+
+
+def test_resources_of_a_json_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "net.json"
+    path.write_text(zoo.ds_cnn().to_json())
+    assert main(["resources", str(path), "--dtype", "float16", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "(float16)" in out
+    assert NetworkSpec.from_json(out[out.index("{"):]) == zoo.ds_cnn()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["resources", "resnet9000"], "unknown baseline 'resnet9000'"),
+    (["resources", "nas-bench-macro:0120"], "8 digits, each 0, 1 or 2, got '0120'"),
+    (["resources", "missing.json"], "cannot read the spec file 'missing.json'"),
+    (["resources", "ds-cnn", "--dtype", "float7"], "dtype must be a torch dtype"),
+])
+def test_bad_input_is_one_clear_line(argv: list[str], message: str,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_bad_spec_file_names_the_layer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = zoo.ds_cnn().to_dict()
+    data["layers"][1]["kernel"] = [3, 0]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    assert main(["resources", str(path)]) == 2
+    assert "layer 1: separable_conv2d: kernel must be a positive integer, got 0" in (
+        capsys.readouterr().err)
+
+
+def test_installed_entry_point() -> None:
+    exe = shutil.which("optuna-rena")
+    if exe is None:
+        pytest.skip("the optuna-rena script is not on PATH: install the package with pip")
+    result = subprocess.run([exe, "resources", "ds-cnn"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and "ds_cnn" in result.stdout
+    bad = subprocess.run([exe, "resources", "--batch-size", "0", "--latency"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "expected a positive integer, got '0'" in bad.stderr
