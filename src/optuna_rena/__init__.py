@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 from optuna_rena import zoo
+from optuna_rena._constraints import Constraint
+from optuna_rena._constraints import mirror_constraints_for_dashboard
+from optuna_rena._constraints import trial_violations
 from optuna_rena._resources import LayerResources
 from optuna_rena._resources import measure_latency
 from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
+from optuna_rena._sampler import RenaSampler
+from optuna_rena._space import ArchitectureSpace
 from optuna_rena._spec import AvgPool2d
 from optuna_rena._spec import BasicBlock
 from optuna_rena._spec import Conv2d
@@ -31,6 +36,11 @@ from optuna_rena._spec import ToSequence
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArchitectureSpace",
+    "Constraint",
+    "RenaSampler",
+    "mirror_constraints_for_dashboard",
+    "trial_violations",
     "AvgPool2d",
     "BasicBlock",
     "Conv2d",

@@ -8,6 +8,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from optuna_rena._constraints import Constraint
+from optuna_rena._space import ArchitectureSpace
 from optuna_rena._spec import GRU
 from optuna_rena._spec import BasicBlock
 from optuna_rena._spec import Conv2d
@@ -77,6 +81,28 @@ def nas_bench_macro(code: str, num_classes: int = 10) -> NetworkSpec:
                 layers.append(Conv2d(channels, 1, 2, activation="none"))
     layers += [Conv2d(1280, 1), GlobalAvgPool(), Linear(num_classes, activation="none")]
     return NetworkSpec(InputSpec.image(3, 32, 32), tuple(layers), f"nas_bench_macro_{code}")
+
+
+def nas_bench_macro_space(
+    constraints: Iterable[Constraint] | Constraint | None = None,
+) -> ArchitectureSpace:
+    """NAS-Bench-Macro as an :class:`ArchitectureSpace`: one decision per searchable layer,
+    ``L{i}.variant`` for ``i`` in 1..8, with the choices ``"remove"`` (digit 0),
+    ``"kernel=3,expansion=3"`` (digit 1) and ``"kernel=5,expansion=6"`` (digit 2). The
+    child of code ``c`` is ``nas_bench_macro(c)``; :func:`nas_bench_macro_code` reads the
+    code back from a trial's params."""
+    options = [{"kernel": k, "expansion": e} for k, e in
+               (NAS_BENCH_MACRO_CHOICES["1"], NAS_BENCH_MACRO_CHOICES["2"])]
+    return ArchitectureSpace(
+        nas_bench_macro("11111111"), constraints, scale_factors=None, layers=range(1, 9),
+        layer_options={i: options for i in range(1, 9)}, max_inserts=0,
+    )
+
+
+def nas_bench_macro_code(params: dict[str, object]) -> str:
+    """The 8-digit NAS-Bench-Macro code of a trial of :func:`nas_bench_macro_space`."""
+    digits = {"remove": "0", "kernel=3,expansion=3": "1", "kernel=5,expansion=6": "2"}
+    return "".join(digits[str(params[f"L{i}.variant"])] for i in range(1, 9))
 
 
 def kws_crnn(num_classes: int = 12, n_mels: int = 40, frames: int = 101) -> NetworkSpec:

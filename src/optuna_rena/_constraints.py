@@ -1,0 +1,167 @@
+"""Resource constraints, written the way Optuna 5 reads them.
+
+A :class:`Constraint` bounds one metric from above or below. Its value on a trial is RENA's
+normalised violation, ``v = U / C - 1`` for an upper bound and ``v = C / U - 1`` for a lower
+bound (``U`` the use, ``C`` the limit), written with ``trial.set_constraint``, so ``v <= 0``
+means feasible for every constraint-aware Optuna sampler and for ``study.best_trial`` alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+import math
+import numbers
+from typing import Any
+
+import optuna
+from optuna.study._constrained_optimization import _CONSTRAINTS_KEY
+
+
+RESOURCE_METRICS = ("params", "flops", "macs", "bytes", "compute_intensity", "latency_ms")
+"""Metrics an :class:`~optuna_rena.ArchitectureSpace` measures for each child network."""
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A bound on one metric: ``Constraint("params", max=3e6)`` or
+    ``Constraint("compute_intensity", min=100)``.
+
+    The metric is one of ``params``, ``flops``, ``macs``, ``bytes``, ``compute_intensity``
+    (FLOPs per byte) and ``latency_ms`` (measured on this machine), which an
+    :class:`~optuna_rena.ArchitectureSpace` measures, or a metric of your own with
+    ``user=True``, which your objective measures and reports with :meth:`set`.
+
+    Args:
+        metric: What is bounded.
+        max: The upper bound ``C`` of ``U <= C``.
+        min: The lower bound ``C`` of ``U >= C``. Give exactly one of ``max`` and ``min``.
+        user: Allow a metric name that is not a resource metric.
+    """
+
+    metric: str
+    max: float | None = None
+    min: float | None = None
+    user: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metric, str) or not self.metric:
+            raise ValueError(f"Constraint metric must be a non-empty string, got {self.metric!r}.")
+        if not self.user and self.metric not in RESOURCE_METRICS:
+            raise ValueError(
+                f"unknown metric {self.metric!r}; expected one of {list(RESOURCE_METRICS)}, "
+                "or user=True for a metric that your objective measures."
+            )
+        if (self.max is None) == (self.min is None):
+            raise ValueError(
+                f"Constraint({self.metric!r}) needs exactly one of max= and min=, "
+                f"got max={self.max!r} and min={self.min!r}."
+            )
+        limit = self.limit
+        if isinstance(limit, bool) or not isinstance(limit, numbers.Real) or not (
+            math.isfinite(limit) and limit > 0
+        ):
+            raise ValueError(
+                f"Constraint({self.metric!r}) limit must be a positive finite number, "
+                f"got {limit!r}."
+            )
+
+    @property
+    def limit(self) -> float:
+        return self.max if self.max is not None else self.min  # type: ignore[return-value]
+
+    @property
+    def is_upper(self) -> bool:
+        return self.max is not None
+
+    @property
+    def name(self) -> str:
+        """The key under which the violation is stored, e.g. ``params_max``."""
+        return f"{self.metric}_{'max' if self.is_upper else 'min'}"
+
+    def violation(self, use: float) -> float:
+        """RENA's normalised violation of this bound by ``use``; ``<= 0`` when feasible.
+
+        A lower bound on a use of zero or less is infinitely violated.
+        """
+        use = float(use)
+        if math.isnan(use):
+            raise ValueError(f"the {self.metric} to check is NaN.")
+        if self.is_upper:
+            return use / self.limit - 1.0
+        return self.limit / use - 1.0 if use > 0 else math.inf
+
+    def set(self, trial: optuna.Trial, use: float) -> float:
+        """Write the violation by ``use`` on ``trial`` and record ``use`` as a user attribute.
+
+        Returns:
+            The violation.
+        """
+        v = self.violation(use)
+        trial.set_user_attr(self.metric, float(use))
+        trial.set_constraint(self.name, v)
+        return v
+
+    def __str__(self) -> str:
+        return f"{self.metric} {'<=' if self.is_upper else '>='} {self.limit:g}"
+
+
+def trial_violations(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
+    """A finished trial's constraint values by name, whoever set them.
+
+    Constraints set with ``trial.set_constraint`` win. The legacy list, which
+    :func:`mirror_constraints_for_dashboard` writes beside them, is read only when a trial
+    has nothing else (a study made with ``constraints_func``), so nothing counts twice.
+    """
+    attrs = trial.system_attrs
+    prefix = f"{_CONSTRAINTS_KEY}:"
+    named = {k[len(prefix):]: float(v) for k, v in attrs.items() if k.startswith(prefix)}
+    if named:
+        return named
+    legacy = attrs.get(_CONSTRAINTS_KEY)
+    return {str(i): float(v) for i, v in enumerate(legacy or ())}
+
+
+def mirror_constraints_for_dashboard(trial: optuna.Trial) -> None:
+    """Also write a running trial's constraints as the legacy ``constraints`` list.
+
+    optuna-dashboard 0.21 reads feasibility only from that list. RenaSampler does this for
+    its trials as they finish; with another sampler, call it at the end of the objective
+    (a finished trial can no longer be written). Optuna then lists each constraint twice in
+    ``trial.constraints``, by name and by position, which changes no feasibility;
+    :func:`trial_violations` reads each once.
+    """
+    _mirror(trial.storage, trial._trial_id)
+
+
+def _mirror(storage: optuna.storages.BaseStorage, trial_id: int) -> None:
+    prefix = f"{_CONSTRAINTS_KEY}:"
+    attrs = storage.get_trial_system_attrs(trial_id)
+    named = sorted((k, float(v)) for k, v in attrs.items() if k.startswith(prefix))
+    if named:
+        storage.set_trial_system_attr(trial_id, _CONSTRAINTS_KEY, [v for _, v in named])
+
+
+def constraint_list(constraints: Iterable[Constraint] | Constraint | None) -> tuple[Constraint, ...]:
+    """Validate a user's constraints argument: distinct :class:`Constraint` objects."""
+    if constraints is None:
+        return ()
+    if isinstance(constraints, Constraint):
+        constraints = (constraints,)
+    if isinstance(constraints, (str, Mapping)) or not isinstance(constraints, Iterable):
+        raise ValueError(f"constraints must be a list of Constraint, got {constraints!r}.")
+    out = tuple(constraints)
+    for c in out:
+        if not isinstance(c, Constraint):
+            raise ValueError(f"constraints must be Constraint objects, got {c!r}.")
+    names = [c.name for c in out]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"each bound may be given once; repeated: {duplicated}.")
+    return out
+
+
+def violations_of(constraints: Iterable[Constraint], metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The violation of each constraint whose metric is in ``metrics``."""
+    return {c.name: c.violation(metrics[c.metric]) for c in constraints if c.metric in metrics}

@@ -1,0 +1,81 @@
+"""RENA's multi-objective reward with soft penalties, for finished Optuna trials.
+
+``R = P * prod_j p ** max(0, v_j)``: ``P`` the trial's performance, ``v_j`` its normalised
+constraint violations (``U / C - 1`` above an upper bound, ``C / U - 1`` below a lower
+one) and ``p`` in (0, 1], 0.9 in the paper.
+
+The performance ``P`` of a trial (single objective):
+
+* maximise, value >= 0 (accuracy): ``P = value``, the paper's case;
+* minimise, value > 0 (error, loss): ``P = 1 / value``, so the penalty scales the error up;
+* otherwise (a value of the wrong sign anywhere in the study, or several objectives): the
+  study switches to ranks, ``P`` = the fraction of finished trials that the trial equals
+  or beats, in (0, 1]; with several objectives, the mean of that fraction over the
+  objectives.
+* pruned trials use their last intermediate value; with none, they teach nothing;
+* failed trials, and values that are NaN or infinite, get ``R = 0``: the child could not
+  even be evaluated. A failed trial that ``RetryFailedTrialCallback`` retried (a killed
+  worker, not the architecture's fault) teaches nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+import math
+
+import numpy as np
+from optuna.study import StudyDirection
+
+
+def penalty(violations: Mapping[str, float], p: float) -> float:
+    """``prod_j p ** max(0, v_j)``: 1 when feasible, towards 0 with the violation."""
+    exponent = sum(max(0.0, v) for v in violations.values())
+    if p == 1.0:
+        return 1.0
+    return 0.0 if math.isinf(exponent) else p**exponent
+
+
+def is_feasible(violations: Mapping[str, float]) -> bool:
+    return all(v <= 0.0 for v in violations.values())
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished trial returned, as the reward needs it. ``values`` is ``None`` for a
+    trial that failed or returned a non-finite value."""
+
+    values: tuple[float, ...] | None
+    violations: Mapping[str, float]
+
+
+def performances(outcomes: Sequence[Outcome], directions: Sequence[StudyDirection]) -> np.ndarray:
+    """``P`` for each outcome, as the module docstring defines it (0 for failures)."""
+    ok = [o.values is not None for o in outcomes]
+    out = np.zeros(len(outcomes))
+    if not any(ok):
+        return out
+    values = np.array([o.values for o, good in zip(outcomes, ok) if good], dtype=float)
+    signs = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in directions])
+    index = np.flatnonzero(ok)
+    if len(directions) == 1:
+        v = values[:, 0]
+        if signs[0] > 0 and (v >= 0).all():
+            out[index] = v
+            return out
+        if signs[0] < 0 and (v > 0).all():
+            out[index] = 1.0 / v
+            return out
+    # Ranks: the fraction of successful trials each one equals or beats, per objective.
+    signed = values * signs
+    beaten = (signed[:, None, :] >= signed[None, :, :]).sum(axis=1) / len(signed)
+    out[index] = beaten.mean(axis=1)
+    return out
+
+
+def rewards(outcomes: Sequence[Outcome], directions: Sequence[StudyDirection],
+            p: float) -> np.ndarray:
+    """RENA's reward ``R = P * prod_j p ** max(0, v_j)`` for each outcome."""
+    perf = performances(outcomes, directions)
+    return np.array([perf[i] * penalty(o.violations, p) for i, o in enumerate(outcomes)])

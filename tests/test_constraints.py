@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import optuna
+import pytest
+
+from optuna_rena import Constraint
+from optuna_rena import mirror_constraints_for_dashboard
+from optuna_rena import trial_violations
+from optuna_rena._reward import penalty
+from optuna_rena._reward import performances
+from optuna_rena._reward import Outcome
+from optuna_rena._reward import rewards
+from optuna.study import StudyDirection
+
+
+def test_violation_is_renas_normalised_form() -> None:
+    upper = Constraint("params", max=3e6)
+    assert upper.name == "params_max" and str(upper) == "params <= 3e+06"
+    assert upper.violation(1.5e6) == pytest.approx(-0.5)
+    assert upper.violation(3.3e6) == pytest.approx(0.1)
+    lower = Constraint("compute_intensity", min=100)
+    assert lower.name == "compute_intensity_min"
+    assert lower.violation(50) == pytest.approx(1.0)
+    assert lower.violation(200) == pytest.approx(-0.5)
+    assert lower.violation(0) == math.inf
+    assert Constraint("energy_mj", max=5, user=True).violation(10) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(metric="parms", max=1), "unknown metric 'parms'; expected one of"),
+    (dict(metric="params"), "needs exactly one of max= and min="),
+    (dict(metric="params", max=1, min=2), "needs exactly one of max= and min="),
+    (dict(metric="params", max=0), "limit must be a positive finite number, got 0"),
+    (dict(metric="flops", max=-5), "limit must be a positive finite number, got -5"),
+    (dict(metric="flops", max=math.inf), "limit must be a positive finite number, got inf"),
+    (dict(metric="flops", max="1e6"), "limit must be a positive finite number, got '1e6'"),
+    (dict(metric="", max=1, user=True), "metric must be a non-empty string"),
+])
+def test_bad_constraints(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Constraint(**kwargs)
+
+
+def test_set_writes_optunas_constraint_and_dashboards_list() -> None:
+    study = optuna.create_study()
+    latency = Constraint("latency_ms", max=10)
+    energy = Constraint("energy_mj", min=2, user=True)
+
+    def objective(trial: optuna.Trial) -> float:
+        latency.set(trial, 12.0)
+        energy.set(trial, 4.0)
+        mirror_constraints_for_dashboard(trial)
+        return 1.0
+
+    study.optimize(objective, n_trials=1)
+    t = study.trials[0]
+    assert t.user_attrs == {"latency_ms": 12.0, "energy_mj": 4.0}
+    assert t.system_attrs["constraints:latency_ms_max"] == pytest.approx(0.2)
+    # The legacy list (for optuna-dashboard) is sorted by name; read once, not twice.
+    assert t.system_attrs["constraints"] == pytest.approx([-0.5, 0.2])
+    assert trial_violations(t) == pytest.approx({"energy_mj_min": -0.5, "latency_ms_max": 0.2})
+    # Optuna itself lists both forms; feasibility is the same either way.
+    assert len(t.constraints) == 4
+    with pytest.raises(ValueError, match="No feasible trials"):
+        study.best_trial
+
+
+def test_trial_violations_reads_legacy_only_studies() -> None:
+    trial = optuna.trial.create_trial(value=1.0, system_attrs={"constraints": [0.5, -1.0]})
+    assert trial_violations(trial) == {"0": 0.5, "1": -1.0}
+
+
+def test_penalty_and_reward() -> None:
+    assert penalty({}, 0.9) == 1.0
+    assert penalty({"a": -3.0}, 0.9) == 1.0
+    assert penalty({"a": 1.0, "b": 0.5}, 0.9) == pytest.approx(0.9**1.5)
+    assert penalty({"a": math.inf}, 0.9) == 0.0
+    assert penalty({"a": 5.0}, 1.0) == 1.0
+    out = [Outcome((90.0,), {"a": 0.1}), Outcome((80.0,), {}), Outcome(None, {})]
+    assert rewards(out, [StudyDirection.MAXIMIZE], 0.9) == pytest.approx(
+        [90 * 0.9**0.1, 80.0, 0.0])
+
+
+def test_performance_rules() -> None:
+    maximize, minimize = [StudyDirection.MAXIMIZE], [StudyDirection.MINIMIZE]
+    assert performances([Outcome((0.5,), {}), Outcome((0.0,), {})], maximize) == pytest.approx([0.5, 0.0])
+    assert performances([Outcome((0.25,), {}), Outcome((2.0,), {})], minimize) == pytest.approx([4.0, 0.5])
+    # A negative value switches the study to ranks: the fraction each trial equals or beats.
+    assert performances([Outcome((-1.0,), {}), Outcome((3.0,), {}), Outcome((1.0,), {})],
+                        maximize) == pytest.approx([1 / 3, 1.0, 2 / 3])
+    assert performances([Outcome((-1.0,), {}), Outcome((3.0,), {})], minimize) == pytest.approx([1.0, 0.5])
+    # Two objectives: the mean of the per-objective fractions.
+    two = [StudyDirection.MINIMIZE, StudyDirection.MAXIMIZE]
+    assert performances([Outcome((1.0, 1.0), {}), Outcome((2.0, 5.0), {}), Outcome(None, {})],
+                        two) == pytest.approx([0.75, 0.75, 0.0])

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import itertools
+import json
+
+import optuna
+import pytest
+import torch
+
+from optuna_rena import ArchitectureSpace
+from optuna_rena import Constraint
+from optuna_rena import NetworkSpec
+from optuna_rena import ResourceModel
+from optuna_rena import trial_violations
+from optuna_rena import zoo
+from optuna_rena._space import scale_value
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+LABELS = ["remove", "kernel=3,expansion=3", "kernel=5,expansion=6"]
+
+
+def test_nas_bench_macro_space_gives_every_benchmark_network() -> None:
+    space = zoo.nas_bench_macro_space()
+    for digits in itertools.product("012", repeat=8):
+        code = "".join(digits)
+        params = {f"L{i}.variant": LABELS[int(code[i - 1])] for i in range(1, 9)}
+        assert zoo.nas_bench_macro_code(params) == code
+        child, table_net = space.child(params), zoo.nas_bench_macro(code)
+        assert (child.input, child.layers) == (table_net.input, table_net.layers), code
+
+
+def test_suggest_records_resources_and_constraints() -> None:
+    space = zoo.nas_bench_macro_space([Constraint("params", max=600_000),
+                                       Constraint("macs", max=25_000_000)])
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    children: list[NetworkSpec] = []
+    study.optimize(lambda t: children.append(space.suggest(t)) or 0.0, n_trials=5)
+    for trial, child in zip(study.trials, children):
+        assert set(trial.params) == {f"L{i}.variant" for i in range(1, 9)}
+        code = zoo.nas_bench_macro_code(trial.params)
+        r = ResourceModel().count(zoo.nas_bench_macro(code))
+        assert trial.user_attrs["params"] == r.params
+        assert trial.user_attrs["macs"] == r.macs and trial.user_attrs["flops"] == r.flops
+        assert trial.user_attrs["compute_intensity"] == pytest.approx(r.compute_intensity)
+        assert NetworkSpec.from_json(trial.user_attrs["child_spec"]) == child
+        assert trial_violations(trial) == pytest.approx({
+            "params_max": r.params / 600_000 - 1, "macs_max": r.macs / 25_000_000 - 1})
+
+
+def test_parameter_scheme_of_a_full_space() -> None:
+    space = ArchitectureSpace(zoo.kws_crnn(), max_inserts=2)
+    params = {"L0.remove": False, "L0.filters": 2.0, "L0.kernel": 0.5,
+              "L2.remove": True, "L3.remove": False, "L3.units": 1.5,
+              "L4.remove": False, "L4.units": 0.5, "L5.remove": True,
+              "I0.position": 3, "I0.type.sequence": "gru", "I0.gru.units": 0.5,
+              "I0.gru.bidirectional": True,
+              "I1.position": 5, "I1.type.vector": "dropout", "I1.dropout.rate": 0.3}
+    child = space.child(params)
+    types = [layer.type for layer in child.layers]
+    # L2 (a GRU returning sequences) and L5 (dropout) removed; a GRU inserted before L3,
+    # a dropout before L5's place.
+    assert types == ["conv2d", "to_sequence", "gru", "gru", "linear", "dropout", "linear"]
+    conv = child.layers[0]
+    assert conv.filters == 64 and conv.kernel == (10, 3)  # 20 -> 10 (even), 5 -> 3 (odd)
+    inserted = child.layers[2]
+    # Half the width of its input: 64 channels x 4 frequency rows after the scaled conv.
+    assert inserted.units == 128 and inserted.bidirectional and inserted.return_sequences
+    assert child.layers[3].units == 48 and child.layers[4].units == 32
+    model = child.build().eval()
+    assert model(torch.randn(2, *child.input.tensor_shape)).shape == (2, 12)
+
+
+def test_scale_rounding() -> None:
+    assert [scale_value("kernel", (3, 3), f)[0] for f in (0.5, 0.75, 1, 1.5, 2)] == [1, 3, 3, 5, 7]
+    assert [scale_value("kernel", (20, 4), f) for f in (0.5, 2)] == [(10, 2), (40, 8)]
+    assert [scale_value("filters", 32, f) for f in (0.5, 0.75, 1.5, 2)] == [16, 24, 48, 64]
+    assert scale_value("units", 1, 0.5) == 1
+
+
+@pytest.mark.parametrize("make", [zoo.cifar10_resnet, zoo.kws_crnn, zoo.ds_cnn,
+                                  lambda: zoo.nas_bench_macro("20120102")])
+def test_random_edits_always_give_valid_networks(make) -> None:
+    space = ArchitectureSpace(make(), max_inserts=3)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    children = []
+    study.optimize(lambda t: children.append(space.suggest(t)) or 0.0, n_trials=40)
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    inserted = sum(1 for t in study.trials for k in range(3) if t.params[f"I{k}.position"] >= 0)
+    assert inserted > 40
+    for child in children[:6]:
+        out = child.build().eval()(torch.randn(1, *child.input.tensor_shape))
+        assert out.shape == (1, make().output_shape[0])
+    # The scheme is stable: the params alone give the same child.
+    for trial, child in zip(study.trials, children):
+        assert space.child(trial.params) == child
+
+
+def test_impossible_edits_are_skipped_and_listed() -> None:
+    # Max-pooling a 1x1 map and a kernel larger than a valid-padded input are impossible.
+    base = NetworkSpec.from_dict({"input": {"kind": "image", "shape": [3, 4, 4]}, "layers": [
+        {"type": "conv2d", "filters": 4, "kernel": 3, "padding": "valid"},
+        {"type": "conv2d", "filters": 4, "kernel": 1, "stride": 2},
+        {"type": "global_avg_pool"}, {"type": "linear", "units": 2}]})
+    space = ArchitectureSpace(base, max_inserts=1, remove=False)
+    params = {"L0.filters": 1.0, "L0.kernel": 2.0, "L1.filters": 1.0, "L1.kernel": 1.0,
+              "I0.position": 2, "I0.type.map": "max_pool2d", "I0.max_pool2d.kernel": 2}
+    study = optuna.create_study()
+    study.enqueue_trial(params)
+    study.optimize(lambda t: len(space.suggest(t)), n_trials=1)
+    trial = study.trials[0]
+    assert trial.user_attrs["skipped_edits"] == [
+        "L0: edit reverted, the network would be impossible",
+        "I0: max_pool2d at 2 skipped, the network would be impossible"]
+    assert NetworkSpec.from_json(trial.user_attrs["child_spec"]).layers == base.layers
+
+
+def test_restricted_space_only_scale_and_remove() -> None:
+    space = ArchitectureSpace(zoo.ds_cnn(), scale_factors={"filters": (0.5, 1.0)},
+                              layers=[1, 2], max_inserts=0)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    study.optimize(lambda t: len(space.suggest(t)), n_trials=20)
+    names = set().union(*(t.params for t in study.trials))
+    assert names == {"L1.remove", "L1.filters", "L2.remove", "L2.filters"}
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(baseline="ds_cnn"), "baseline must be a NetworkSpec, got str"),
+    (dict(layers=[99]), r"layers must be baseline layer indices 0..6, got 99"),
+    (dict(scale_factors={"stride": (1, 2)}), "'stride' is not scalable"),
+    (dict(scale_factors=(0.5, -1)), "must be positive numbers"),
+    (dict(max_inserts=-1), "max_inserts must be an integer >= 0, got -1"),
+    (dict(layer_options={1: [{"kernel": 0}]}), r"layer_options\[1\]: .* kernel must be a positive integer"),
+    (dict(layer_options={1: [{"units": 4}]}), r"layer_options\[1\]: \{'units': 4\} does not fit layer 1"),
+    (dict(insert_types={"map": ["gru"]}), r"insert_types\['map'\]: 'gru' cannot be inserted into a map"),
+    (dict(insert_types={"tensor": ["conv2d"]}), "'tensor' is not a rank"),
+    (dict(insert_choices={"conv2d": {"dilation": (1, 2)}}), "conv2d has no hyperparameter 'dilation'"),
+    (dict(constraints=[Constraint("params", max=1), Constraint("params", max=2)]), "repeated: \\['params_max'\\]"),
+    (dict(constraints=["params<=1"]), "constraints must be Constraint objects"),
+])
+def test_bad_space_arguments(kwargs, message) -> None:
+    args = {"baseline": zoo.ds_cnn(), **kwargs}
+    with pytest.raises(ValueError, match=message):
+        ArchitectureSpace(**args)
+
+
+def test_child_rejects_bad_params() -> None:
+    space = zoo.nas_bench_macro_space()
+    with pytest.raises(ValueError, match="params lack the decision 'L1.variant'"):
+        space.child({})
+    params = {f"L{i}.variant": "remove" for i in range(1, 9)}
+    params["L4.variant"] = "kernel=7"
+    with pytest.raises(ValueError, match=r"params\['L4.variant'\] = 'kernel=7' is not one of"):
+        space.child(params)
+
+
+def test_space_with_latency_constraint_measures_it() -> None:
+    space = ArchitectureSpace(zoo.ds_cnn(), [Constraint("latency_ms", max=1000.0)],
+                              max_inserts=0)
+    study = optuna.create_study()
+    study.optimize(lambda t: len(space.suggest(t)), n_trials=1)
+    trial = study.trials[0]
+    assert 0 < trial.user_attrs["latency_ms"] < 1000
+    assert trial_violations(trial)["latency_ms_max"] == pytest.approx(
+        trial.user_attrs["latency_ms"] / 1000 - 1)
+    json.dumps(trial.user_attrs)  # every attribute is plain JSON for the dashboard
