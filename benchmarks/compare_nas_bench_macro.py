@@ -51,11 +51,15 @@ def main() -> None:
     summary = {}
     for s in args.samplers:
         summary[s] = summarise([r for r in results if r.sampler == s], [100, args.trials])
-    print(f"| sampler | trials to first feasible | best feasible @100 | best feasible @{args.trials} | feasible % | sampler ms/trial |")
-    print("|---|---|---|---|---|---|")
+    optimum = max(v["mean_acc"] for v in load_nas_bench_macro(args.data).values()
+                  if v["params"] <= args.max_params and v["flops"] <= args.max_macs)
+    print(f"| sampler | trials to first feasible | best feasible @100 | best feasible @{args.trials} | optimum found | mean best @{args.trials} | feasible % | sampler ms/trial |")
+    print("|---|---|---|---|---|---|---|---|")
     for s, m in summary.items():
         print(f"| {s} | {m['trials_to_first_feasible']['median']:g} | "
               f"{m['best_feasible_at_100']['median']:.2f} | {m[f'best_feasible_at_{args.trials}']['median']:.2f} | "
+              f"{sum(max(v for v, f in zip(r.values, r.feasible) if f) >= optimum - 1e-9 for r in results if r.sampler == s and any(r.feasible))}/{m['runs']} | "
+              f"{sum(max([v for v, f in zip(r.values, r.feasible) if f] or [0]) for r in results if r.sampler == s) / m['runs']:.2f} | "
               f"{100 * m['feasible_fraction']['median']:.0f} | {m['sampler_ms_per_trial']['median']:.1f} |")
     if args.out:
         Path(args.out).write_text(json.dumps({"summary": summary, "runs": raw}, indent=1))

@@ -80,10 +80,28 @@ SAMPLERS: dict[str, Callable[[int], BaseSampler]] = {
 }
 
 
+def _keywords(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in filter(None, text.split(",")):
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"sampler option {item!r} is not key=value.")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
 def make_sampler(name: str, seed: int) -> BaseSampler:
-    """A sampler by short name, or ``module:Class`` taking a ``seed`` keyword."""
+    """A sampler by short name, optionally with keyword arguments
+    (``rena:elite_size=0,penalty_base=0.5``), or ``module:Class`` taking ``seed``."""
     if name in SAMPLERS:
         return SAMPLERS[name](seed)
+    short, _, options = name.partition(":")
+    if short in ("rena", "rena-paper"):
+        kwargs = {"seed": seed, **_keywords(options)}
+        return RenaSampler(**kwargs) if short == "rena" else RenaSampler.paper(**kwargs)
     if ":" in name:
         module, _, attr = name.partition(":")
         try:

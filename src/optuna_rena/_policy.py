@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+import functools
 import zlib
 
 import torch
@@ -27,14 +28,31 @@ from torch import nn
 
 
 @dataclass(frozen=True)
-class Step:
-    """One decision: its context and the index of the choice taken."""
+class Context:
+    """What one decision is about: the baseline layer (or ``None``), a token for the kind
+    of decision, a token per choice, and per choice the layer it points at (or ``None``)."""
 
     layer: int | None
     key: str
     choice_tokens: tuple[str, ...]
     choice_layers: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """A decision taken: its context and the index of the choice."""
+
+    context: Context
     chosen: int
+
+
+@functools.lru_cache(maxsize=65536)
+def _token_row(token: str, vocabulary: int) -> int:
+    return zlib.crc32(token.encode()) % vocabulary
+
+
+State = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+"""The controller's (h, c, previous choice embedding), one row per episode."""
 
 
 class RenaPolicy(nn.Module):
@@ -50,82 +68,93 @@ class RenaPolicy(nn.Module):
                  vocabulary: int = 4096) -> None:
         super().__init__()
         self.vocabulary = vocabulary
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
         self.tokens = nn.Embedding(vocabulary, embedding_dim)
+        nn.init.normal_(self.tokens.weight, std=0.1)
         self.encoder = nn.LSTM(embedding_dim, hidden_size, batch_first=True,
                                bidirectional=True)
         self.layer_proj = nn.Linear(2 * hidden_size, embedding_dim)
         self.controller = nn.LSTMCell(3 * embedding_dim, hidden_size)
         self.query = nn.Linear(hidden_size, embedding_dim)
-        nn.init.normal_(self.tokens.weight, std=0.1)
-        self.hidden_size = hidden_size
-        self.embedding_dim = embedding_dim
 
-    def token_ids(self, tokens: Sequence[str]) -> torch.Tensor:
-        return torch.tensor([zlib.crc32(t.encode()) % self.vocabulary for t in tokens],
-                            dtype=torch.long)
-
-    def embed(self, tokens: Sequence[str]) -> torch.Tensor:
-        return self.tokens(self.token_ids(tokens))
+    def _ids(self, tokens: Sequence[str]) -> torch.Tensor:
+        return torch.tensor([_token_row(t, self.vocabulary) for t in tokens], dtype=torch.long)
 
     def encode(self, layer_tokens: Sequence[Sequence[str]]) -> torch.Tensor:
-        """Per layer, its encoding projected to ``embedding_dim``: ``(layers, dim)``."""
+        """Per layer, its encoding, ``(layers, embedding_dim)``; row ``layers`` (one past
+        the end) is zeros, for decisions about no layer."""
+        zeros = torch.zeros(1, self.embedding_dim)
         if not layer_tokens:
-            return torch.zeros(0, self.embedding_dim)
-        vectors = torch.stack([self.embed(tokens).sum(0) for tokens in layer_tokens])
+            return zeros
+        vectors = torch.stack([self.tokens(self._ids(tokens)).sum(0) for tokens in layer_tokens])
         encoded, _ = self.encoder(vectors.unsqueeze(0))
-        return self.layer_proj(encoded.squeeze(0))
+        return torch.cat([self.layer_proj(encoded.squeeze(0)), zeros])
 
-    def initial_state(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(h, c, previous choice embedding) before the first decision."""
-        zeros = torch.zeros(1, self.hidden_size)
-        return zeros, zeros.clone(), torch.zeros(1, self.embedding_dim)
+    def initial_state(self, batch: int = 1) -> State:
+        h = torch.zeros(batch, self.hidden_size)
+        return h, h.clone(), torch.zeros(batch, self.embedding_dim)
 
-    def step(
-        self,
-        state: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-        layers: torch.Tensor,
-        layer: int | None,
-        key: str,
-        choice_tokens: Sequence[str],
-        choice_layers: Sequence[int | None],
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """The logits of one decision's choices and the state after it (before the
-        choice is known: call :meth:`advance` with it)."""
+    def scores(self, state: State, layers: torch.Tensor,
+               contexts: Sequence[Context]) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """One decision for each row of ``state``.
+
+        Returns:
+            The logits ``(rows, max choices)`` (``-inf`` past each row's choices), the
+            choice embeddings ``(rows, max choices, dim)``, and the state after the step,
+            whose previous-choice part :meth:`advance` fills in.
+        """
         h, c, previous = state
-        context = layers[layer:layer + 1] if layer is not None and layer < len(layers) else (
-            torch.zeros(1, self.embedding_dim))
-        x = torch.cat([context, self.embed([key]), previous], dim=1)
-        h, c = self.controller(x, (h, c))
-        choices = self.embed(choice_tokens)
-        pointed = [j for j, target in enumerate(choice_layers)
-                   if target is not None and target < len(layers)]
-        if pointed:
-            rows = torch.tensor([choice_layers[j] for j in pointed])
-            extra = torch.zeros_like(choices)
-            extra[torch.tensor(pointed)] = layers[rows]
-            choices = choices + extra
-        logits = choices @ self.query(h).squeeze(0)
-        return logits, (h, c, choices)
+        none = len(layers) - 1  # the zero row: no layer
+        # Rows in lockstep mostly share a decision, so each distinct one is looked up once.
+        distinct: dict[Context, int] = {}
+        row_of = torch.tensor([distinct.setdefault(x, len(distinct)) for x in contexts])
+        width = max(len(x.choice_tokens) for x in distinct)
+        ids = torch.zeros(len(distinct), width, dtype=torch.long)
+        pointed = torch.full((len(distinct), width), none, dtype=torch.long)
+        mask = torch.zeros(len(distinct), width, dtype=torch.bool)
+        layer_rows, key_ids = [], []
+        for u, x in enumerate(distinct):
+            n = len(x.choice_tokens)
+            ids[u, :n] = self._ids(x.choice_tokens)
+            pointed[u, :n] = torch.tensor([none if j is None or j >= none else j
+                                           for j in x.choice_layers])
+            mask[u, :n] = True
+            layer_rows.append(none if x.layer is None or x.layer >= none else x.layer)
+            key_ids.append(_token_row(x.key, self.vocabulary))
+        keys = self.tokens(torch.tensor(key_ids))[row_of]
+        h, c = self.controller(
+            torch.cat([layers[torch.tensor(layer_rows)][row_of], keys, previous], dim=1), (h, c))
+        choices = (self.tokens(ids) + layers[pointed])[row_of]
+        logits = (choices @ self.query(h).unsqueeze(2)).squeeze(2)
+        return logits.masked_fill(~mask[row_of], float("-inf")), choices, (h, c, previous)
 
     @staticmethod
-    def advance(state: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-                chosen: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h, c, choices = state
-        return h, c, choices[chosen:chosen + 1]
+    def advance(state: State, choices: torch.Tensor, chosen: torch.Tensor) -> State:
+        """The state once each row's choice is known: its embedding feeds the next step."""
+        h, c, _ = state
+        return h, c, choices[torch.arange(len(chosen)), chosen]
 
     def evaluate(self, layer_tokens: Sequence[Sequence[str]],
-                 steps: Sequence[Step]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sum of log-probabilities of the choices taken, and of the entropies, over an
-        episode (teacher forcing), with gradients."""
+                 episodes: Sequence[Sequence[Step]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per episode, the summed log-probability of its choices and the summed entropy of
+        its decisions, with gradients (teacher forcing, all episodes at once)."""
         layers = self.encode(layer_tokens)
-        state = self.initial_state()
-        log_prob = torch.zeros(())
-        entropy = torch.zeros(())
-        for s in steps:
-            logits, state = self.step(state, layers, s.layer, s.key, s.choice_tokens,
-                                      s.choice_layers)
-            log_p = torch.log_softmax(logits, dim=0)
-            log_prob = log_prob + log_p[s.chosen]
-            entropy = entropy - (log_p.exp() * log_p).sum()
-            state = self.advance(state, s.chosen)
+        batch = len(episodes)
+        h, c, previous = self.initial_state(batch)
+        log_prob = torch.zeros(batch)
+        entropy = torch.zeros(batch)
+        for t in range(max((len(e) for e in episodes), default=0)):
+            rows = torch.tensor([b for b, e in enumerate(episodes) if len(e) > t])
+            steps = [episodes[b][t] for b in rows.tolist()]
+            logits, choices, (h_t, c_t, _) = self.scores(
+                (h[rows], c[rows], previous[rows]), layers, [s.context for s in steps])
+            log_p = torch.log_softmax(logits, dim=1)
+            chosen = torch.tensor([s.chosen for s in steps])
+            log_prob = log_prob.index_add(0, rows, log_p[torch.arange(len(rows)), chosen])
+            finite = log_p.masked_fill(torch.isinf(log_p), 0.0)
+            entropy = entropy.index_add(0, rows, -(log_p.exp() * finite).sum(1))
+            h = h.index_copy(0, rows, h_t)
+            c = c.index_copy(0, rows, c_t)
+            previous = previous.index_copy(0, rows, choices[torch.arange(len(rows)), chosen])
         return log_prob, entropy

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+import functools
 import math
 import threading
 from typing import Any
@@ -24,12 +25,15 @@ import torch
 from optuna_rena._constraints import _mirror
 from optuna_rena._constraints import trial_violations
 from optuna_rena._constraints import violations_of
+from optuna_rena._policy import Context
 from optuna_rena._policy import RenaPolicy
+from optuna_rena._policy import State
 from optuna_rena._policy import Step
 from optuna_rena._reward import is_feasible
 from optuna_rena._reward import Outcome
 from optuna_rena._reward import penalty
 from optuna_rena._reward import rewards
+from optuna_rena._spec import NetworkSpec
 
 
 if TYPE_CHECKING:
@@ -47,17 +51,14 @@ class _Decision:
     """A distribution seen as a choice among finitely many options: its values, or bins
     of its range that a value is then drawn from uniformly."""
 
-    layer: int | None
-    key: str
-    choice_tokens: tuple[str, ...]
-    choice_layers: tuple[int | None, ...]
+    context: Context
     distribution: BaseDistribution
     values: tuple[Any, ...] | None  # exact choices; None for bins
     edges: np.ndarray | None = None  # bin edges, in log space for log distributions
 
     @property
     def n(self) -> int:
-        return len(self.choice_tokens)
+        return len(self.context.choice_tokens)
 
     def value(self, index: int, rng: np.random.RandomState) -> Any:
         if self.values is not None:
@@ -82,7 +83,7 @@ class _Decision:
         return int(np.clip(np.searchsorted(self.edges, x, side="right") - 1, 0, self.n - 1))
 
     def step(self, chosen: int) -> Step:
-        return Step(self.layer, self.key, self.choice_tokens, self.choice_layers, chosen)
+        return Step(self.context, chosen)
 
 
 @dataclass
@@ -96,12 +97,22 @@ class _Record:
 
 @dataclass
 class _Episode:
-    """A running trial: the controller's state and the decisions so far."""
+    """A running trial: the controller's state, the decisions so far, and the plan of the
+    space's decisions when one was drawn."""
 
     layers: torch.Tensor
-    state: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    state: State
     order: list[str] = field(default_factory=list)
-    synced: bool = False
+    plan: dict[str, Any] | None = None
+
+
+@dataclass
+class _Simulated:
+    """An episode decided by the policy without a trial."""
+
+    steps: list[Step]
+    params: dict[str, Any]
+    child: NetworkSpec
 
 
 class RenaSampler(BaseSampler):
@@ -197,6 +208,8 @@ class RenaSampler(BaseSampler):
         elite_size: int = 4,
         pretrain_episodes: int = 2048,
         pretrain_target: float = 0.5,
+        avoid_repeats: bool = True,
+        plan_candidates: int = 32,
         n_bins: int = 16,
         embedding_dim: int = 32,
         hidden_size: int = 64,
@@ -208,13 +221,15 @@ class RenaSampler(BaseSampler):
         _check_number("pretrain_target", pretrain_target, 0.0, 1.0, low_open=True)
         for name, value, low in (("batch_size", batch_size, 1), ("elite_size", elite_size, 0),
                                  ("pretrain_episodes", pretrain_episodes, 0),
-                                 ("n_bins", n_bins, 2), ("embedding_dim", embedding_dim, 1),
+                                 ("n_bins", n_bins, 2), ("plan_candidates", plan_candidates, 1),
+                                 ("embedding_dim", embedding_dim, 1),
                                  ("hidden_size", hidden_size, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-        if not isinstance(penalty_tightening, bool):
-            raise ValueError(f"penalty_tightening must be True or False, got "
-                             f"{penalty_tightening!r}.")
+        for name, flag in (("penalty_tightening", penalty_tightening),
+                           ("avoid_repeats", avoid_repeats)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False, got {flag!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise ValueError(f"seed must be an integer or None, got {seed!r}.")
         self._seed = seed
@@ -227,6 +242,8 @@ class RenaSampler(BaseSampler):
         self.elite_size = elite_size
         self.pretrain_episodes = pretrain_episodes
         self.pretrain_target = float(pretrain_target)
+        self.avoid_repeats = avoid_repeats
+        self.plan_candidates = plan_candidates
         self.n_bins = n_bins
         self._dims = (embedding_dim, hidden_size)
         self._rng = np.random.RandomState(seed)
@@ -239,7 +256,7 @@ class RenaSampler(BaseSampler):
         """RENA as published: soft penalty with a fixed ``p``, plain REINFORCE with a
         moving-average baseline; no pre-training, no tightening, no elite replay."""
         settings: dict[str, Any] = dict(penalty_tightening=False, elite_size=0,
-                                        pretrain_episodes=0)
+                                        pretrain_episodes=0, avoid_repeats=False)
         settings.update(kwargs)
         return cls(**settings)
 
@@ -257,6 +274,9 @@ class RenaSampler(BaseSampler):
         self._pending: list[_Record] = []
         self._history: list[_Record] = []
         self._episodes: dict[int, _Episode] = {}
+        self._pools: dict[float, list[_Simulated]] = {}
+        self._served: set[str] = set()
+        self._encoded: torch.Tensor | None = None
         self._layer_tokens: list[list[str]] = (
             self._space.layer_tokens() if self._space is not None else [])
         self.n_updates = 0
@@ -307,13 +327,19 @@ class RenaSampler(BaseSampler):
             decision = self._decision(param_name, param_distribution, trial.params)
             if decision.n == 1:
                 return decision.value(0, self._rng)
-            with torch.no_grad():
-                logits, state = self._policy.step(
-                    episode.state, episode.layers, decision.layer, decision.key,
-                    decision.choice_tokens, decision.choice_layers)
-                probs = torch.softmax(logits.double(), dim=0).numpy()
-            chosen = int(self._rng.choice(decision.n, p=probs / probs.sum()))
-            episode.state = self._policy.advance(state, chosen)
+            if (self._space is not None and self.avoid_repeats and episode.plan is None
+                    and not episode.order and decision.values is not None
+                    and self._space.context(param_name, decision.values, {}) is not None):
+                episode.plan = self._plan(study)
+            if episode.plan is not None and param_name in episode.plan and (
+                    episode.plan[param_name] in decision.values):
+                chosen = decision.index_of(episode.plan[param_name])
+                with torch.no_grad():
+                    _, choices, state = self._policy.scores(episode.state, episode.layers,
+                                                            [decision.context])
+                episode.state = self._policy.advance(state, choices, torch.tensor([chosen]))
+            else:
+                episode.state, chosen = self._choose(episode.state, episode.layers, decision)
             episode.order.append(param_name)
             return decision.value(chosen, self._rng)
 
@@ -333,28 +359,43 @@ class RenaSampler(BaseSampler):
 
     # ----- decisions -----
 
+    def _layers(self) -> torch.Tensor:
+        """The baseline's layer encodings under the current policy (no gradient)."""
+        if self._encoded is None:
+            with torch.no_grad():
+                self._encoded = self._policy.encode(self._layer_tokens)
+        return self._encoded
+
+    def _choose(self, state: State, layers: torch.Tensor,
+                decision: _Decision) -> tuple[State, int]:
+        """Sample one decision from the policy; the state after it and the index taken."""
+        with torch.no_grad():
+            logits, choices, state = self._policy.scores(state, layers, [decision.context])
+            probs = torch.softmax(logits.double(), dim=1).numpy()
+            chosen = _sample_rows(probs, self._rng)[0]
+            return self._policy.advance(state, choices, torch.tensor([chosen])), chosen
+
     def _episode(self, study: Study, trial: FrozenTrial) -> _Episode:
         episode = self._episodes.get(trial._trial_id)
         if episode is None:
             if self._space is not None and not self._pretrained:
                 self._pretrain()
             self._sync(study)
-            with torch.no_grad():
-                layers = self._policy.encode(self._layer_tokens)
-            episode = _Episode(layers, self._policy.initial_state())
+            episode = _Episode(self._layers(), self._policy.initial_state())
             self._episodes[trial._trial_id] = episode
         return episode
 
-    def _decision(self, name: str, distribution: BaseDistribution,
+    def _decision(self, name: str, distribution: BaseDistribution | tuple[Any, ...],
                   params: dict[str, Any]) -> _Decision:
+        """The decision for a distribution, or for a tuple of categorical choices."""
+        if isinstance(distribution, tuple):
+            distribution = _categorical(distribution)
         if isinstance(distribution, CategoricalDistribution):
             choices = tuple(distribution.choices)
             context = self._space.context(name, choices, params) if self._space else None
-            if context is not None:
-                return _Decision(context.layer, context.key, context.choice_tokens,
-                                 context.choice_layers, distribution, choices)
-            return _Decision(None, f"param={name}", tuple(f"{name}={c!r}" for c in choices),
-                             (None,) * len(choices), distribution, choices)
+            if context is None:
+                context = _generic_context(name, tuple(f"{name}={c!r}" for c in choices))
+            return _Decision(context, distribution, choices)
         assert isinstance(distribution, (IntDistribution, FloatDistribution))
         d = distribution
         if d.step is not None and (d.high - d.low) / d.step + 1 <= self.n_bins + 1e-9:
@@ -362,15 +403,15 @@ class RenaSampler(BaseSampler):
             grid = tuple(d.low + i * d.step for i in range(count))
             values = tuple(int(v) for v in grid) if isinstance(d, IntDistribution) else tuple(
                 float(min(v, d.high)) for v in grid)
-            return _Decision(None, f"param={name}", tuple(f"{name}={v!r}" for v in values),
-                             (None,) * len(values), d, values)
+            return _Decision(_generic_context(name, tuple(f"{name}={v!r}" for v in values)),
+                             d, values)
         low, high = (math.log(d.low), math.log(d.high)) if d.log else (d.low, d.high)
         if isinstance(d, IntDistribution) and not d.log:
             # Integer bins cover [low - step/2, high + step/2] so each value gets its share.
             low, high = low - d.step / 2, high + d.step / 2
         edges = np.linspace(low, high, self.n_bins + 1)
         tokens = tuple(f"{name}#{k}/{self.n_bins}" for k in range(self.n_bins))
-        return _Decision(None, f"param={name}", tokens, (None,) * self.n_bins, d, None, edges)
+        return _Decision(_generic_context(name, tokens), d, None, edges)
 
     def _steps_of(self, trial: FrozenTrial) -> list[Step]:
         """Replay a finished trial's decisions, in the order they were taken."""
@@ -398,9 +439,7 @@ class RenaSampler(BaseSampler):
                 continue
             self._seen.add(t.number)
             outcome = _outcome(t, retried, len(study.directions))
-            if outcome is None:
-                continue
-            steps = self._steps_of(t)
+            steps = self._steps_of(t) if outcome is not None else []
             if steps:
                 self._pending.append(_Record(t.number, steps, outcome))
         while len(self._pending) >= self.batch_size:
@@ -431,50 +470,95 @@ class RenaSampler(BaseSampler):
             best = np.argsort(-all_rewards, kind="stable")[:self.elite_size]
             terms += [(everything[i], float(max(0.0, (all_rewards[i] - self._baseline) / scale)),
                        True) for i in best]
-        self._optimizer.zero_grad()
-        loss = torch.zeros(())
-        for record, advantage, elite in terms:
-            log_prob, entropy = self._policy.evaluate(self._layer_tokens, record.steps)
-            loss = loss - advantage * log_prob
-            if not elite:
-                loss = loss - self.entropy_weight * entropy
-        (loss / len(batch)).backward()
-        _clip_gradients(self._policy)
-        self._optimizer.step()
+        self._step([t[0].steps for t in terms], [t[1] for t in terms],
+                   [0.0 if t[2] else self.entropy_weight for t in terms], len(batch))
         self._history.extend(batch)
         self.n_updates += 1
         self.learned_trials.extend(r.number for r in batch)
 
-    def _simulate(self) -> tuple[list[Step], dict[str, float]]:
-        """One episode decided by the policy without a trial; its constraint violations."""
+    def _step(self, episodes: list[list[Step]], advantages: Sequence[float],
+              entropy_weights: Sequence[float], denominator: int) -> None:
+        """One policy-gradient step: ascend ``advantage * log_prob + weight * entropy``."""
+        log_prob, entropy = self._policy.evaluate(self._layer_tokens, episodes)
+        objective = (torch.tensor(advantages, dtype=torch.float32) * log_prob
+                     + torch.tensor(entropy_weights, dtype=torch.float32) * entropy)
+        self._optimizer.zero_grad()
+        (-objective.sum() / denominator).backward()
+        torch.nn.utils.clip_grad_norm_(self._policy.parameters(), 1.0)
+        self._optimizer.step()
+        self._pools.clear()  # simulated with the old policy
+        self._encoded = None
+
+    def _simulate(self, n: int, temperature: float = 1.0) -> list[_Simulated]:
+        """``n`` episodes of the space decided by the policy without trials, run in
+        lockstep so that each step scores all episodes at once; a ``temperature`` above 1
+        flattens the policy."""
         assert self._space is not None
-        space = self._space
-        with torch.no_grad():
-            layers = self._policy.encode(self._layer_tokens)
-        state = self._policy.initial_state()
-        steps: list[Step] = []
-        params: dict[str, Any] = {}
+        layers = self._layers()
+        h, c, previous = self._policy.initial_state(n)
+        runs = [self._space.decisions() for _ in range(n)]
+        steps: list[list[Step]] = [[] for _ in range(n)]
+        params: list[dict[str, Any]] = [{} for _ in range(n)]
+        done: list[NetworkSpec | None] = [None] * n
+        asked: list[tuple[str, tuple[Any, ...]] | None] = [next(run) for run in runs]
 
-        def choose(name: str, choices: tuple[Any, ...]) -> Any:
-            nonlocal state
-            decision = self._decision(name, CategoricalDistribution(choices), params)
-            chosen = 0
-            if decision.n > 1:
-                with torch.no_grad():
-                    logits, state = self._policy.step(
-                        state, layers, decision.layer, decision.key,
-                        decision.choice_tokens, decision.choice_layers)
-                    probs = torch.softmax(logits.double(), dim=0).numpy()
-                chosen = int(self._rng.choice(decision.n, p=probs / probs.sum()))
-                state = self._policy.advance(state, chosen)
-                steps.append(decision.step(chosen))
-            params[name] = choices[chosen]
-            return choices[chosen]
+        def answer(b: int, value: Any) -> None:
+            name = asked[b][0]  # type: ignore[index]
+            params[b][name] = value
+            try:
+                asked[b] = runs[b].send(value)
+            except StopIteration as stop:
+                asked[b], done[b] = None, stop.value[0]
 
-        child, _ = space._decide(choose)
-        metrics = space.resource_model.count(child).as_dict()
-        analytic = [c for c in space.constraints if c.metric in _ANALYTIC_METRICS]
-        return steps, violations_of(analytic, metrics)
+        while True:
+            pending: list[tuple[int, _Decision]] = []
+            for b in range(n):
+                while asked[b] is not None:
+                    name, choices = asked[b]  # type: ignore[misc]
+                    decision = self._decision(name, choices, params[b])
+                    if decision.n > 1:
+                        pending.append((b, decision))
+                        break
+                    answer(b, choices[0])
+            if not pending:
+                break
+            rows = torch.tensor([b for b, _ in pending])
+            with torch.no_grad():
+                logits, choices_emb, (h_t, c_t, _) = self._policy.scores(
+                    (h[rows], c[rows], previous[rows]), layers, [d.context for _, d in pending])
+                probs = torch.softmax(logits.double() / temperature, dim=1).numpy()
+            chosen = _sample_rows(probs, self._rng)
+            h, c = h.index_copy(0, rows, h_t), c.index_copy(0, rows, c_t)
+            previous = previous.index_copy(
+                0, rows, choices_emb[torch.arange(len(pending)), torch.tensor(chosen)])
+            for (b, decision), k in zip(pending, chosen):
+                steps[b].append(decision.step(k))
+                answer(b, decision.values[k])  # type: ignore[index]
+        return [_Simulated(st, pa, ch) for st, pa, ch in zip(steps, params, done)  # type: ignore[arg-type]
+                ]
+
+    def _plan(self, study: Study) -> dict[str, Any]:
+        """The space's decisions for a new trial: an episode simulated from the policy
+        whose child network no trial has had yet (finished or running, in any worker).
+
+        Episodes are simulated ``plan_candidates`` at a time and kept in a pool until the
+        policy changes, so the cost is shared by the trials between two updates. When a
+        pool holds nothing new, a pool from the flattened policy (temperature 2, then 4)
+        is tried; failing that, the policy's own choice is repeated.
+        """
+        seen = {t.user_attrs.get("child_spec")
+                for t in study._get_trials(deepcopy=False, use_cache=True)} | self._served
+        for temperature in (1.0, 2.0, 4.0):
+            if temperature not in self._pools:
+                self._pools[temperature] = self._simulate(self.plan_candidates, temperature)
+            pool = self._pools[temperature]
+            while pool:
+                candidate = pool.pop(0)
+                key = candidate.child.to_json()
+                if key not in seen:
+                    self._served.add(key)
+                    return candidate.params
+        return self._simulate(1)[0].params
 
     def _pretrain(self) -> None:
         """Train on the resource penalty alone, on simulated episodes, before any trial."""
@@ -486,27 +570,38 @@ class RenaSampler(BaseSampler):
         batch = 32
         episodes = 0
         feasible_rate = 0.0
+        space = self._space
+        analytic = [c for c in space.constraints if c.metric in _ANALYTIC_METRICS]
         while episodes < self.pretrain_episodes:
-            simulated = [self._simulate() for _ in range(batch)]
+            simulated = self._simulate(batch)
             episodes += batch
-            feasible_rate = float(np.mean([is_feasible(v) for _, v in simulated]))
+            violations = [violations_of(analytic, space.resource_model.count(s.child).as_dict())
+                          for s in simulated]
+            feasible_rate = float(np.mean([is_feasible(v) for v in violations]))
             if feasible_rate >= self.pretrain_target:
                 break
-            r = np.array([penalty(v, self.penalty_base) for _, v in simulated])
+            r = np.array([penalty(v, self.penalty_base) for v in violations])
             advantages = (r - r.mean()) / (r.std() + 1e-8)
-            self._optimizer.zero_grad()
-            loss = torch.zeros(())
-            for (steps, _), advantage in zip(simulated, advantages):
-                log_prob, entropy = self._policy.evaluate(self._layer_tokens, steps)
-                loss = loss - float(advantage) * log_prob - self.entropy_weight * entropy
-            (loss / batch).backward()
-            _clip_gradients(self._policy)
-            self._optimizer.step()
+            self._step([s.steps for s in simulated], advantages.tolist(),
+                       [self.entropy_weight] * batch, batch)
         self.pretrain_stats = {"episodes": episodes, "feasible_rate": feasible_rate}
 
 
-def _clip_gradients(module: torch.nn.Module) -> None:
-    torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+@functools.lru_cache(maxsize=4096)
+def _categorical(choices: tuple[Any, ...]) -> CategoricalDistribution:
+    return CategoricalDistribution(choices)
+
+
+def _sample_rows(probs: np.ndarray, rng: np.random.RandomState) -> list[int]:
+    """One index per row of ``probs``, by inverse CDF: one uniform draw per row."""
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random_sample(len(probs)) * cdf[:, -1]
+    return np.minimum((cdf <= u[:, None]).sum(axis=1), probs.shape[1] - 1).tolist()
+
+
+def _generic_context(name: str, tokens: tuple[str, ...]) -> Context:
+    """A parameter that is not an architecture decision: keyed by its name, about no layer."""
+    return Context(None, f"param={name}", tokens, (None,) * len(tokens))
 
 
 def _outcome(trial: FrozenTrial, retried: set[Any], n_objectives: int) -> Outcome | None:

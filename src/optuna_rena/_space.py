@@ -29,10 +29,10 @@ trial's ``skipped_edits`` attribute, so every trial gets a valid child.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Generator
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
-from dataclasses import dataclass
 import math
 from typing import Any
 
@@ -40,6 +40,7 @@ import optuna
 
 from optuna_rena._constraints import Constraint
 from optuna_rena._constraints import constraint_list
+from optuna_rena._policy import Context
 from optuna_rena._resources import measure_latency
 from optuna_rena._resources import ResourceModel
 from optuna_rena._spec import Conv2d
@@ -79,17 +80,6 @@ _RANK_OF_TYPE = {
     "conv2d": 3, "separable_conv2d": 3, "inverted_residual": 3, "basic_block": 3,
     "max_pool2d": 3, "avg_pool2d": 3, "gru": 2, "lstm": 2, "linear": 1, "dropout": 1,
 }
-
-
-@dataclass(frozen=True)
-class DecisionContext:
-    """What a suggestion is about, for the policy: the baseline layer it concerns, a token
-    for the kind of decision, and a token per choice (or the layer a choice points at)."""
-
-    layer: int | None
-    key: str
-    choice_tokens: tuple[str, ...]
-    choice_layers: tuple[int | None, ...]
 
 
 def _round_half_up(x: float) -> int:
@@ -205,6 +195,9 @@ class ArchitectureSpace:
             i for i in self._editable if remove and len(shapes[i]) == len(shapes[i + 1])
         }
         self._options = self._check_options(layer_options or {})
+        self._option_layers = {i: {label: baseline.layers[i].replace(**opt)
+                                   for label, opt in opts.items()}
+                               for i, opts in self._options.items()}
         if isinstance(max_inserts, bool) or not isinstance(max_inserts, int) or max_inserts < 0:
             raise ValueError(f"max_inserts must be an integer >= 0, got {max_inserts!r}.")
         self.max_inserts = max_inserts
@@ -216,6 +209,7 @@ class ArchitectureSpace:
             raise ValueError(f"latency_batch_size must be a positive integer, got "
                              f"{latency_batch_size!r}.")
         self.latency_batch_size = latency_batch_size
+        self._contexts: dict[tuple[Any, ...], Context | None] = {}
 
     # ----- validation of the arguments -----
 
@@ -328,23 +322,34 @@ class ArchitectureSpace:
 
     def _decide(self, choose: Callable[[str, tuple[Any, ...]], Any]) -> tuple[NetworkSpec, list[str]]:
         """Ask ``choose(name, choices)`` for every decision, in order; build the child."""
+        decisions = self.decisions()
+        try:
+            name, choices = next(decisions)
+            while True:
+                name, choices = decisions.send(choose(name, choices))
+        except StopIteration as done:
+            return done.value
+
+    def decisions(self) -> Generator[tuple[str, tuple[Any, ...]], Any, tuple[NetworkSpec, list[str]]]:
+        """The decisions as a generator: it yields ``(name, choices)``, is sent the value
+        chosen, and returns the child and the skipped edits. A generator lets the sampler
+        run many simulated episodes in lockstep, batching the policy across them."""
         base = self.baseline
         slots: list[list[Layer]] = [[layer] for layer in base.layers]
         edited = [False] * len(slots)
         for i in self._editable:
             layer = base.layers[i]
             if i in self._options:
-                label = choose(f"L{i}.variant", self._option_choices(i))
-                slots[i] = self._removal(i) if label == "remove" else [
-                    layer.replace(**self._options[i][label])]
+                label = yield f"L{i}.variant", self._option_choices(i)
+                slots[i] = self._removal(i) if label == "remove" else [self._option_layers[i][label]]
                 edited[i] = slots[i] != [layer]
                 continue
-            if i in self._removable and choose(f"L{i}.remove", (False, True)):
+            if i in self._removable and (yield f"L{i}.remove", (False, True)):
                 slots[i], edited[i] = self._removal(i), True
                 continue
             changes = {}
             for hp in self._scalable(layer):
-                factor = choose(f"L{i}.{hp}", self._factors[hp])
+                factor = yield f"L{i}.{hp}", self._factors[hp]
                 if factor != 1.0:
                     changes[hp] = scale_value(hp, getattr(layer, hp), factor)
             if changes:
@@ -363,7 +368,7 @@ class ArchitectureSpace:
         inserted: list[list[Layer]] = [[] for _ in slots]
         positions = (-1, *range(len(slots)))
         for k in range(self.max_inserts):
-            position = choose(f"I{k}.position", positions)
+            position = yield f"I{k}.position", positions
             if position < 0:
                 continue
             shape = _propagate(base, slots, inserted, until=position)
@@ -372,10 +377,10 @@ class ArchitectureSpace:
             if not types:
                 skipped.append(f"I{k}: nothing may be inserted into a {rank_name}")
                 continue
-            kind = choose(f"I{k}.type.{rank_name}", types)
+            kind = yield f"I{k}.type.{rank_name}", types
             hps: dict[str, Any] = dict(_FIXED_INSERT_HPS.get(kind, {}))
             for hp, values in self._insert_choices[kind].items():
-                value = choose(f"I{k}.{kind}.{hp}", values)
+                value = yield f"I{k}.{kind}.{hp}", values
                 hps[hp] = max(1, _round_half_up(value * shape[-1] if len(shape) < 3
                                                 else value * shape[0])) if hp in _WIDTH_HPS else value
             inserted[position].append(LAYER_TYPES[kind](**hps))
@@ -442,9 +447,18 @@ class ArchitectureSpace:
             out.append(tokens)
         return out
 
-    def context(self, name: str, choices: Sequence[Any], params: Mapping[str, Any]) -> DecisionContext | None:
+    def context(self, name: str, choices: Sequence[Any], params: Mapping[str, Any]) -> Context | None:
         """What decision ``name`` is about, given the ``params`` decided so far; ``None``
         for a parameter that is not one of this space's."""
+        # Only an insertion's position changes a context; memoise on it.
+        position = params.get(f"{name.partition('.')[0]}.position") if name[:1] == "I" else None
+        key = (name, tuple(choices), position)
+        if key not in self._contexts:
+            self._contexts[key] = self._context(name, tuple(choices), {} if position is None else {
+                f"{name.partition('.')[0]}.position": position})
+        return self._contexts[key]
+
+    def _context(self, name: str, choices: Sequence[Any], params: Mapping[str, Any]) -> Context | None:
         head, _, rest = name.partition(".")
         if len(head) < 2 or head[0] not in "LI" or not head[1:].isdigit() or not rest:
             return None
@@ -454,16 +468,16 @@ class ArchitectureSpace:
                 return None
             key = "remove" if rest == "remove" else (
                 "variant" if rest == "variant" else f"scale.{rest}")
-            return DecisionContext(index, key, tuple(f"{key}={c}" for c in choices),
+            return Context(index, key, tuple(f"{key}={c}" for c in choices),
                                    (None,) * len(choices))
         if rest == "position":
             layers = tuple(c if isinstance(c, int) and c >= 0 else None for c in choices)
-            return DecisionContext(None, "insert.position",
+            return Context(None, "insert.position",
                                    tuple(f"insert.position={c}" for c in choices), layers)
         position = params.get(f"I{index}.position")
         layer = position if isinstance(position, int) and position >= 0 else None
         key = "insert.type" if rest.startswith("type.") else f"insert.{rest}"
-        return DecisionContext(layer, key, tuple(f"{key}={c}" for c in choices),
+        return Context(layer, key, tuple(f"{key}={c}" for c in choices),
                                (None,) * len(choices))
 
 

@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+from typing import Callable
+
+import numpy as np
+import optuna
+from optuna.samplers import BaseSampler
+from optuna.testing.pytest_samplers import BasicSamplerTestCase
+from optuna.testing.pytest_samplers import MultiObjectiveSamplerTestCase
+from optuna.trial import TrialState
+import pytest
+import torch
+
+from optuna_rena import ArchitectureSpace
+from optuna_rena import Constraint
+from optuna_rena import RenaSampler
+from optuna_rena import trial_violations
+from optuna_rena import zoo
+from optuna_rena._benchmark import load_nas_bench_macro
+from optuna_rena._reward import is_feasible
+from optuna_rena._reward import penalty
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+TIGHT = [Constraint("params", max=600_000), Constraint("macs", max=25_000_000)]
+
+
+class TestOptunaSamplerSuite(BasicSamplerTestCase, MultiObjectiveSamplerTestCase):
+    """Optuna's own generic sampler tests, run against RenaSampler."""
+
+    @pytest.fixture
+    def sampler(self) -> Callable[[], BaseSampler]:
+        return lambda: RenaSampler(seed=0, batch_size=4)
+
+
+def synthetic_accuracy(params: dict[str, Any]) -> float:
+    """A deterministic stand-in for accuracy: bigger blocks score higher."""
+    code = zoo.nas_bench_macro_code(params)
+    return 50.0 + sum((i + 1) * int(d) for i, d in enumerate(code))
+
+
+def macro_objective(space: ArchitectureSpace) -> Callable[[optuna.Trial], float]:
+    def objective(trial: optuna.Trial) -> float:
+        space.suggest(trial)
+        return synthetic_accuracy(trial.params)
+    return objective
+
+
+def test_seed_makes_a_study_reproducible() -> None:
+    runs = []
+    for _ in range(2):
+        space = zoo.nas_bench_macro_space(TIGHT)
+        study = optuna.create_study(direction="maximize", sampler=RenaSampler(seed=7))
+        study.optimize(macro_objective(space), n_trials=20)
+        runs.append([t.params for t in study.trials])
+    assert runs[0] == runs[1]
+    study = optuna.create_study(direction="maximize", sampler=RenaSampler(seed=8))
+    study.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=20)
+    assert [t.params for t in study.trials] != runs[0]
+
+
+def test_reseed_rng_keeps_what_was_learnt() -> None:
+    sampler = RenaSampler(seed=1, batch_size=4)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=13)
+    weights = {k: v.clone() for k, v in sampler._policy.state_dict().items()}
+    updates = sampler.n_updates
+    assert updates == 3  # 12 finished trials when the 13th started, batches of 4
+    sampler.reseed_rng()
+    assert sampler.n_updates == updates
+    for k, v in sampler._policy.state_dict().items():
+        assert torch.equal(v, weights[k])
+
+
+def test_policy_is_rebuilt_from_storage(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'rena.db'}"
+    first = RenaSampler(seed=0, batch_size=4)
+    study = optuna.create_study(direction="maximize", sampler=first, storage=storage,
+                                study_name="s")
+    study.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=10)
+    assert first.learned_trials == list(range(8))
+    # A new process: a fresh sampler on the same storage learns from every finished trial.
+    again = RenaSampler(seed=0, batch_size=4)
+    resumed = optuna.load_study(study_name="s", storage=storage, sampler=again)
+    resumed.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=1)
+    assert again.learned_trials == list(range(8))
+    # The decision order is stored, so the replay is exact.
+    assert all(t.system_attrs["rena:order"] == [f"L{i}.variant" for i in range(1, 9)]
+               for t in resumed.trials)
+    # Two workers alternating on one study each learn from the other's trials.
+    a, b = RenaSampler(seed=1, batch_size=2), RenaSampler(seed=2, batch_size=2)
+    ran: dict[str, list[int]] = {"a": [], "b": []}
+    for i in range(6):
+        name, sampler = ("a", a) if i % 2 == 0 else ("b", b)
+        worker = optuna.load_study(study_name="s", storage=storage, sampler=sampler)
+        worker.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=1)
+        ran[name].append(worker.trials[-1].number)
+    # Batches of two: each worker has learnt from the other's trials before its last one.
+    assert ran["b"][0] in a.learned_trials and ran["a"][1] in b.learned_trials
+
+
+def test_threads_share_one_sampler() -> None:
+    sampler = RenaSampler(seed=0, batch_size=4)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    space = zoo.nas_bench_macro_space(TIGHT)
+    study.optimize(macro_objective(space), n_trials=60, n_jobs=4)
+    assert len(study.trials) == 60
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert len(set(sampler.learned_trials)) == len(sampler.learned_trials) >= 40
+
+
+def test_published_rena_learns_feasibility_and_reward(data_dir: Path) -> None:
+    """RENA as published, on NAS-Bench-Macro (real accuracies, known optimum) under tight
+    constraints: over seeds, the last window of trials is more often feasible and better
+    rewarded than the first. With p = 0.5 the reward's maximum is the feasible optimum."""
+    table = load_nas_bench_macro(data_dir)
+    p, window = 0.5, 30
+    feasible_gain, reward_gain = [], []
+    for seed in range(4):
+        space = zoo.nas_bench_macro_space(TIGHT)
+
+        def objective(trial: optuna.Trial) -> float:
+            space.suggest(trial)
+            return table[zoo.nas_bench_macro_code(trial.params)]["mean_acc"]
+
+        study = optuna.create_study(direction="maximize",
+                                    sampler=RenaSampler.paper(seed=seed, penalty_base=p))
+        study.optimize(objective, n_trials=120)
+        feasible = [is_feasible(trial_violations(t)) for t in study.trials]
+        reward = [t.value * penalty(trial_violations(t), p) for t in study.trials]
+        feasible_gain.append(np.mean(feasible[-window:]) - np.mean(feasible[:window]))
+        reward_gain.append(np.mean(reward[-window:]) - np.mean(reward[:window]))
+    assert min(feasible_gain) > 0 and np.median(feasible_gain) > 0.3, feasible_gain
+    assert min(reward_gain) > 0 and np.median(reward_gain) > 10, reward_gain
+
+
+def test_pretraining_makes_the_first_trials_feasible() -> None:
+    for seed in range(3):
+        sampler = RenaSampler(seed=seed)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=10)
+        assert sampler.pretrain_stats["feasible_rate"] >= 0.5
+        assert sum(is_feasible(trial_violations(t)) for t in study.trials) >= 3
+
+
+def test_avoid_repeats_evaluates_distinct_networks() -> None:
+    sampler = RenaSampler(seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=60)
+    children = [t.user_attrs["child_spec"] for t in study.trials]
+    assert len(set(children)) == len(children)
+
+
+def test_plain_objective_with_user_constraints() -> None:
+    """Without a space, every suggestion is a decision, and constraints set by the
+    objective shape the reward: x must stay below 0.3."""
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        n = trial.suggest_int("n", 1, 64, log=True)
+        kind = trial.suggest_categorical("kind", ["a", "b", "c"])
+        trial.set_constraint("x_max", x / 0.3 - 1)
+        return x + n / 64 + (kind == "b")
+
+    fractions = []
+    for seed in range(3):
+        sampler = RenaSampler(seed=seed, batch_size=4, learning_rate=0.02)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(objective, n_trials=120)
+        assert sampler.learned_trials == list(range(116))
+        feasible = [t.params["x"] <= 0.3 for t in study.trials]
+        fractions.append(np.mean(feasible[-40:]) - np.mean(feasible[:40]))
+        assert all(t.system_attrs["constraints"] == [t.constraints["x_max"]]
+                   for t in study.trials)
+    assert np.median(fractions) > 0.1, fractions
+
+
+def test_faults_are_learnt_as_documented() -> None:
+    sampler = RenaSampler(seed=0, batch_size=2)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_categorical("x", [1, 2, 3])
+        kind = trial.number % 6
+        if kind == 0:
+            raise RuntimeError("the child ran out of memory")
+        if kind == 1:
+            return math.nan
+        if kind == 2:
+            return math.inf
+        if kind == 3:
+            trial.report(0.5 * x, step=0)
+            raise optuna.TrialPruned()
+        if kind == 4:
+            raise optuna.TrialPruned()  # pruned before any report: nothing to learn
+        return float(x)
+
+    study.optimize(objective, n_trials=25, catch=(RuntimeError,))
+    states = [t.state for t in study.trials[:6]]
+    assert states == [TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE,
+                      TrialState.PRUNED, TrialState.PRUNED, TrialState.COMPLETE]
+    learnt = set(sampler.learned_trials)
+    assert not any(n % 6 == 4 for n in learnt)
+    assert {0, 1, 2, 3, 5} <= learnt
+    # Failures and non-finite values count as the worst outcome, pruned trials by their
+    # last report.
+    by_number = {r.number: r for r in sampler._history}
+    assert by_number[0].outcome.values is None and by_number[1].outcome.values is None
+    assert by_number[2].outcome.values is None
+    assert by_number[3].outcome.values == (0.5 * study.trials[3].params["x"],)
+
+
+def test_multi_objective_study() -> None:
+    sampler = RenaSampler(seed=0, batch_size=4)
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    space = zoo.nas_bench_macro_space(TIGHT)
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        space.suggest(trial)
+        return synthetic_accuracy(trial.params), trial.user_attrs["params"]
+
+    study.optimize(objective, n_trials=20)
+    assert sampler.n_updates == 4 and len(study.best_trials) >= 1
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(penalty_base=0.0), r"penalty_base must be a number in \(0, 1\], got 0.0"),
+    (dict(penalty_base=1.5), r"penalty_base must be a number in \(0, 1\], got 1.5"),
+    (dict(penalty_base=math.nan), "penalty_base must be a number"),
+    (dict(batch_size=0), "batch_size must be an integer >= 1, got 0"),
+    (dict(learning_rate=-1.0), "learning_rate must be a number"),
+    (dict(baseline_decay=1.0), r"baseline_decay must be a number in \[0, 1\)"),
+    (dict(n_bins=1), "n_bins must be an integer >= 2"),
+    (dict(seed="0"), "seed must be an integer or None"),
+    (dict(avoid_repeats="yes"), "avoid_repeats must be True or False"),
+])
+def test_bad_sampler_arguments(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RenaSampler(**kwargs)
