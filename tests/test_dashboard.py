@@ -1,0 +1,105 @@
+"""optuna-dashboard, started for real on a loopback port, shows what the search wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import json
+from pathlib import Path
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
+import optuna
+import pytest
+
+from optuna_rena import Constraint
+from optuna_rena import mirror_constraints_for_dashboard
+from optuna_rena import RenaSampler
+from optuna_rena import trial_violations
+from optuna_rena import zoo
+
+from test_sampler import synthetic_accuracy
+from test_sampler import TIGHT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(port: int, path: str) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path) -> Iterator[tuple[str, int]]:
+    exe = shutil.which("optuna-dashboard")
+    if exe is None:
+        pytest.skip("optuna-dashboard is not installed: pip install 'optuna-rena[dashboard]'")
+    storage = f"sqlite:///{tmp_path / 'dashboard.db'}"
+    optuna.create_study(storage=storage, study_name="warm-up")  # the schema exists first
+    port = _free_port()
+    server = subprocess.Popen([exe, storage, "--host", "127.0.0.1", "--port", str(port),
+                               "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _get(port, "/api/meta")
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"optuna-dashboard did not start: "
+                                       f"{server.stderr.read().decode() if server.stderr else ''}")
+                time.sleep(0.2)
+        yield storage, port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_dashboard_shows_feasibility_and_resources(dashboard: tuple[str, int]) -> None:
+    storage, port = dashboard
+    space = zoo.nas_bench_macro_space(TIGHT)
+
+    def objective(trial: optuna.Trial) -> float:
+        space.suggest(trial)
+        return synthetic_accuracy(trial.params)
+
+    rena = optuna.create_study(storage=storage, study_name="rena", direction="maximize",
+                               sampler=RenaSampler(seed=0))
+    rena.optimize(objective, n_trials=12)
+
+    def tpe_objective(trial: optuna.Trial) -> float:
+        value = objective(trial)
+        mirror_constraints_for_dashboard(trial)  # other samplers: the objective mirrors
+        return value
+
+    tpe = optuna.create_study(storage=storage, study_name="tpe", direction="maximize",
+                              sampler=optuna.samplers.TPESampler(seed=0))
+    tpe.optimize(tpe_objective, n_trials=6)
+
+    studies = {s["study_name"]: s["study_id"] for s in _get(port, "/api/studies")["study_summaries"]}
+    for study in (rena, tpe):
+        detail = _get(port, f"/api/studies/{studies[study.study_name]}")
+        shown = {t["number"]: t for t in detail["trials"]}
+        assert len(shown) == len(study.trials)
+        kinds = set()
+        for trial in study.trials:
+            api = shown[trial.number]
+            expected = trial_violations(trial)
+            # The dashboard's constraints: the same values, so infeasible shows infeasible.
+            assert api["constraints"] == pytest.approx(
+                [expected[k] for k in sorted(expected)])
+            kinds.add(all(v <= 0 for v in api["constraints"]))
+            attrs = {a["key"]: a["value"] for a in api["user_attrs"]}
+            for key in ("params", "flops", "macs", "bytes", "compute_intensity", "child_spec"):
+                assert key in attrs
+            assert attrs["params"] == str(trial.user_attrs["params"])
+        if study is rena:
+            assert kinds == {True, False}  # both feasible and infeasible trials are shown
