@@ -73,6 +73,9 @@ def test_dashboard_shows_feasibility_and_resources(dashboard: tuple[str, int]) -
 
     rena = optuna.create_study(storage=storage, study_name="rena", direction="maximize",
                                sampler=RenaSampler(seed=0))
+    # One network far over budget and one well within it, then RenaSampler's own.
+    rena.enqueue_trial({f"L{i}.variant": "kernel=5,expansion=6" for i in range(1, 9)})
+    rena.enqueue_trial({f"L{i}.variant": "remove" for i in range(1, 9)})
     rena.optimize(objective, n_trials=12)
 
     def tpe_objective(trial: optuna.Trial) -> float:

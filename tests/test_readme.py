@@ -28,10 +28,29 @@ def _optuna_rena_commands() -> list[str]:
             if line.startswith("optuna-rena ")]
 
 
+# The README's budgets are a user's; the tests run the same commands with tiny ones and
+# their own storage and output folders (argparse keeps the last value of a flag).
+_TINY = {
+    "search": ["--trials", "2", "--epochs", "1", "--no-progress"],
+    "benchmark": ["--trials", "4", "--seeds", "1", "--no-progress"],
+    "resources": [],
+}
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("command", _optuna_rena_commands())
-def test_cli_command_runs(command: str) -> None:
+def test_cli_command_runs(command: str, tmp_path, data_dir) -> None:
     argv = shlex.split(command)
-    result = subprocess.run([sys.executable, "-m", "optuna_rena.cli", *argv[1:]],
-                            capture_output=True, text=True, timeout=300, cwd=REPO)
+    sub = argv[1]
+    extra = list(_TINY[sub])
+    if sub in ("search", "benchmark"):
+        extra += ["--storage", f"sqlite:///{tmp_path / 'readme.db'}"]
+    if sub == "benchmark":
+        extra += ["--out", str(tmp_path / "out")]
+    argv = [a.replace("../shared/data", str(data_dir)) for a in argv]
+    result = subprocess.run([sys.executable, "-m", "optuna_rena.cli", *argv[1:], *extra],
+                            capture_output=True, text=True, timeout=900, cwd=REPO)
     assert result.returncode == 0, result.stderr
-    assert "compute intensity" in result.stdout
+    expected = {"resources": "compute intensity", "search": "feasible architecture",
+                "benchmark": "| rena |"}[sub]
+    assert expected in result.stdout, result.stdout

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
+from optuna_rena._constraints import Constraint
 from optuna_rena._resources import NetworkResources
 from optuna_rena._spec import NetworkSpec
 
@@ -40,3 +43,26 @@ def layer_table(spec: NetworkSpec, resources: NetworkResources) -> str:
         f"{_fmt_count(resources.bytes)} | {resources.compute_intensity:.1f} |"
     )
     return "\n".join(rows)
+
+
+def constraint_lines(constraints: Sequence[Constraint], metrics: Mapping[str, float]) -> list[str]:
+    """One line per constraint: the use against the limit and whether it is met."""
+    lines = []
+    for c in constraints:
+        if c.metric not in metrics:
+            lines.append(f"- {c}: not measured")
+            continue
+        use = metrics[c.metric]
+        v = c.violation(use)
+        verdict = "met" if v <= 0 else f"violated by {100 * v:.1f}%"
+        lines.append(f"- {c.metric}: {_fmt_count(use)} against {'<=' if c.is_upper else '>='} "
+                     f"{_fmt_count(c.limit)}: {verdict}")
+    return lines
+
+
+def trial_note(spec: NetworkSpec, resources: NetworkResources,
+               constraints: Sequence[Constraint], metrics: Mapping[str, float]) -> str:
+    """A trial's note for optuna-dashboard: the child's layers and its budget."""
+    return "\n".join([f"### Child of {spec.name or 'the baseline'}", "",
+                      layer_table(spec, resources), "", "**Constraints**", "",
+                      *(constraint_lines(constraints, metrics) or ["- none"])])

@@ -108,11 +108,21 @@ class _Episode:
 
 @dataclass
 class _Simulated:
-    """An episode decided by the policy without a trial."""
+    """An episode decided by the policy without a trial: its child network's JSON as a
+    key, and whether the child meets the analytic constraints."""
 
     steps: list[Step]
     params: dict[str, Any]
     child: NetworkSpec
+    violations: dict[str, float]
+
+    @functools.cached_property
+    def key(self) -> str:
+        return self.child.to_json()
+
+    @property
+    def feasible(self) -> bool:
+        return is_feasible(self.violations)
 
 
 class RenaSampler(BaseSampler):
@@ -202,14 +212,15 @@ class RenaSampler(BaseSampler):
         penalty_base: float = 0.9,
         penalty_tightening: bool = True,
         batch_size: int = 8,
-        learning_rate: float = 0.005,
+        learning_rate: float = 0.01,
         entropy_weight: float = 0.01,
         baseline_decay: float = 0.9,
-        elite_size: int = 4,
+        elite_size: int = 8,
         pretrain_episodes: int = 2048,
         pretrain_target: float = 0.5,
         avoid_repeats: bool = True,
         plan_candidates: int = 32,
+        prefer_feasible: bool = True,
         n_bins: int = 16,
         embedding_dim: int = 32,
         hidden_size: int = 64,
@@ -227,7 +238,8 @@ class RenaSampler(BaseSampler):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
         for name, flag in (("penalty_tightening", penalty_tightening),
-                           ("avoid_repeats", avoid_repeats)):
+                           ("avoid_repeats", avoid_repeats),
+                           ("prefer_feasible", prefer_feasible)):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False, got {flag!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -244,6 +256,7 @@ class RenaSampler(BaseSampler):
         self.pretrain_target = float(pretrain_target)
         self.avoid_repeats = avoid_repeats
         self.plan_candidates = plan_candidates
+        self.prefer_feasible = prefer_feasible
         self.n_bins = n_bins
         self._dims = (embedding_dim, hidden_size)
         self._rng = np.random.RandomState(seed)
@@ -256,7 +269,8 @@ class RenaSampler(BaseSampler):
         """RENA as published: soft penalty with a fixed ``p``, plain REINFORCE with a
         moving-average baseline; no pre-training, no tightening, no elite replay."""
         settings: dict[str, Any] = dict(penalty_tightening=False, elite_size=0,
-                                        pretrain_episodes=0, avoid_repeats=False)
+                                        pretrain_episodes=0, avoid_repeats=False,
+                                        prefer_feasible=False)
         settings.update(kwargs)
         return cls(**settings)
 
@@ -534,12 +548,17 @@ class RenaSampler(BaseSampler):
             for (b, decision), k in zip(pending, chosen):
                 steps[b].append(decision.step(k))
                 answer(b, decision.values[k])  # type: ignore[index]
-        return [_Simulated(st, pa, ch) for st, pa, ch in zip(steps, params, done)  # type: ignore[arg-type]
-                ]
+        space = self._space
+        analytic = [c for c in space.constraints if c.metric in _ANALYTIC_METRICS]
+        return [_Simulated(st, pa, ch, violations_of(  # type: ignore[arg-type]
+                    analytic, space.resource_model.count(ch).as_dict()))  # type: ignore[arg-type]
+                for st, pa, ch in zip(steps, params, done)]
 
     def _plan(self, study: Study) -> dict[str, Any]:
         """The space's decisions for a new trial: an episode simulated from the policy
-        whose child network no trial has had yet (finished or running, in any worker).
+        whose child network no trial has had yet (finished or running, in any worker),
+        preferring one that meets the analytic constraints (parameters, FLOPs, bytes,
+        compute intensity), which are known before any training.
 
         Episodes are simulated ``plan_candidates`` at a time and kept in a pool until the
         policy changes, so the cost is shared by the trials between two updates. When a
@@ -552,12 +571,13 @@ class RenaSampler(BaseSampler):
             if temperature not in self._pools:
                 self._pools[temperature] = self._simulate(self.plan_candidates, temperature)
             pool = self._pools[temperature]
-            while pool:
-                candidate = pool.pop(0)
-                key = candidate.child.to_json()
-                if key not in seen:
-                    self._served.add(key)
-                    return candidate.params
+            novel = [c for c in pool if c.key not in seen]
+            if novel:
+                chosen = next((c for c in novel if c.feasible), novel[0]) if (
+                    self.prefer_feasible) else novel[0]
+                pool.remove(chosen)
+                self._served.add(chosen.key)
+                return chosen.params
         return self._simulate(1)[0].params
 
     def _pretrain(self) -> None:
@@ -570,13 +590,10 @@ class RenaSampler(BaseSampler):
         batch = 32
         episodes = 0
         feasible_rate = 0.0
-        space = self._space
-        analytic = [c for c in space.constraints if c.metric in _ANALYTIC_METRICS]
         while episodes < self.pretrain_episodes:
             simulated = self._simulate(batch)
             episodes += batch
-            violations = [violations_of(analytic, space.resource_model.count(s.child).as_dict())
-                          for s in simulated]
+            violations = [s.violations for s in simulated]
             feasible_rate = float(np.mean([is_feasible(v) for v in violations]))
             if feasible_rate >= self.pretrain_target:
                 break

@@ -41,7 +41,9 @@ import optuna
 from optuna_rena._constraints import Constraint
 from optuna_rena._constraints import constraint_list
 from optuna_rena._policy import Context
+from optuna_rena._report import trial_note
 from optuna_rena._resources import measure_latency
+from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
 from optuna_rena._spec import Conv2d
 from optuna_rena._spec import LAYER_TYPES
@@ -408,9 +410,10 @@ class ArchitectureSpace:
             return params[name]
         return self._decide(choose)[0]
 
-    def metrics(self, child: NetworkSpec) -> dict[str, float]:
+    def metrics(self, child: NetworkSpec,
+                resources: NetworkResources | None = None) -> dict[str, float]:
         """The child's resource metrics, with ``latency_ms`` when a constraint uses it."""
-        out = self.resource_model.count(child).as_dict()
+        out = (resources or self.resource_model.count(child)).as_dict()
         if any(c.metric == "latency_ms" for c in self.constraints):
             out["latency_ms"] = measure_latency(child, batch_size=self.latency_batch_size)
         return out
@@ -423,7 +426,8 @@ class ArchitectureSpace:
             attach(self)
         child, skipped = self._decide(lambda name, choices: trial.suggest_categorical(
             name, choices))
-        metrics = self.metrics(child)
+        resources = self.resource_model.count(child)
+        metrics = self.metrics(child, resources)
         for name, value in metrics.items():
             trial.set_user_attr(name, value)
         trial.set_user_attr("child_spec", child.to_json())
@@ -432,6 +436,7 @@ class ArchitectureSpace:
         for c in self.constraints:
             if c.metric in metrics:
                 trial.set_constraint(c.name, c.violation(metrics[c.metric]))
+        _save_note(trial, trial_note(child, resources, self.constraints, metrics))
         return child
 
     # ----- what the policy reads -----
@@ -479,6 +484,15 @@ class ArchitectureSpace:
         key = "insert.type" if rest.startswith("type.") else f"insert.{rest}"
         return Context(layer, key, tuple(f"{key}={c}" for c in choices),
                                (None,) * len(choices))
+
+
+def _save_note(trial: optuna.Trial, body: str) -> None:
+    """Show the child as a Markdown note in optuna-dashboard, when it is installed."""
+    try:
+        from optuna_dashboard import save_note
+    except ImportError:
+        return
+    save_note(trial, body)
 
 
 def _propagate(

@@ -5,15 +5,25 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from collections.abc import Sequence
+import os
 from pathlib import Path
 import sys
+import warnings
+
+import optuna
 
 from optuna_rena import zoo
+from optuna_rena._benchmark import run_benchmark
+from optuna_rena._constraints import Constraint
+from optuna_rena._report import constraint_lines
 from optuna_rena._report import layer_table
+from optuna_rena._sampler import RenaSampler
+from optuna_rena._tasks import make_task
 from optuna_rena._resources import measure_latency
 from optuna_rena._resources import ResourceModel
 from optuna_rena._spec import NetworkSpec
 from optuna_rena._spec import SpecError
+from optuna_rena._tasks import TASK_NAMES
 
 
 _BASELINES: dict[str, Callable[[], NetworkSpec]] = {
@@ -64,6 +74,116 @@ def _resources(args: argparse.Namespace) -> int:
     return 0
 
 
+def _constraints_from(args: argparse.Namespace) -> list[Constraint] | None:
+    """The constraint flags, or ``None`` when none was given (the task's defaults)."""
+    flags = [("params", "max", args.max_params), ("flops", "max", args.max_flops),
+             ("macs", "max", args.max_macs), ("compute_intensity", "min", args.min_intensity),
+             ("latency_ms", "max", args.max_latency_ms)]
+    given = [Constraint(metric, **{bound: value}) for metric, bound, value in flags
+             if value is not None]
+    return given or None
+
+
+def _add_constraint_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "constraints", "resource budgets; without any, the task's defaults apply")
+    group.add_argument("--max-params", type=_positive_float, metavar="N",
+                       help="at most N trainable parameters")
+    group.add_argument("--max-flops", type=_positive_float, metavar="N",
+                       help="at most N FLOPs per sample (2 per multiply-add)")
+    group.add_argument("--max-macs", type=_positive_float, metavar="N",
+                       help="at most N multiply-accumulates per sample")
+    group.add_argument("--min-intensity", type=_positive_float, metavar="X",
+                       help="compute intensity of at least X FLOPs per byte moved")
+    group.add_argument("--max-latency-ms", type=_positive_float, metavar="MS",
+                       help="forward latency of at most MS milliseconds, measured here")
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    task_options: dict[str, object] = {"data_dir": args.data_dir, "epochs": args.epochs,
+                                       "constraints": _constraints_from(args)}
+    if args.device:
+        task_options["device"] = args.device
+    if ":" in args.task:
+        task_options = {"constraints": task_options["constraints"]}
+    report = run_benchmark(
+        args.task, args.samplers, args.seeds, args.trials, storage=args.storage,
+        study_prefix=args.study_prefix, out_dir=args.out, task_options=task_options,
+        direction=args.direction, jobs=args.jobs, progress=not args.no_progress)
+    print(f"\n{args.task}: {args.trials} trials x {args.seeds} seeds; constraints: "
+          f"{', '.join(report['constraints']) or 'none'}"
+          + (f"; known optimum {report['optimum']:.4g}" if report["optimum"] else ""))
+    print("median [Q1, Q3] over seeds\n")
+    print(report["table"])
+    print("\nwrote " + ", ".join(report["files"]))
+    if args.storage:
+        print(f"browse the studies: optuna-dashboard {args.storage}")
+    return 0
+
+
+_PRUNERS = {
+    "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+    "hyperband": lambda: optuna.pruners.HyperbandPruner(),
+    "none": lambda: optuna.pruners.NopPruner(),
+}
+
+
+def _search(args: argparse.Namespace) -> int:
+    task = make_task(args.task, data_dir=args.data_dir, constraints=_constraints_from(args),
+                     epochs=args.epochs, device=args.device) if ":" not in args.task else (
+        make_task(args.task, constraints=_constraints_from(args)))
+    study_name = args.study_name or f"rena-{args.task}"
+    try:
+        study = optuna.create_study(
+            storage=args.storage, study_name=study_name, direction="maximize",
+            sampler=RenaSampler(seed=args.seed), pruner=_PRUNERS[args.pruner](),
+            load_if_exists=True)
+    except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
+        raise ValueError(f"cannot open the storage {args.storage!r}: {e}") from None
+    if study._is_multi_objective() or study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise ValueError(f"the study {study_name!r} in {args.storage} does not maximise one "
+                         "objective; give another --study-name.")
+    finished = len(study.trials)
+    if finished:
+        print(f"continuing the study {study_name!r}: {finished} trials so far")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([task.metric_name])
+    study.optimize(task.objective, n_trials=args.trials, timeout=args.timeout,
+                   show_progress_bar=not args.no_progress, catch=(RuntimeError,))
+    print(best_feasible_report(study, task.constraints))
+    print(f"\nwatch it: optuna-dashboard {args.storage}")
+    return 0
+
+
+def best_feasible_report(study: optuna.Study, constraints: Sequence[Constraint]) -> str:
+    """The best feasible trial: its layers, its resources against each constraint and its
+    score; or why there is none."""
+    try:
+        best = study.best_trial
+    except ValueError:
+        return (f"\nno feasible architecture among {len(study.trials)} trials; loosen the "
+                "constraints or run more trials.")
+    lines = [f"\nbest feasible architecture: trial {best.number}, "
+             f"{(study.metric_names or ['objective'])[0]} {best.value:.4f}"]
+    if "child_spec" in best.user_attrs:
+        spec = NetworkSpec.from_json(best.user_attrs["child_spec"])
+        lines += ["", layer_table(spec, ResourceModel().count(spec))]
+    metrics = {k: v for k, v in best.user_attrs.items() if isinstance(v, (int, float))}
+    lines += ["", "constraints:", *(constraint_lines(constraints, metrics) or ["- none"])]
+    return "\n".join(lines)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -96,7 +216,73 @@ def build_parser() -> argparse.ArgumentParser:
                      help="batch size for --latency (default: 1)")
     res.add_argument("--json", action="store_true", help="also print the spec as JSON")
     res.set_defaults(func=_resources)
+
+    search = sub.add_parser(
+        "search", help="run a resource-constrained architecture search with RenaSampler",
+        description="Search a task's architecture space with RenaSampler, training each "
+                    "child for real; the study is stored so optuna-dashboard can show it "
+                    "and a second run with the same --study-name continues it.")
+    search.add_argument("--task", default="digits",
+                        help=f"one of {list(TASK_NAMES)} or module:function (default: "
+                             "digits, embedded, no download)")
+    search.add_argument("--data-dir", default=_default_data_dir(),
+                        help="folder with nas_bench_macro/, cifar10/, speech_commands/; "
+                             "without it CIFAR-10 and Speech Commands are downloaded")
+    search.add_argument("--trials", type=_positive_int, default=30, help="trials to run")
+    search.add_argument("--timeout", type=_positive_float, default=None,
+                        help="stop after this many seconds")
+    search.add_argument("--epochs", type=_positive_int, default=3,
+                        help="training epochs per child")
+    search.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
+    search.add_argument("--seed", type=int, default=None, help="RenaSampler's seed")
+    search.add_argument("--storage", default="sqlite:///optuna-rena.db",
+                        help="Optuna storage URL (default: sqlite:///optuna-rena.db)")
+    search.add_argument("--study-name", default=None,
+                        help="study name (default: rena-TASK); an existing study continues")
+    search.add_argument("--pruner", choices=sorted(_PRUNERS), default="median",
+                        help="Optuna pruner for the per-epoch reports (default: median)")
+    search.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_constraint_flags(search)
+    search.set_defaults(func=_search)
+
+    bench = sub.add_parser(
+        "benchmark", help="compare samplers on a task, side by side, over seeds",
+        description="Run each sampler with each seed as its own study in one storage; "
+                    "write a Markdown table, a JSON file of every number and plots.")
+    bench.add_argument("--task", default="nas-bench-macro",
+                       help=f"one of {list(TASK_NAMES)} or module:function "
+                            "(default: nas-bench-macro)")
+    bench.add_argument("--samplers", nargs="+", default=["rena", "random", "tpe"],
+                       help="rena, rena-paper, random, tpe, gp, nsga2, rena:key=value,... "
+                            "or module:Class (default: rena random tpe)")
+    bench.add_argument("--trials", type=_positive_int, default=100, help="trials per run")
+    bench.add_argument("--seeds", type=_positive_int, default=3, help="runs per sampler")
+    bench.add_argument("--data-dir", default=_default_data_dir(),
+                       help="folder with nas_bench_macro/, cifar10/, speech_commands/ "
+                            "(default: $OPTUNA_RENA_DATA or ../shared/data)")
+    bench.add_argument("--epochs", type=_positive_int, default=3,
+                       help="training epochs per child for real-training tasks")
+    bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
+    bench.add_argument("--storage", default="sqlite:///optuna-rena-benchmark.db",
+                       help="Optuna storage URL (default: sqlite:///optuna-rena-benchmark.db)")
+    bench.add_argument("--study-prefix", default="", help="prefix of the study names")
+    bench.add_argument("--direction", choices=["maximize", "minimize"], default="maximize",
+                       help="for a module:function objective")
+    bench.add_argument("--out", default="benchmark-results", help="output folder")
+    bench.add_argument("--jobs", type=_positive_int, default=1,
+                       help="runs in parallel processes")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_constraint_flags(bench)
+    bench.set_defaults(func=_benchmark)
     return parser
+
+
+def _default_data_dir() -> str | None:
+    env = os.environ.get("OPTUNA_RENA_DATA")
+    if env:
+        return env
+    local = Path("..") / "shared" / "data"
+    return str(local) if local.is_dir() else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

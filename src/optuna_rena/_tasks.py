@@ -1,0 +1,163 @@
+"""Search tasks: a baseline, a space, default constraints and an objective.
+
+* ``nas-bench-macro``: tabular; the accuracy of each of NAS-Bench-Macro's 6561 networks
+  comes from the benchmark's JSON, so a trial costs nothing but the sampler.
+* ``digits``: real training of small CNNs on scikit-learn's digits, on the CPU.
+* ``cifar10``: real training of the ResNet baseline on a CIFAR-10 folder (or download).
+* ``speech-commands``: real training of the keyword-spotting CRNN on log-mel features.
+* ``module:function``: your own objective, ``function(trial) -> float``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+import importlib
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+
+from optuna_rena import zoo
+from optuna_rena._constraints import Constraint
+from optuna_rena._constraints import violations_of
+from optuna_rena.datasets import cifar10
+from optuna_rena.datasets import Dataset
+from optuna_rena.datasets import digits
+from optuna_rena.datasets import speech_commands
+from optuna_rena._reward import is_feasible
+from optuna_rena._resources import ResourceModel
+from optuna_rena._space import ArchitectureSpace
+from optuna_rena._spec import Conv2d
+from optuna_rena._spec import GlobalAvgPool
+from optuna_rena._spec import InputSpec
+from optuna_rena._spec import Linear
+from optuna_rena._spec import NetworkSpec
+from optuna_rena.training import fit
+from optuna_rena.training import random_crop_flip
+
+
+@dataclass
+class Task:
+    """What a search or benchmark runs. ``optimum`` is the best feasible value when known
+    (for regret); ``space`` is ``None`` for a user objective."""
+
+    name: str
+    objective: Callable[[optuna.Trial], float]
+    space: ArchitectureSpace | None
+    constraints: tuple[Constraint, ...]
+    optimum: float | None = None
+    metric_name: str = "accuracy"
+
+
+DEFAULT_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {
+    # 39 of 6561 feasible; best feasible mean accuracy 86.43 (01100100).
+    "nas-bench-macro": (Constraint("params", max=600_000), Constraint("macs", max=25_000_000)),
+    # The baseline has 24 k parameters; these budgets force a smaller network.
+    "digits": (Constraint("params", max=10_000), Constraint("flops", max=600_000)),
+    # The paper's CIFAR-10 setting: under 3 M parameters, data reuse above 10 FLOPs/byte
+    # at this small scale (100 in the paper, whose networks are far larger).
+    "cifar10": (Constraint("params", max=3_000_000), Constraint("compute_intensity", min=10)),
+    # The paper's keyword-spotting constraints, scaled to the CRNN baseline.
+    "speech-commands": (Constraint("params", max=60_000),
+                        Constraint("compute_intensity", min=15)),
+}
+TASK_NAMES = ("nas-bench-macro", "digits", "cifar10", "speech-commands")
+
+
+def digits_baseline() -> NetworkSpec:
+    """A three-convolution CNN for 8x8 digits; 24 k parameters."""
+    return NetworkSpec(InputSpec.image(1, 8, 8), (
+        Conv2d(16), Conv2d(32, stride=2), Conv2d(64, stride=2), GlobalAvgPool(),
+        Linear(10, activation="none")), "digits_cnn")
+
+
+def _trained(space: ArchitectureSpace, data: Dataset, epochs: int, device: str | None,
+             augment: Any = None, batch_size: int = 64) -> Callable[[optuna.Trial], float]:
+    def objective(trial: optuna.Trial) -> float:
+        child = space.suggest(trial)
+        torch.manual_seed(trial.number)  # the child's initial weights
+        return fit(child.build(), data, epochs=epochs, trial=trial, device=device,
+                   augment=augment, batch_size=batch_size, seed=trial.number)
+    return objective
+
+
+def nas_bench_macro_optimum(table: dict[str, dict[str, Any]],
+                            constraints: Sequence[Constraint]) -> float | None:
+    """The best mean accuracy among the networks that meet ``constraints`` (resource
+    metrics only), or ``None`` when none does."""
+    model = ResourceModel()
+    best = None
+    for code, row in table.items():
+        metrics = model.count(zoo.nas_bench_macro(code)).as_dict()
+        if is_feasible(violations_of(constraints, metrics)):
+            best = row["mean_acc"] if best is None else max(best, row["mean_acc"])
+    return best
+
+
+def make_task(
+    name: str,
+    *,
+    data_dir: str | Path | None = None,
+    constraints: Sequence[Constraint] | None = None,
+    epochs: int = 3,
+    device: str | None = None,
+    max_train: int | None = None,
+) -> Task:
+    """A task by name (see the module docstring).
+
+    Args:
+        name: One of :data:`TASK_NAMES`, or ``module:function``.
+        data_dir: The folder that holds ``nas_bench_macro/``, ``cifar10/`` and
+            ``speech_commands/``; ``None`` downloads CIFAR-10 and Speech Commands.
+        constraints: Overrides the task's :data:`DEFAULT_CONSTRAINTS`.
+        epochs: Training epochs per child (real-training tasks).
+        device: Where to train; CUDA when present by default.
+        max_train: Cap on training samples (CIFAR-10).
+
+    Raises:
+        ValueError: Unknown task, or missing or malformed data.
+    """
+    cons = tuple(DEFAULT_CONSTRAINTS.get(name, ()) if constraints is None else constraints)
+    if name == "nas-bench-macro":
+        from optuna_rena._benchmark import load_nas_bench_macro
+
+        if data_dir is None:
+            raise ValueError("nas-bench-macro needs --data-dir: the folder that holds "
+                             "nas_bench_macro/nas-bench-macro_cifar10.json.")
+        table = load_nas_bench_macro(data_dir)
+        space = zoo.nas_bench_macro_space(cons)
+
+        def objective(trial: optuna.Trial) -> float:
+            space.suggest(trial)
+            return float(table[zoo.nas_bench_macro_code(trial.params)]["mean_acc"])
+
+        return Task(name, objective, space, cons, nas_bench_macro_optimum(table, cons),
+                    "mean accuracy (%)")
+    if name == "digits":
+        space = ArchitectureSpace(digits_baseline(), cons, max_inserts=1)
+        return Task(name, _trained(space, digits(), epochs, device), space, cons)
+    if name == "cifar10":
+        folder = None if data_dir is None else Path(data_dir) / "cifar10"
+        data = cifar10(folder, max_train=max_train, max_val=1000)
+        space = ArchitectureSpace(zoo.cifar10_resnet(width=16), cons, max_inserts=1)
+        return Task(name, _trained(space, data, epochs, device, random_crop_flip, 128),
+                    space, cons)
+    if name == "speech-commands":
+        folder = None if data_dir is None else Path(data_dir) / "speech_commands"
+        data = speech_commands(folder)
+        space = ArchitectureSpace(zoo.kws_crnn(), cons, max_inserts=1)
+        return Task(name, _trained(space, data, epochs, device), space, cons)
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        try:
+            objective = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            raise ValueError(f"cannot import the objective {name!r}: {e}") from None
+        if not callable(objective):
+            raise ValueError(f"{name!r} is not a function of a trial.")
+        return Task(name, objective, None, cons, metric_name="objective")
+    raise ValueError(f"unknown task {name!r}; expected one of {list(TASK_NAMES)} or "
+                     "module:function.")

@@ -1,0 +1,94 @@
+"""The benchmark command: a tiny run, and the structure of what it writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+
+from optuna_rena._benchmark import make_sampler
+from optuna_rena._benchmark import RunResult
+from optuna_rena._benchmark import summarise
+from optuna_rena.cli import main
+
+
+def test_benchmark_smoke(tmp_path: Path, data_dir: Path,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'bench.db'}"
+    argv = ["benchmark", "--task", "nas-bench-macro", "--samplers", "rena", "random", "tpe",
+            "--trials", "6", "--seeds", "2", "--data-dir", str(data_dir),
+            "--storage", storage, "--out", str(tmp_path / "out"), "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "known optimum 86.43" in out and "| rena |" in out and "| tpe |" in out
+    files = {p.name for p in (tmp_path / "out").iterdir()}
+    assert files == {"results.json", "results.md", "curves.png", "curves.html"}
+    report = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert report["constraints"] == ["params <= 600000", "macs <= 2.5e+07"]
+    assert set(report["summary"]) == {"rena", "random", "tpe"}
+    for figures in report["summary"].values():
+        for key in ("trials_to_first_feasible", "feasible_fraction", "sampler_ms_per_trial",
+                    "wall_seconds", "best_feasible_at_3", "best_feasible_at_6",
+                    "regret_at_6"):
+            assert set(figures[key]) == {"median", "q1", "q3"}
+    assert len(report["runs"]) == 6 and all(len(r["values"]) == 6 for r in report["runs"])
+    # Every run is its own study in the one storage, for optuna-dashboard.
+    names = optuna.get_all_study_names(storage)
+    assert sorted(names) == sorted(f"nas-bench-macro:{s}:seed{i}"
+                                   for s in ("rena", "random", "tpe") for i in range(2))
+    # The same names again would clash: refused before anything runs.
+    assert main(argv) == 2
+    assert "already holds 6 of these studies" in capsys.readouterr().err
+    assert len(optuna.get_all_study_names(storage)) == 6
+
+
+def test_summary_figures() -> None:
+    runs = [RunResult("s", 0, "a", [1.0, 3.0, 2.0, None], [False, True, True, False],
+                      ["COMPLETE"] * 3 + ["FAIL"], 0.4, 2.0),
+            RunResult("s", 1, "b", [5.0, 1.0, 4.0, 6.0], [False, False, False, True],
+                      ["COMPLETE"] * 4, 0.8, 2.0)]
+    assert runs[0].best_feasible_curve() == [None, 3.0, 3.0, 3.0]
+    assert runs[1].trials_to_first_feasible() == 4.0
+    m = summarise(runs, [2, 4], optimum=6.0)
+    assert m["trials_to_first_feasible"]["median"] == 3.0
+    assert m["best_feasible_at_4"]["median"] == 4.5
+    assert m["optimum_found_at_4"] == 1
+    assert m["sampler_ms_per_trial"]["median"] == pytest.approx(150.0)
+    assert m["best_feasible_at_2"]["q1"] == -float("inf")  # seed 1 had nothing feasible
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["benchmark", "--task", "imagenet"], "unknown task 'imagenet'"),
+    (["benchmark", "--samplers", "cmaes-ish"], "unknown sampler 'cmaes-ish'"),
+    (["benchmark", "--samplers", "nosuchmodule:Sampler"], "cannot import sampler"),
+    (["benchmark", "--task", "nas-bench-macro", "--data-dir", "/nonexistent"],
+     "cannot read NAS-Bench-Macro at /nonexistent"),
+    (["benchmark", "--task", "nas-bench-macro", "--storage", "notadb://x"],
+     "cannot open the storage 'notadb://x'"),
+    (["benchmark", "--task", "tests_objectives:missing"], "cannot import the objective"),
+])
+def test_benchmark_bad_input(argv: list[str], message: str, tmp_path: Path,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*argv, "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("flag", ["--trials=0", "--max-params=-5", "--seeds=x"])
+def test_benchmark_bad_flags(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["benchmark", flag])
+    assert e.value.code == 2
+    assert "expected a positive" in capsys.readouterr().err
+
+
+def test_sampler_options() -> None:
+    sampler = make_sampler("rena:elite_size=0,penalty_base=0.5", 3)
+    assert sampler.elite_size == 0 and sampler.penalty_base == 0.5
+    assert make_sampler("rena-paper", 0).avoid_repeats is False
+    with pytest.raises(ValueError, match="penalty_base must be a number"):
+        make_sampler("rena:penalty_base=2", 0)
+    assert type(make_sampler("optuna.samplers:QMCSampler", 0)).__name__ == "QMCSampler"

@@ -1,0 +1,130 @@
+"""The main command, the datasets, the training loop and the examples, for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import subprocess
+import sys
+
+import optuna
+import pytest
+import torch
+
+from conftest import REPO
+from optuna_rena._tasks import digits_baseline
+from optuna_rena.cli import main
+from optuna_rena.datasets import cifar10
+from optuna_rena.datasets import digits
+from optuna_rena.datasets import is_validation_speaker
+from optuna_rena.datasets import speaker_of
+from optuna_rena.datasets import speech_commands
+from optuna_rena.training import fit
+from optuna_rena.training import random_crop_flip
+
+
+@pytest.mark.slow
+def test_default_search_runs_and_continues(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    argv = ["search", "--trials", "4", "--epochs", "1", "--storage", storage,
+            "--seed", "0", "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "best feasible architecture: trial" in out
+    assert "| # | layer |" in out and "- params:" in out and "met" in out
+    assert f"optuna-dashboard {storage}" in out
+    assert main(argv) == 0
+    assert "continuing the study 'rena-digits': 4 trials so far" in capsys.readouterr().out
+    study = optuna.load_study(study_name="rena-digits", storage=storage)
+    assert len(study.trials) == 8 and study.metric_names == ["accuracy"]
+    trial = study.trials[0]
+    assert 0 <= trial.intermediate_values[0] <= 1  # reported per epoch
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    notes = [v for k, v in attrs.items() if "note" in k and isinstance(v, str)]
+    assert any("| # | layer |" in n for n in notes)  # the child's layers as a dashboard note
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["search", "--task", "cifar10", "--data-dir", "/nonexistent"],
+     "cifar10: /nonexistent/cifar10/train is not a folder"),
+    (["search", "--storage", "mysql+nodriver://x/y"], "cannot open the storage"),
+])
+def test_search_bad_input(argv: list[str], message: str,
+                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_digits_dataset() -> None:
+    data = digits()
+    assert data.x_train.shape[1:] == (1, 8, 8) and len(data.x_train) + len(data.x_val) == 1797
+    assert 0 <= data.x_train.min() and data.x_train.max() <= 1
+
+
+def test_cifar10_folder(data_dir: Path) -> None:
+    data = cifar10(data_dir / "cifar10", max_train=40, max_val=20)
+    assert data.x_train.shape == (40, 3, 32, 32) and data.x_val.shape == (20, 3, 32, 32)
+    assert sorted(set(data.y_train.tolist())) == list(range(10))  # classes interleaved
+    assert data.classes[0] == "airplane"
+
+
+def test_cifar10_bad_folder(tmp_path: Path) -> None:
+    (tmp_path / "train" / "cat").mkdir(parents=True)
+    with pytest.raises(ValueError, match="test is not a folder"):
+        cifar10(tmp_path)
+
+
+def test_speech_commands_folder_is_speaker_disjoint(data_dir: Path) -> None:
+    data = speech_commands(data_dir / "speech_commands")
+    assert data.x_train.shape[1:] == (1, 40, 101)
+    assert len(data.classes) == 12 and len(data.x_train) + len(data.x_val) == 1800
+    names = sorted((data_dir / "speech_commands").glob("*/*.wav"))
+    speakers = {speaker_of(p.name) for p in names}
+    held_out = {s for s in speakers if is_validation_speaker(s)}
+    assert 0.1 < len(held_out) / len(speakers) < 0.3
+    assert speaker_of("022cd682_nohash_1.wav") == "022cd682"
+    assert speaker_of("backward_0c540988_nohash_0.wav.wav") == "0c540988"
+
+
+def test_speech_commands_bad_folder(tmp_path: Path) -> None:
+    (tmp_path / "yes").mkdir()
+    with pytest.raises(ValueError, match="lacks the class folder"):
+        speech_commands(tmp_path)
+
+
+def test_fit_reports_and_prunes() -> None:
+    data = digits()
+    study = optuna.create_study(direction="maximize",
+                                pruner=optuna.pruners.ThresholdPruner(upper=0.0))
+    study.optimize(lambda t: fit(digits_baseline().build(), data, epochs=3, trial=t),
+                   n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert list(trial.intermediate_values) == [0]  # pruned after the first epoch's report
+    accuracy = fit(digits_baseline().build(), data, epochs=2)
+    assert 0.5 < accuracy <= 1.0
+
+
+def test_augmentation_keeps_shapes() -> None:
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    out = random_crop_flip(x, torch.Generator().manual_seed(0), padding=2)
+    assert out.shape == x.shape and not torch.equal(out, x)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script,folder,extra", [
+    ("cifar10.py", "cifar10", ["--max-train", "300"]),
+    ("speech_commands.py", "speech_commands", []),
+])
+def test_examples_run_end_to_end(script: str, folder: str, extra: list[str],
+                                 data_dir: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / script), "--data-dir",
+         str(data_dir / folder), "--trials", "2", "--epochs", "1",
+         "--storage", f"sqlite:///{tmp_path / 'example.db'}", *extra],
+        capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "best feasible: trial" in result.stdout or "no feasible architecture yet" in (
+        result.stdout)
+    print(result.stdout)
