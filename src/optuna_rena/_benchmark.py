@@ -336,7 +336,8 @@ def write_plots(results: Sequence[RunResult], out_dir: Path, title: str) -> list
         fig.update_layout(title=title, xaxis_title="trial",
                           yaxis_title="best feasible objective (median, IQR band)")
         html = out_dir / "curves.html"
-        fig.write_html(html, include_plotlyjs=True)
+        # plotly.js from its CDN keeps the file small; the PNG is there for offline reading.
+        fig.write_html(html, include_plotlyjs="cdn")
         written.append(html)
     except ImportError:
         pass
