@@ -19,7 +19,6 @@ from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
-from optuna_rena._constraints import mirror_constraints_for_dashboard
 from optuna_rena._constraints import trial_violations
 from optuna_rena._reward import is_feasible
 from optuna_rena._sampler import RenaSampler
@@ -182,14 +181,10 @@ def run_one(
     task = make_task(task_name, **(task_options or {}))
     timed = TimedSampler(make_sampler(sampler_name, seed))
 
-    def objective(trial: optuna.Trial) -> float:
-        try:
-            return task.objective(trial)
-        finally:
-            # optuna-dashboard reads feasibility only from the legacy list; RenaSampler
-            # writes it itself, and for the others the objective must, while it can.
-            mirror_constraints_for_dashboard(trial)
-
+    # The legacy constraints list that optuna-dashboard reads is not written here for
+    # Optuna's samplers: they would read each constraint twice (GP would fit twice as many
+    # constraint models), and the comparison must be of Optuna as users run it.
+    objective = task.objective
     name = study_name or f"{task_name}:{sampler_name}:seed{seed}"
     study = optuna.create_study(direction=direction, sampler=timed, storage=_storage(storage),
                                 study_name=name)
