@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import json
+import os
 from pathlib import Path
 import shutil
 import socket
@@ -106,3 +107,48 @@ def test_dashboard_shows_feasibility_and_resources(dashboard: tuple[str, int]) -
             assert attrs["params"] == str(trial.user_attrs["params"])
         if study is rena:
             assert kinds == {True, False}  # both feasible and infeasible trials are shown
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        exe = shutil.which(name)
+        if exe:
+            return exe
+    message = "Chromium is not installed: apt-get install chromium (.ci/run does)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _render(chromium: str, url: str, tmp_path: Path) -> str:
+    """The page's DOM after its scripts ran, from headless Chromium."""
+    result = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+         "--window-size=1400,1000", "--virtual-time-budget=20000", "--dump-dom", url],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_browser_renders_the_study(dashboard: tuple[str, int], tmp_path: Path) -> None:
+    """The dashboard's pages, rendered by headless Chromium: the trial list with every
+    trial, and the study page whose timeline marks infeasible trials."""
+    chromium = _chromium()
+    storage, port = dashboard
+    space = zoo.nas_bench_macro_space(TIGHT)
+    study = optuna.create_study(storage=storage, study_name="browser", direction="maximize",
+                                sampler=RenaSampler(seed=0))
+    study.enqueue_trial({f"L{i}.variant": "kernel=5,expansion=6" for i in range(1, 9)})
+    study.optimize(lambda t: (space.suggest(t), synthetic_accuracy(t.params))[1], n_trials=4)
+    study_id = {s["study_name"]: s["study_id"]
+                for s in _get(port, "/api/studies")["study_summaries"]}["browser"]
+    base = f"http://127.0.0.1:{port}/dashboard/studies/{study_id}"
+    trials_page = _render(chromium, f"{base}/trials", tmp_path)
+    for number in range(4):
+        assert f"Trial {number}" in trials_page
+    assert "Child of nas_bench_macro_11111111" in trials_page  # the selected trial's note
+    study_page = _render(chromium, base, tmp_path)
+    assert 'data-unformatted="Infeasible"' in study_page
