@@ -68,6 +68,11 @@ def test_summary_figures() -> None:
     (["benchmark", "--task", "nas-bench-macro", "--storage", "notadb://x"],
      "cannot open the storage 'notadb://x'"),
     (["benchmark", "--task", "tests_objectives:missing"], "cannot import the objective"),
+    (["benchmark", "--samplers", "rena:no_such_option=1"], "sampler 'rena:no_such_option=1'"),
+    (["benchmark", "--samplers", "optuna.pruners:MedianPruner"], "must take a seed keyword"),
+    (["benchmark", "--task", "digits", "--device", "gpu"], "unknown device 'gpu'"),
+    (["benchmark", "--task", "optuna:create_study", "--max-params", "5"],
+     "the constraint flags do not reach it"),
 ])
 def test_benchmark_bad_input(argv: list[str], message: str, tmp_path: Path,
                              capsys: pytest.CaptureFixture[str]) -> None:

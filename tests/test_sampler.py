@@ -238,9 +238,43 @@ def test_multi_objective_study() -> None:
     (dict(learning_rate=-1.0), "learning_rate must be a number"),
     (dict(baseline_decay=1.0), r"baseline_decay must be a number in \[0, 1\)"),
     (dict(n_bins=1), "n_bins must be an integer >= 2"),
-    (dict(seed="0"), "seed must be an integer or None"),
+    (dict(seed="0"), r"seed must be an integer in \[0, 2\*\*32\) or None"),
+    (dict(seed=-1), r"seed must be an integer in \[0, 2\*\*32\) or None, got -1"),
     (dict(avoid_repeats="yes"), "avoid_repeats must be True or False"),
 ])
 def test_bad_sampler_arguments(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RenaSampler(**kwargs)
+
+
+def test_a_new_study_or_space_starts_learning_afresh() -> None:
+    sampler = RenaSampler(seed=0, batch_size=2)
+    first = optuna.create_study(direction="maximize", sampler=sampler)
+    first.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=5)
+    assert sampler.learned_trials == [0, 1, 2, 3]
+    # The same instance on another study learns that study's trials, not the first's.
+    second = optuna.create_study(direction="maximize", sampler=sampler)
+    second.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=3)
+    assert sampler.learned_trials == [0, 1]
+    # A space with other decisions resets what was learnt; a remade equal space does not.
+    sampler._attach_space(zoo.nas_bench_macro_space(TIGHT))
+    assert sampler.learned_trials == [0, 1]
+    sampler._attach_space(ArchitectureSpace(zoo.ds_cnn()))
+    assert sampler.learned_trials == [] and sampler.n_updates == 0
+
+
+def test_hyperband_brackets_do_not_hide_trials() -> None:
+    sampler = RenaSampler(seed=0, batch_size=2)
+    study = optuna.create_study(direction="maximize", sampler=sampler,
+                                pruner=optuna.pruners.HyperbandPruner(max_resource=4))
+
+    def objective(trial: optuna.Trial) -> float:
+        value = macro_objective(zoo.nas_bench_macro_space(TIGHT))(trial)
+        for step in range(4):
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    study.optimize(objective, n_trials=12)
+    assert len(sampler.learned_trials) == 10  # every finished trial, whatever its bracket

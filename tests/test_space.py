@@ -135,6 +135,10 @@ def test_restricted_space_only_scale_and_remove() -> None:
     (dict(insert_types={"map": ["gru"]}), r"insert_types\['map'\]: 'gru' cannot be inserted into a map"),
     (dict(insert_types={"tensor": ["conv2d"]}), "'tensor' is not a rank"),
     (dict(insert_choices={"conv2d": {"dilation": (1, 2)}}), "conv2d has no hyperparameter 'dilation'"),
+    (dict(insert_choices={"conv2d": {"kernel": (3, 0)}}), r"insert_choices\['conv2d'\]\['kernel'\]: 0 is not a valid value"),
+    (dict(insert_choices={"dropout": {"rate": (1.0,)}}), "rate must be a number in"),
+    (dict(insert_choices={"linear": {"units": (0,)}}), "a width is a positive factor"),
+    (dict(insert_choices={"basic_block": {"kernel": (2,)}}), "kernel must be odd"),
     (dict(constraints=[Constraint("params", max=1), Constraint("params", max=2)]), "repeated: \\['params_max'\\]"),
     (dict(constraints=["params<=1"]), "constraints must be Constraint objects"),
 ])
@@ -164,3 +168,10 @@ def test_space_with_latency_constraint_measures_it() -> None:
     assert trial_violations(trial)["latency_ms_max"] == pytest.approx(
         trial.user_attrs["latency_ms"] / 1000 - 1)
     json.dumps(trial.user_attrs)  # every attribute is plain JSON for the dashboard
+
+
+def test_signature_tells_spaces_apart() -> None:
+    a, b = ArchitectureSpace(zoo.ds_cnn()), ArchitectureSpace(zoo.ds_cnn())
+    assert a.signature() == b.signature()
+    assert a.signature() != ArchitectureSpace(zoo.ds_cnn(), max_inserts=1).signature()
+    assert a.signature() != ArchitectureSpace(zoo.ds_cnn(), layers=[1]).signature()

@@ -124,6 +124,9 @@ BAD_LAYERS = [
     (lambda: SeparableConv2d(-4), "separable_conv2d: filters must be a positive integer, got -4"),
     (lambda: InvertedResidual(8, expansion=0), "inverted_residual: expansion must be a positive integer, got 0"),
     (lambda: BasicBlock(8, stride=0), "basic_block: stride must be a positive integer, got 0"),
+    # "Same" padding of an even kernel grows the map by one: the residual sum would fail.
+    (lambda: BasicBlock(8, 2), "basic_block: kernel must be odd so the block keeps its size, got 2"),
+    (lambda: InvertedResidual(8, 3, (3, 4)), r"inverted_residual: kernel must be odd .*got \(3, 4\)"),
     (lambda: MaxPool2d(0), "max_pool2d: kernel must be a positive integer, got 0"),
     (lambda: GRU(0), "gru: units must be a positive integer, got 0"),
     (lambda: LSTM(4, bidirectional="yes"), "lstm: bidirectional must be true or false, got 'yes'"),

@@ -99,14 +99,20 @@ def make_sampler(name: str, seed: int) -> BaseSampler:
     short, _, options = name.partition(":")
     if short in ("rena", "rena-paper"):
         kwargs = {"seed": seed, **_keywords(options)}
-        return RenaSampler(**kwargs) if short == "rena" else RenaSampler.paper(**kwargs)
+        try:
+            return RenaSampler(**kwargs) if short == "rena" else RenaSampler.paper(**kwargs)
+        except TypeError as e:
+            raise ValueError(f"sampler {name!r}: {e}") from None
     if ":" in name:
         module, _, attr = name.partition(":")
         try:
             cls = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as e:
             raise ValueError(f"cannot import sampler {name!r}: {e}") from None
-        return cls(seed=seed)
+        try:
+            return cls(seed=seed)
+        except TypeError as e:
+            raise ValueError(f"sampler {name!r} must take a seed keyword: {e}") from None
     raise ValueError(f"unknown sampler {name!r}; expected one of {sorted(SAMPLERS)} or "
                      "module:Class.")
 

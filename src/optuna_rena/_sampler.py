@@ -132,8 +132,8 @@ class RenaSampler(BaseSampler):
     by reinforcement learning to edit a baseline network. Here each trial is one episode:
 
     1. The objective calls :meth:`ArchitectureSpace.suggest`, which asks the trial for each
-       scale, remove and insert decision; Optuna calls :meth:`sample_independent` once per
-       decision, in order.
+       scale, remove and insert decision; Optuna calls :meth:`sample_independent` for each
+       decision, in order (not for fixed or enqueued parameters, nor single choices).
     2. The policy (:class:`~optuna_rena._policy.RenaPolicy`) embeds the baseline: lookup
        embeddings of each layer's hyperparameters, summed into a layer vector, and a
        bidirectional LSTM across the layers. An autoregressive LSTM takes each decision
@@ -145,12 +145,14 @@ class RenaSampler(BaseSampler):
        norm clipped to 1, advantages divided by the standard deviation of the rewards so
        far, which makes the step size independent of the objective's scale).
 
-    The policy is a function of the study's finished trials, so it is rebuilt from storage:
-    a new or restarted process, or another worker, replays every finished trial it has not
-    learnt from, in trial-number order, including trials of other workers and of other
-    samplers. Each trial's decision order is stored in its ``rena:order`` system attribute.
+    The policy is rebuilt from storage: a new or restarted process, or another worker,
+    learns from every finished trial it has not learnt from yet, in trial-number order,
+    including trials of other workers and of other samplers (each trial's decision order
+    is stored in its ``rena:order`` system attribute). Batches follow the order in which a
+    process sees trials finish, so two processes may hold slightly different policies; each
+    has learnt from the same trials.
 
-    Beyond the paper, three options, all on by default, make the search sample-efficient;
+    Beyond the paper, five options, all on by default, make the search sample-efficient;
     ``RenaSampler.paper()`` turns them off:
 
     * ``pretrain_episodes``: the constraints on parameters, FLOPs, bytes and compute
@@ -163,6 +165,13 @@ class RenaSampler(BaseSampler):
       penalty guides the search while nothing is feasible and then enforces the budget.
     * ``elite_size``: the best trials so far are replayed in every update, with their
       positive advantages only (self-imitation), so good architectures are not forgotten.
+    * ``avoid_repeats``: with a space, each trial's decisions are planned at its first
+      decision: episodes are simulated from the policy, ``plan_candidates`` at a time and
+      in lockstep, and the first whose child network no trial has had (in any worker) is
+      taken; when none is new, the policy is flattened (temperature 2, then 4).
+    * ``prefer_feasible``: among new candidates, one that meets the constraints on
+      parameters, FLOPs, bytes and compute intensity comes first, since those are known
+      without training it.
 
     Without an :class:`ArchitectureSpace`, RenaSampler is a plain RL sampler for any
     define-by-run objective: each parameter is a decision keyed by its name; integer and
@@ -200,6 +209,9 @@ class RenaSampler(BaseSampler):
         pretrain_episodes: Most simulated episodes for pre-training on the resource penalty;
             0 disables.
         pretrain_target: Feasible fraction of a simulated batch that ends pre-training.
+        avoid_repeats: Plan each trial to give a child network no trial has had.
+        plan_candidates: Episodes simulated at once when planning.
+        prefer_feasible: Plan analytically feasible children first.
         n_bins: Bins for integer and float distributions.
         embedding_dim: Size of the policy's embeddings.
         hidden_size: Size of the policy's LSTM states.
@@ -242,8 +254,9 @@ class RenaSampler(BaseSampler):
                            ("prefer_feasible", prefer_feasible)):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False, got {flag!r}.")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError(f"seed must be an integer or None, got {seed!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                                 or not 0 <= seed < 2**32):
+            raise ValueError(f"seed must be an integer in [0, 2**32) or None, got {seed!r}.")
         self._seed = seed
         self.penalty_base = float(penalty_base)
         self.penalty_tightening = penalty_tightening
@@ -262,6 +275,7 @@ class RenaSampler(BaseSampler):
         self._rng = np.random.RandomState(seed)
         self._lock = threading.RLock()
         self._space: ArchitectureSpace | None = None
+        self._study_key: tuple[int, int] | None = None
         self._reset_learning()
 
     @classmethod
@@ -304,12 +318,11 @@ class RenaSampler(BaseSampler):
             current = self._space
             if current is space:
                 return
-            if current is not None and (current.baseline, current.constraints) == (
-                    space.baseline, space.constraints):
+            if current is not None and current.signature() == space.signature():
                 self._space = space  # the same space, remade by this process
                 return
             self._space = space
-            # Decisions learnt without the space's context would mean something else now.
+            # Decisions learnt without this space's context would mean something else now.
             self._reset_learning()
 
     def reseed_rng(self) -> None:
@@ -342,7 +355,7 @@ class RenaSampler(BaseSampler):
             if decision.n == 1:
                 return decision.value(0, self._rng)
             if (self._space is not None and self.avoid_repeats and episode.plan is None
-                    and not episode.order and decision.values is not None
+                    and decision.values is not None
                     and self._space.context(param_name, decision.values, {}) is not None):
                 episode.plan = self._plan(study)
             if episode.plan is not None and param_name in episode.plan and (
@@ -390,6 +403,11 @@ class RenaSampler(BaseSampler):
             return self._policy.advance(state, choices, torch.tensor([chosen])), chosen
 
     def _episode(self, study: Study, trial: FrozenTrial) -> _Episode:
+        key = (id(study._storage), study._study_id)
+        if self._study_key != key:
+            if self._study_key is not None:
+                self._reset_learning()  # another study: its trials, not this one's
+            self._study_key = key
         episode = self._episodes.get(trial._trial_id)
         if episode is None:
             if self._space is not None and not self._pretrained:
@@ -445,7 +463,7 @@ class RenaSampler(BaseSampler):
 
     def _sync(self, study: Study) -> None:
         """Learn from every finished trial not yet learnt from, in batches."""
-        trials = study._get_trials(deepcopy=False, use_cache=True)
+        trials = _all_trials(study)
         retried = {t.system_attrs.get("failed_trial") for t in trials}
         finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
         for t in sorted(trials, key=lambda t: t.number):
@@ -566,7 +584,7 @@ class RenaSampler(BaseSampler):
         is tried; failing that, the policy's own choice is repeated.
         """
         seen = {t.user_attrs.get("child_spec")
-                for t in study._get_trials(deepcopy=False, use_cache=True)} | self._served
+                for t in _all_trials(study)} | self._served
         for temperature in (1.0, 2.0, 4.0):
             if temperature not in self._pools:
                 self._pools[temperature] = self._simulate(self.plan_candidates, temperature)
@@ -607,6 +625,12 @@ class RenaSampler(BaseSampler):
 @functools.lru_cache(maxsize=4096)
 def _categorical(choices: tuple[Any, ...]) -> CategoricalDistribution:
     return CategoricalDistribution(choices)
+
+
+def _all_trials(study: Study) -> list[FrozenTrial]:
+    """Every trial of the study, from storage: pruners such as Hyperband hand the sampler
+    a study filtered to one bracket, and the policy learns from all of them."""
+    return study._storage.get_all_trials(study._study_id, deepcopy=False)
 
 
 def _sample_rows(probs: np.ndarray, rng: np.random.RandomState) -> list[int]:

@@ -84,6 +84,12 @@ _RANK_OF_TYPE = {
 }
 
 
+def _probe_layer_args(kind: str) -> dict[str, Any]:
+    """The required hyperparameters of a layer type, to check one choice in isolation."""
+    return {"filters": 1} if _RANK_OF_TYPE[kind] == 3 and kind not in (
+        "max_pool2d", "avg_pool2d") else {"units": 1} if kind in ("gru", "lstm", "linear") else {}
+
+
 def _round_half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
 
@@ -213,6 +219,15 @@ class ArchitectureSpace:
         self.latency_batch_size = latency_batch_size
         self._contexts: dict[tuple[Any, ...], Context | None] = {}
 
+    def signature(self) -> tuple[Any, ...]:
+        """Everything that defines the decisions: equal signatures, equal spaces."""
+        return (self.baseline, self.constraints, tuple(sorted(self._factors.items())),
+                tuple(self._editable), tuple(sorted(self._removable)),
+                tuple((i, tuple(labels)) for i, labels in sorted(self._options.items())),
+                self.max_inserts, tuple(sorted(self._insert_types.items())),
+                tuple((t, tuple(sorted(hps.items())))
+                      for t, hps in sorted(self._insert_choices.items())))
+
     # ----- validation of the arguments -----
 
     @staticmethod
@@ -275,6 +290,19 @@ class ArchitectureSpace:
                 values = tuple(values)
                 if not values:
                     raise ValueError(f"insert_choices[{t!r}][{hp!r}] is empty.")
+                for value in values:
+                    if hp in _WIDTH_HPS:
+                        ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (
+                            math.isfinite(value) and value > 0)
+                        if not ok:
+                            raise ValueError(f"insert_choices[{t!r}][{hp!r}]: a width is a "
+                                             f"positive factor of the input's, got {value!r}.")
+                        continue
+                    try:
+                        LAYER_TYPES[t](**{**_probe_layer_args(t), hp: value})
+                    except (SpecError, TypeError) as e:
+                        raise ValueError(f"insert_choices[{t!r}][{hp!r}]: {value!r} is not a "
+                                         f"valid value: {e}") from None
                 choices[t][hp] = values
         return choices
 

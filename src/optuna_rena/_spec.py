@@ -60,6 +60,15 @@ def _pair(owner: str, name: str, value: Any) -> tuple[int, int]:
     return (v, v)
 
 
+def _odd_pair(owner: str, name: str, value: Any) -> tuple[int, int]:
+    """A kernel whose "same" padding is symmetric, as a residual sum needs."""
+    pair = _pair(owner, name, value)
+    if pair[0] % 2 == 0 or pair[1] % 2 == 0:
+        raise SpecError(f"{owner}: {name} must be odd so the block keeps its size, got "
+                        f"{value!r}.")
+    return pair
+
+
 def _choice(owner: str, name: str, value: Any, choices: Sequence[str]) -> str:
     if value not in choices:
         raise SpecError(f"{owner}: {name} must be one of {list(choices)}, got {value!r}.")
@@ -245,7 +254,7 @@ class InvertedResidual(Layer):
     """MobileNetV2 inverted residual block (MBConv).
 
     A 1x1 expansion to ``expansion * in_channels`` (skipped when ``expansion == 1``), a
-    depthwise ``kernel`` convolution with ``stride``, and a linear 1x1 projection to
+    depthwise ``kernel`` convolution (odd sizes) with ``stride``, and a linear 1x1 projection to
     ``filters``; batch norm after each. The input is added back when the stride is 1 and
     the channel count is unchanged, the only case where the shapes allow it.
     """
@@ -260,7 +269,7 @@ class InvertedResidual(Layer):
     def __post_init__(self) -> None:
         _set(self, "filters", _positive_int(self.type, "filters", self.filters))
         _set(self, "expansion", _positive_int(self.type, "expansion", self.expansion))
-        _set(self, "kernel", _pair(self.type, "kernel", self.kernel))
+        _set(self, "kernel", _odd_pair(self.type, "kernel", self.kernel))
         _set(self, "stride", _pair(self.type, "stride", self.stride))
         _set(self, "activation", _choice(self.type, "activation", self.activation, ACTIVATIONS))
 
@@ -297,7 +306,7 @@ class InvertedResidual(Layer):
 
 @dataclass(frozen=True)
 class BasicBlock(Layer):
-    """ResNet basic block: two ``kernel`` convolutions with batch norm, the first with
+    """ResNet basic block: two ``kernel`` convolutions (odd sizes) with batch norm, the first with
     ``stride``; a 1x1 projection shortcut when the shape changes; ReLU after the sum."""
 
     type: ClassVar[str] = "basic_block"
@@ -307,7 +316,7 @@ class BasicBlock(Layer):
 
     def __post_init__(self) -> None:
         _set(self, "filters", _positive_int(self.type, "filters", self.filters))
-        _set(self, "kernel", _pair(self.type, "kernel", self.kernel))
+        _set(self, "kernel", _odd_pair(self.type, "kernel", self.kernel))
         _set(self, "stride", _pair(self.type, "stride", self.stride))
 
     def output_shape(self, shape: Shape, where: str = "") -> Shape:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
+import functools
 import importlib
 from pathlib import Path
 from typing import Any
@@ -41,15 +42,19 @@ from optuna_rena.training import random_crop_flip
 
 @dataclass
 class Task:
-    """What a search or benchmark runs. ``optimum`` is the best feasible value when known
-    (for regret); ``space`` is ``None`` for a user objective."""
+    """What a search or benchmark runs; ``space`` is ``None`` for a user objective."""
 
     name: str
     objective: Callable[[optuna.Trial], float]
     space: ArchitectureSpace | None
     constraints: tuple[Constraint, ...]
-    optimum: float | None = None
     metric_name: str = "accuracy"
+    find_optimum: Callable[[], float | None] | None = None
+
+    @functools.cached_property
+    def optimum(self) -> float | None:
+        """The best feasible value when known, for regret; computed on first use."""
+        return self.find_optimum() if self.find_optimum is not None else None
 
 
 DEFAULT_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {
@@ -97,6 +102,20 @@ def nas_bench_macro_optimum(table: dict[str, dict[str, Any]],
     return best
 
 
+def _check_device(device: str | None) -> None:
+    if device is None:
+        return
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; expected cpu or cuda.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but this machine has no CUDA; "
+                         "use --device cpu or leave it out.")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {device!r}; expected cpu or cuda.")
+
+
 def make_task(
     name: str,
     *,
@@ -121,6 +140,7 @@ def make_task(
         ValueError: Unknown task, or missing or malformed data.
     """
     cons = tuple(DEFAULT_CONSTRAINTS.get(name, ()) if constraints is None else constraints)
+    _check_device(device)
     if name == "nas-bench-macro":
         from optuna_rena._benchmark import load_nas_bench_macro
 
@@ -134,8 +154,8 @@ def make_task(
             space.suggest(trial)
             return float(table[zoo.nas_bench_macro_code(trial.params)]["mean_acc"])
 
-        return Task(name, objective, space, cons, nas_bench_macro_optimum(table, cons),
-                    "mean accuracy (%)")
+        return Task(name, objective, space, cons, "mean accuracy (%)",
+                    lambda: nas_bench_macro_optimum(table, cons))
     if name == "digits":
         space = ArchitectureSpace(digits_baseline(), cons, max_inserts=1)
         return Task(name, _trained(space, digits(), epochs, device), space, cons)
@@ -151,6 +171,10 @@ def make_task(
         space = ArchitectureSpace(zoo.kws_crnn(), cons, max_inserts=1)
         return Task(name, _trained(space, data, epochs, device), space, cons)
     if ":" in name:
+        if constraints:
+            raise ValueError(f"{name!r} is your own objective: the constraint flags do not "
+                             "reach it; set constraints in it with Constraint.set(trial, use) "
+                             "or trial.set_constraint.")
         module, _, attr = name.partition(":")
         try:
             objective = getattr(importlib.import_module(module), attr)
@@ -158,6 +182,6 @@ def make_task(
             raise ValueError(f"cannot import the objective {name!r}: {e}") from None
         if not callable(objective):
             raise ValueError(f"{name!r} is not a function of a trial.")
-        return Task(name, objective, None, cons, metric_name="objective")
+        return Task(name, objective, None, (), metric_name="objective")
     raise ValueError(f"unknown task {name!r}; expected one of {list(TASK_NAMES)} or "
                      "module:function.")
