@@ -192,7 +192,7 @@ def run_one(
     # constraint models), and the comparison must be of Optuna as users run it.
     objective = task.objective
     name = study_name or f"{task_name}:{sampler_name}:seed{seed}"
-    study = optuna.create_study(direction=direction, sampler=timed, storage=_storage(storage),
+    study = optuna.create_study(direction=direction, sampler=timed, storage=open_storage(storage),
                                 study_name=name)
     start = time.perf_counter()
     study.optimize(objective, n_trials=n_trials, callbacks=list(callbacks),
@@ -207,8 +207,19 @@ def run_one(
     )
 
 
-def _storage(url: str | optuna.storages.BaseStorage | None) -> Any:
-    """Parallel runs share one SQLite file: wait for its lock instead of failing."""
+def open_storage(url: str | optuna.storages.BaseStorage | None) -> Any:
+    """An Optuna storage from a URL. ``journal:PATH`` is a journal file (fast, safe for
+    several processes, and what optuna-dashboard opens as ``optuna-dashboard PATH``);
+    SQLite waits for its lock, since parallel runs share one file; other URLs go to
+    Optuna's RDB storage."""
+    if isinstance(url, str) and url.startswith("journal:"):
+        from optuna.storages.journal import JournalFileBackend
+        from optuna.storages.journal import JournalStorage
+
+        path = url[len("journal:"):]
+        if not path:
+            raise ValueError("journal: needs a file path, as in journal:./studies.log.")
+        return JournalStorage(JournalFileBackend(path))
     if isinstance(url, str) and url.startswith("sqlite"):
         return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 300}})
     return url
@@ -387,7 +398,7 @@ def run_benchmark(
     names = [f"{study_prefix}{task}:{s}:seed{seed}" for s, seed in runs]
     if storage is not None:
         try:
-            existing = set(optuna.get_all_study_names(storage))
+            existing = set(optuna.get_all_study_names(open_storage(storage)))
         except Exception as e:  # noqa: BLE001 - any storage error is a user's bad URL here
             raise ValueError(f"cannot open the storage {storage!r}: {e}") from None
         clash = sorted(existing & set(names))

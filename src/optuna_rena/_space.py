@@ -167,6 +167,9 @@ class ArchitectureSpace:
         resource_model: Counts the child's resources; float32 by default.
         latency_batch_size: Batch size for the ``latency_ms`` metric, which is measured
             only when a constraint uses it.
+        notes: Save each child's layer table as the trial's optuna-dashboard note (when
+            optuna-dashboard is installed). Notes are study attributes that grow with the
+            study; turn them off for long benchmarks.
     """
 
     def __init__(
@@ -183,6 +186,7 @@ class ArchitectureSpace:
         insert_choices: Mapping[str, Mapping[str, Sequence[Any]]] | None = None,
         resource_model: ResourceModel | None = None,
         latency_batch_size: int = 1,
+        notes: bool = True,
     ) -> None:
         if not isinstance(baseline, NetworkSpec):
             raise ValueError(f"baseline must be a NetworkSpec, got {type(baseline).__name__}.")
@@ -217,6 +221,7 @@ class ArchitectureSpace:
             raise ValueError(f"latency_batch_size must be a positive integer, got "
                              f"{latency_batch_size!r}.")
         self.latency_batch_size = latency_batch_size
+        self.notes = bool(notes)
         self._contexts: dict[tuple[Any, ...], Context | None] = {}
 
     def signature(self) -> tuple[Any, ...]:
@@ -464,7 +469,8 @@ class ArchitectureSpace:
         for c in self.constraints:
             if c.metric in metrics:
                 trial.set_constraint(c.name, c.violation(metrics[c.metric]))
-        _save_note(trial, trial_note(child, resources, self.constraints, metrics))
+        if self.notes:
+            _save_note(trial, trial_note(child, resources, self.constraints, metrics))
         return child
 
     # ----- what the policy reads -----

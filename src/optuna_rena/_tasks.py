@@ -124,6 +124,7 @@ def make_task(
     epochs: int = 3,
     device: str | None = None,
     max_train: int | None = None,
+    notes: bool = True,
 ) -> Task:
     """A task by name (see the module docstring).
 
@@ -135,6 +136,7 @@ def make_task(
         epochs: Training epochs per child (real-training tasks).
         device: Where to train; CUDA when present by default.
         max_train: Cap on training samples (CIFAR-10).
+        notes: Save each child as an optuna-dashboard note.
 
     Raises:
         ValueError: Unknown task, or missing or malformed data.
@@ -148,7 +150,7 @@ def make_task(
             raise ValueError("nas-bench-macro needs --data-dir: the folder that holds "
                              "nas_bench_macro/nas-bench-macro_cifar10.json.")
         table = load_nas_bench_macro(data_dir)
-        space = zoo.nas_bench_macro_space(cons)
+        space = zoo.nas_bench_macro_space(cons, notes=notes)
 
         def objective(trial: optuna.Trial) -> float:
             space.suggest(trial)
@@ -157,18 +159,19 @@ def make_task(
         return Task(name, objective, space, cons, "mean accuracy (%)",
                     lambda: nas_bench_macro_optimum(table, cons))
     if name == "digits":
-        space = ArchitectureSpace(digits_baseline(), cons, max_inserts=1)
+        space = ArchitectureSpace(digits_baseline(), cons, max_inserts=1, notes=notes)
         return Task(name, _trained(space, digits(), epochs, device), space, cons)
     if name == "cifar10":
         folder = None if data_dir is None else Path(data_dir) / "cifar10"
         data = cifar10(folder, max_train=max_train, max_val=1000)
-        space = ArchitectureSpace(zoo.cifar10_resnet(width=16), cons, max_inserts=1)
+        space = ArchitectureSpace(zoo.cifar10_resnet(width=16), cons, max_inserts=1,
+                                  notes=notes)
         return Task(name, _trained(space, data, epochs, device, random_crop_flip, 128),
                     space, cons)
     if name == "speech-commands":
         folder = None if data_dir is None else Path(data_dir) / "speech_commands"
         data = speech_commands(folder)
-        space = ArchitectureSpace(zoo.kws_crnn(), cons, max_inserts=1)
+        space = ArchitectureSpace(zoo.kws_crnn(), cons, max_inserts=1, notes=notes)
         return Task(name, _trained(space, data, epochs, device), space, cons)
     if ":" in name:
         if constraints:

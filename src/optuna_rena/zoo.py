@@ -84,7 +84,7 @@ def nas_bench_macro(code: str, num_classes: int = 10) -> NetworkSpec:
 
 
 def nas_bench_macro_space(
-    constraints: Iterable[Constraint] | Constraint | None = None,
+    constraints: Iterable[Constraint] | Constraint | None = None, notes: bool = True,
 ) -> ArchitectureSpace:
     """NAS-Bench-Macro as an :class:`ArchitectureSpace`: one decision per searchable layer,
     ``L{i}.variant`` for ``i`` in 1..8, with the choices ``"remove"`` (digit 0),
@@ -95,7 +95,7 @@ def nas_bench_macro_space(
                (NAS_BENCH_MACRO_CHOICES["1"], NAS_BENCH_MACRO_CHOICES["2"])]
     return ArchitectureSpace(
         nas_bench_macro("11111111"), constraints, scale_factors=None, layers=range(1, 9),
-        layer_options={i: options for i in range(1, 9)}, max_inserts=0,
+        layer_options={i: options for i in range(1, 9)}, max_inserts=0, notes=notes,
     )
 
 
