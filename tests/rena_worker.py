@@ -47,10 +47,21 @@ def main() -> None:
     parser.add_argument("--sleep-on", type=int, default=None,
                         help="hang in this trial number (to be killed there)")
     parser.add_argument("--heartbeat", action="store_true")
+    parser.add_argument("--nas-bench-macro", metavar="DATA_DIR", default=None,
+                        help="score with NAS-Bench-Macro's real accuracies, not the synthetic one")
+    parser.add_argument("--batch-size", type=int, default=2)
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = storage_of(args.storage, args.heartbeat)
-    sampler = RenaSampler(seed=args.seed, batch_size=2)
+    sampler = RenaSampler(seed=args.seed, batch_size=args.batch_size)
+    score = synthetic_accuracy
+    if args.nas_bench_macro:
+        from optuna_rena._benchmark import load_nas_bench_macro
+
+        table = load_nas_bench_macro(args.nas_bench_macro)
+
+        def score(params: dict) -> float:
+            return float(table[zoo.nas_bench_macro_code(params)]["mean_acc"])
     study = optuna.create_study(storage=storage, study_name=args.study, load_if_exists=True,
                                 direction="maximize", sampler=sampler)
     space = zoo.nas_bench_macro_space(TIGHT)
@@ -62,7 +73,7 @@ def main() -> None:
         if trial.number == args.sleep_on:
             print(json.dumps({"hanging": trial.number}), flush=True)
             time.sleep(600)
-        return synthetic_accuracy(trial.params)
+        return score(trial.params)
 
     study.optimize(objective, n_trials=args.trials)
     print(json.dumps({"ran": ran, "learned": sampler.learned_trials,
