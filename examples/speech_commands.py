@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import optuna
 import torch
@@ -62,7 +63,9 @@ def main() -> None:
         direction="maximize", sampler=RenaSampler(seed=args.seed), storage=args.storage,
         study_name="speech-commands", load_if_exists=True,
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1))
-    study.set_metric_names(["accuracy"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(["accuracy"])
     study.optimize(objective, n_trials=args.trials, catch=(RuntimeError,))
 
     try:
