@@ -86,6 +86,10 @@ def postgres_url() -> Iterator[str]:
 
 
 def _workers(storage: str, study: str, n_workers: int, trials: int) -> list[dict]:
+    if not storage.startswith("journal:"):
+        # Optuna's RDB storage creates its tables on first use; workers racing to do it on
+        # an empty database collide (alembic_version exists), so the study comes first.
+        optuna.create_study(storage=storage, study_name=study, direction="maximize")
     procs = [subprocess.Popen([sys.executable, WORKER, storage, study, str(trials), str(seed)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env={**os.environ, "OMP_NUM_THREADS": "1"})
