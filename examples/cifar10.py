@@ -24,10 +24,9 @@ import optuna
 import torch
 
 from optuna_rena import ArchitectureSpace
+from optuna_rena import best_feasible_report
 from optuna_rena import Constraint
-from optuna_rena import NetworkSpec
 from optuna_rena import RenaSampler
-from optuna_rena import ResourceModel
 from optuna_rena import zoo
 from optuna_rena.datasets import cifar10
 from optuna_rena.training import fit
@@ -71,16 +70,7 @@ def main() -> None:
         study.set_metric_names(["accuracy"])
     study.optimize(objective, n_trials=args.trials, catch=(RuntimeError,))
 
-    try:
-        best = study.best_trial
-    except ValueError:
-        print("no feasible architecture yet")
-        return
-    spec = NetworkSpec.from_json(best.user_attrs["child_spec"])
-    r = ResourceModel().count(spec)
-    print(f"best feasible: trial {best.number}, accuracy {best.value:.4f}, "
-          f"params {r.params:,}, FLOPs {r.flops:,}, "
-          f"compute intensity {r.compute_intensity:.1f} FLOPs/byte")
+    print(best_feasible_report(study, constraints))
     print(f"{len(study.trials)} trials in {time.perf_counter() - start:.0f} s; "
           f"optuna-dashboard {args.storage}")
 

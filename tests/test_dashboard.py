@@ -15,7 +15,6 @@ import urllib.request
 import optuna
 import pytest
 
-from optuna_rena import Constraint
 from optuna_rena import mirror_constraints_for_dashboard
 from optuna_rena import RenaSampler
 from optuna_rena import trial_violations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from optuna_rena import zoo
 from optuna_rena._constraints import Constraint
+from optuna_rena._report import best_feasible_report
 from optuna_rena._constraints import mirror_constraints_for_dashboard
 from optuna_rena._constraints import trial_violations
 from optuna_rena._resources import LayerResources
@@ -39,6 +40,7 @@ __all__ = [
     "ArchitectureSpace",
     "Constraint",
     "RenaSampler",
+    "best_feasible_report",
     "mirror_constraints_for_dashboard",
     "trial_violations",
     "AvgPool2d",

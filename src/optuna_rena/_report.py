@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
+import optuna
+
 from optuna_rena._constraints import Constraint
 from optuna_rena._resources import NetworkResources
+from optuna_rena._resources import ResourceModel
 from optuna_rena._spec import NetworkSpec
 
 
@@ -66,3 +69,21 @@ def trial_note(spec: NetworkSpec, resources: NetworkResources,
     return "\n".join([f"### Child of {spec.name or 'the baseline'}", "",
                       layer_table(spec, resources), "", "**Constraints**", "",
                       *(constraint_lines(constraints, metrics) or ["- none"])])
+
+
+def best_feasible_report(study: optuna.Study, constraints: Sequence[Constraint]) -> str:
+    """The best feasible trial: its layers, its resources against each constraint and its
+    score; or why there is none."""
+    try:
+        best = study.best_trial
+    except ValueError:
+        return (f"\nno feasible architecture among {len(study.trials)} trials; loosen the "
+                "constraints or run more trials.")
+    lines = [f"\nbest feasible architecture: trial {best.number}, "
+             f"{(study.metric_names or ['objective'])[0]} {best.value:.4f}"]
+    if "child_spec" in best.user_attrs:
+        spec = NetworkSpec.from_json(best.user_attrs["child_spec"])
+        lines += ["", layer_table(spec, ResourceModel().count(spec))]
+    metrics = {k: v for k, v in best.user_attrs.items() if isinstance(v, (int, float))}
+    lines += ["", "constraints:", *(constraint_lines(constraints, metrics) or ["- none"])]
+    return "\n".join(lines)

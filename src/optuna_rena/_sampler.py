@@ -12,7 +12,6 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 import numpy as np
-import optuna
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution

@@ -690,10 +690,6 @@ class NetworkSpec:
     def output_shape(self) -> Shape:
         return self._shapes[-1]
 
-    def input_shape_of(self, index: int) -> Shape:
-        """The per-sample shape that layer ``index`` receives."""
-        return self._shapes[index]
-
     def __len__(self) -> int:
         return len(self.layers)
 

@@ -15,7 +15,7 @@ import optuna
 from optuna_rena import zoo
 from optuna_rena._benchmark import run_benchmark
 from optuna_rena._constraints import Constraint
-from optuna_rena._report import constraint_lines
+from optuna_rena._report import best_feasible_report
 from optuna_rena._report import layer_table
 from optuna_rena._sampler import RenaSampler
 from optuna_rena._tasks import make_task
@@ -157,24 +157,6 @@ def _search(args: argparse.Namespace) -> int:
     print(best_feasible_report(study, task.constraints))
     print(f"\nwatch it: optuna-dashboard {args.storage}")
     return 0
-
-
-def best_feasible_report(study: optuna.Study, constraints: Sequence[Constraint]) -> str:
-    """The best feasible trial: its layers, its resources against each constraint and its
-    score; or why there is none."""
-    try:
-        best = study.best_trial
-    except ValueError:
-        return (f"\nno feasible architecture among {len(study.trials)} trials; loosen the "
-                "constraints or run more trials.")
-    lines = [f"\nbest feasible architecture: trial {best.number}, "
-             f"{(study.metric_names or ['objective'])[0]} {best.value:.4f}"]
-    if "child_spec" in best.user_attrs:
-        spec = NetworkSpec.from_json(best.user_attrs["child_spec"])
-        lines += ["", layer_table(spec, ResourceModel().count(spec))]
-    metrics = {k: v for k, v in best.user_attrs.items() if isinstance(v, (int, float))}
-    lines += ["", "constraints:", *(constraint_lines(constraints, metrics) or ["- none"])]
-    return "\n".join(lines)
 
 
 def _positive_float(text: str) -> float:
