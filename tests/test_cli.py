@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-import shutil
 import subprocess
 
 import pytest
@@ -10,6 +9,8 @@ import pytest
 from optuna_rena import NetworkSpec
 from optuna_rena import zoo
 from optuna_rena.cli import main
+
+from helpers import console_script
 
 
 def test_resources_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,9 +53,7 @@ def test_bad_spec_file_names_the_layer(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_installed_entry_point() -> None:
-    exe = shutil.which("optuna-rena")
-    if exe is None:
-        pytest.skip("the optuna-rena script is not on PATH: install the package with pip")
+    exe = console_script("optuna-rena")
     result = subprocess.run([exe, "resources", "ds-cnn"], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0 and "ds_cnn" in result.stdout

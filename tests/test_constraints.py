@@ -9,10 +9,10 @@ import pytest
 from optuna_rena import Constraint
 from optuna_rena import mirror_constraints_for_dashboard
 from optuna_rena import trial_violations
-from optuna_rena._reward import penalty
-from optuna_rena._reward import performances
-from optuna_rena._reward import Outcome
-from optuna_rena._reward import rewards
+from optuna_rena._sampler.reward import penalty
+from optuna_rena._sampler.reward import performances
+from optuna_rena._sampler.reward import Outcome
+from optuna_rena._sampler.reward import rewards
 from optuna.study import StudyDirection
 
 

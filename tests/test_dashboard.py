@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import json
-import os
 from pathlib import Path
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,14 +18,11 @@ from optuna_rena import RenaSampler
 from optuna_rena import trial_violations
 from optuna_rena import zoo
 
-from test_sampler import synthetic_accuracy
-from test_sampler import TIGHT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from helpers import console_script
+from helpers import free_port
+from helpers import synthetic_accuracy
+from helpers import TIGHT
+from helpers import unavailable
 
 
 def _get(port: int, path: str) -> dict:
@@ -37,12 +32,10 @@ def _get(port: int, path: str) -> dict:
 
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    exe = shutil.which("optuna-dashboard")
-    if exe is None:
-        pytest.skip("optuna-dashboard is not installed: pip install 'optuna-rena[dashboard]'")
+    exe = console_script("optuna-dashboard")
     storage = f"sqlite:///{tmp_path / 'dashboard.db'}"
     optuna.create_study(storage=storage, study_name="warm-up")  # the schema exists first
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([exe, storage, "--host", "127.0.0.1", "--port", str(port),
                                "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -72,7 +65,7 @@ def test_dashboard_shows_feasibility_and_resources(dashboard: tuple[str, int]) -
         return synthetic_accuracy(trial.params)
 
     rena = optuna.create_study(storage=storage, study_name="rena", direction="maximize",
-                               sampler=RenaSampler(seed=0))
+                               sampler=RenaSampler(seed=0, pretrain_episodes=0))
     # One network far over budget and one well within it, then RenaSampler's own.
     rena.enqueue_trial({f"L{i}.variant": "kernel=5,expansion=6" for i in range(1, 9)})
     rena.enqueue_trial({f"L{i}.variant": "remove" for i in range(1, 9)})
@@ -113,10 +106,7 @@ def _chromium() -> str:
         exe = shutil.which(name)
         if exe:
             return exe
-    message = "Chromium is not installed: apt-get install chromium (.ci/run does)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable("Chromium is not installed: apt-get install chromium (.ci/run does)")
 
 
 def _render(chromium: str, url: str, tmp_path: Path) -> str:
@@ -139,7 +129,7 @@ def test_browser_renders_the_study(dashboard: tuple[str, int], tmp_path: Path) -
     storage, port = dashboard
     space = zoo.nas_bench_macro_space(TIGHT)
     study = optuna.create_study(storage=storage, study_name="browser", direction="maximize",
-                                sampler=RenaSampler(seed=0))
+                                sampler=RenaSampler(seed=0, pretrain_episodes=0))
     study.enqueue_trial({f"L{i}.variant": "kernel=5,expansion=6" for i in range(1, 9)})
     study.optimize(lambda t: (space.suggest(t), synthetic_accuracy(t.params))[1], n_trials=4)
     study_id = {s["study_name"]: s["study_id"]

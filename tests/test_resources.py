@@ -18,7 +18,7 @@ from optuna_rena import NetworkSpec
 from optuna_rena import ResourceModel
 from optuna_rena import zoo
 
-from test_spec import ALL_SPECS
+from helpers import ALL_SPECS
 
 
 @pytest.mark.parametrize("make", ALL_SPECS)

@@ -15,17 +15,18 @@ import pytest
 import torch
 
 from optuna_rena import ArchitectureSpace
-from optuna_rena import Constraint
 from optuna_rena import RenaSampler
 from optuna_rena import trial_violations
 from optuna_rena import zoo
-from optuna_rena._benchmark import load_nas_bench_macro
-from optuna_rena._reward import is_feasible
-from optuna_rena._reward import penalty
+from optuna_rena._constraints import is_feasible
+from optuna_rena._sampler.reward import penalty
+from optuna_rena.datasets import load_nas_bench_macro
+
+from helpers import macro_objective
+from helpers import macro_space
+from helpers import synthetic_accuracy
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-TIGHT = [Constraint("params", max=600_000), Constraint("macs", max=25_000_000)]
 
 
 class TestOptunaSamplerSuite(BasicSamplerTestCase, MultiObjectiveSamplerTestCase):
@@ -36,76 +37,71 @@ class TestOptunaSamplerSuite(BasicSamplerTestCase, MultiObjectiveSamplerTestCase
         return lambda: RenaSampler(seed=0, batch_size=4)
 
 
-def synthetic_accuracy(params: dict[str, Any]) -> float:
-    """A deterministic stand-in for accuracy: bigger blocks score higher."""
-    code = zoo.nas_bench_macro_code(params)
-    return 50.0 + sum((i + 1) * int(d) for i, d in enumerate(code))
-
-
-def macro_objective(space: ArchitectureSpace) -> Callable[[optuna.Trial], float]:
-    def objective(trial: optuna.Trial) -> float:
-        space.suggest(trial)
-        return synthetic_accuracy(trial.params)
-    return objective
-
-
 def test_seed_makes_a_study_reproducible() -> None:
     runs = []
     for _ in range(2):
-        space = zoo.nas_bench_macro_space(TIGHT)
-        study = optuna.create_study(direction="maximize", sampler=RenaSampler(seed=7))
+        space = macro_space()
+        study = optuna.create_study(direction="maximize", sampler=RenaSampler(seed=7, pretrain_episodes=0))
         study.optimize(macro_objective(space), n_trials=20)
         runs.append([t.params for t in study.trials])
     assert runs[0] == runs[1]
-    study = optuna.create_study(direction="maximize", sampler=RenaSampler(seed=8))
-    study.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=20)
+    study = optuna.create_study(direction="maximize", sampler=RenaSampler(seed=8, pretrain_episodes=0))
+    study.optimize(macro_objective(macro_space()), n_trials=20)
     assert [t.params for t in study.trials] != runs[0]
 
 
-def test_reseed_rng_keeps_what_was_learnt() -> None:
-    sampler = RenaSampler(seed=1, batch_size=4)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=13)
-    weights = {k: v.clone() for k, v in sampler._policy.state_dict().items()}
-    updates = sampler.n_updates
-    assert updates == 3  # 12 finished trials when the 13th started, batches of 4
-    sampler.reseed_rng()
-    assert sampler.n_updates == updates
-    for k, v in sampler._policy.state_dict().items():
-        assert torch.equal(v, weights[k])
+def test_reseed_rng_changes_the_samples_and_keeps_what_was_learnt() -> None:
+    """Two samplers with one seed run the same 13 trials identically; reseeding one keeps
+    its policy but makes its later trials differ from the other's."""
+    samplers = [RenaSampler(seed=1, batch_size=4, pretrain_episodes=0) for _ in range(2)]
+    studies = [optuna.create_study(direction="maximize", sampler=s) for s in samplers]
+    for study in studies:
+        study.optimize(macro_objective(macro_space()), n_trials=13)
+    assert [t.params for t in studies[0].trials] == [t.params for t in studies[1].trials]
+    reseeded = samplers[1]
+    weights = {k: v.clone() for k, v in reseeded._learner.policy.state_dict().items()}
+    assert reseeded.n_updates == 3  # 12 finished trials when the 13th started, batches of 4
+    reseeded.reseed_rng()
+    assert reseeded.n_updates == 3
+    for k, v in reseeded._learner.policy.state_dict().items():
+        assert torch.equal(v, weights[k])  # what was learnt is kept
+    for study in studies:
+        study.optimize(macro_objective(macro_space()), n_trials=3)
+    assert [t.params for t in studies[0].trials[13:]] != [t.params for t in studies[1].trials[13:]]
 
 
 def test_policy_is_rebuilt_from_storage(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'rena.db'}"
-    first = RenaSampler(seed=0, batch_size=4)
+    first = RenaSampler(seed=0, batch_size=4, pretrain_episodes=0)
     study = optuna.create_study(direction="maximize", sampler=first, storage=storage,
                                 study_name="s")
-    study.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=10)
+    study.optimize(macro_objective(macro_space()), n_trials=10)
     assert first.learned_trials == list(range(8))
     # A new process: a fresh sampler on the same storage learns from every finished trial.
-    again = RenaSampler(seed=0, batch_size=4)
+    again = RenaSampler(seed=0, batch_size=4, pretrain_episodes=0)
     resumed = optuna.load_study(study_name="s", storage=storage, sampler=again)
-    resumed.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=1)
+    resumed.optimize(macro_objective(macro_space()), n_trials=1)
     assert again.learned_trials == list(range(8))
     # The decision order is stored, so the replay is exact.
     assert all(t.system_attrs["rena:order"] == [f"L{i}.variant" for i in range(1, 9)]
                for t in resumed.trials)
     # Two workers alternating on one study each learn from the other's trials.
-    a, b = RenaSampler(seed=1, batch_size=2), RenaSampler(seed=2, batch_size=2)
+    a, b = RenaSampler(seed=1, batch_size=2, pretrain_episodes=0), RenaSampler(
+        seed=2, batch_size=2, pretrain_episodes=0)
     ran: dict[str, list[int]] = {"a": [], "b": []}
     for i in range(6):
         name, sampler = ("a", a) if i % 2 == 0 else ("b", b)
         worker = optuna.load_study(study_name="s", storage=storage, sampler=sampler)
-        worker.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=1)
+        worker.optimize(macro_objective(macro_space()), n_trials=1)
         ran[name].append(worker.trials[-1].number)
     # Batches of two: each worker has learnt from the other's trials before its last one.
     assert ran["b"][0] in a.learned_trials and ran["a"][1] in b.learned_trials
 
 
 def test_threads_share_one_sampler() -> None:
-    sampler = RenaSampler(seed=0, batch_size=4)
+    sampler = RenaSampler(seed=0, batch_size=4, pretrain_episodes=0)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    space = zoo.nas_bench_macro_space(TIGHT)
+    space = macro_space()
     study.optimize(macro_objective(space), n_trials=60, n_jobs=4)
     assert len(study.trials) == 60
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
@@ -120,7 +116,7 @@ def test_published_rena_learns_feasibility_and_reward(data_dir: Path) -> None:
     p, window = 0.5, 30
     feasible_gain, reward_gain = [], []
     for seed in range(4):
-        space = zoo.nas_bench_macro_space(TIGHT)
+        space = macro_space()
 
         def objective(trial: optuna.Trial) -> float:
             space.suggest(trial)
@@ -141,7 +137,7 @@ def test_pretraining_makes_the_first_trials_feasible() -> None:
     for seed in range(3):
         sampler = RenaSampler(seed=seed)
         study = optuna.create_study(direction="maximize", sampler=sampler)
-        study.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=10)
+        study.optimize(macro_objective(macro_space()), n_trials=10)
         assert sampler.pretrain_stats["feasible_rate"] >= 0.5
         assert sum(is_feasible(trial_violations(t)) for t in study.trials) >= 3
 
@@ -152,9 +148,10 @@ def test_avoid_repeats_evaluates_distinct_networks() -> None:
     three pools, up to temperature 4, hold nothing new)."""
     distinct = {}
     for avoid in (True, False):
+        # Pre-training on the penalty is what concentrates the policy here.
         study = optuna.create_study(direction="maximize",
                                     sampler=RenaSampler(seed=0, avoid_repeats=avoid))
-        study.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=60)
+        study.optimize(macro_objective(macro_space()), n_trials=60)
         distinct[avoid] = len({t.user_attrs["child_spec"] for t in study.trials})
     assert distinct[True] >= 50 and distinct[False] <= 30, distinct
 
@@ -183,7 +180,7 @@ def test_plain_objective_with_user_constraints() -> None:
 
 
 def test_faults_are_learnt_as_documented() -> None:
-    sampler = RenaSampler(seed=0, batch_size=2)
+    sampler = RenaSampler(seed=0, batch_size=2, pretrain_episodes=0)
     study = optuna.create_study(direction="maximize", sampler=sampler)
 
     def objective(trial: optuna.Trial) -> float:
@@ -209,25 +206,39 @@ def test_faults_are_learnt_as_documented() -> None:
     learnt = set(sampler.learned_trials)
     assert not any(n % 6 == 4 for n in learnt)
     assert {0, 1, 2, 3, 5} <= learnt
-    # Failures and non-finite values count as the worst outcome, pruned trials by their
-    # last report.
-    by_number = {r.number: r for r in sampler._history}
-    assert by_number[0].outcome.values is None and by_number[1].outcome.values is None
-    assert by_number[2].outcome.values is None
-    assert by_number[3].outcome.values == (0.5 * study.trials[3].params["x"],)
+    # Failures and non-finite values get the worst reward, 0; a pruned trial is rewarded
+    # by its last report; a complete one by its value (no constraints: no penalty).
+    rewards = sampler.rewards()
+    assert rewards[0] == rewards[1] == rewards[2] == 0.0
+    assert rewards[3] == 0.5 * study.trials[3].params["x"]
+    assert rewards[5] == study.trials[5].value
 
 
-def test_multi_objective_study() -> None:
-    sampler = RenaSampler(seed=0, batch_size=4)
+def test_multi_objective_rewards_follow_dominance() -> None:
+    """With two objectives and no constraint, the reward is the mean fraction of trials
+    that a trial equals or beats per objective: a trial that dominates another always
+    gets the higher reward."""
+    sampler = RenaSampler(seed=0, batch_size=4, pretrain_episodes=0)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    space = zoo.nas_bench_macro_space(TIGHT)
+    space = macro_space(None)
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         space.suggest(trial)
         return synthetic_accuracy(trial.params), trial.user_attrs["params"]
 
-    study.optimize(objective, n_trials=20)
-    assert sampler.n_updates == 4 and len(study.best_trials) >= 1
+    study.optimize(objective, n_trials=21)
+    assert sampler.n_updates == 5
+    rewards = sampler.rewards()
+    assert sorted(rewards) == list(range(20))
+    by_number = {t.number: t.values for t in study.trials}
+    pairs = 0
+    for a in rewards:
+        for b in rewards:
+            (acc_a, size_a), (acc_b, size_b) = by_number[a], by_number[b]
+            if acc_a >= acc_b and size_a <= size_b and (acc_a, size_a) != (acc_b, size_b):
+                assert rewards[a] > rewards[b], (a, b)
+                pairs += 1
+    assert pairs > 10
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -248,28 +259,28 @@ def test_bad_sampler_arguments(kwargs: dict[str, Any], message: str) -> None:
 
 
 def test_a_new_study_or_space_starts_learning_afresh() -> None:
-    sampler = RenaSampler(seed=0, batch_size=2)
+    sampler = RenaSampler(seed=0, batch_size=2, pretrain_episodes=0)
     first = optuna.create_study(direction="maximize", sampler=sampler)
-    first.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=5)
+    first.optimize(macro_objective(macro_space()), n_trials=5)
     assert sampler.learned_trials == [0, 1, 2, 3]
     # The same instance on another study learns that study's trials, not the first's.
     second = optuna.create_study(direction="maximize", sampler=sampler)
-    second.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=3)
+    second.optimize(macro_objective(macro_space()), n_trials=3)
     assert sampler.learned_trials == [0, 1]
     # A space with other decisions resets what was learnt; a remade equal space does not.
-    sampler._attach_space(zoo.nas_bench_macro_space(TIGHT))
+    sampler.attach_space(macro_space())
     assert sampler.learned_trials == [0, 1]
-    sampler._attach_space(ArchitectureSpace(zoo.ds_cnn()))
+    sampler.attach_space(ArchitectureSpace(zoo.ds_cnn()))
     assert sampler.learned_trials == [] and sampler.n_updates == 0
 
 
 def test_hyperband_brackets_do_not_hide_trials() -> None:
-    sampler = RenaSampler(seed=0, batch_size=2)
+    sampler = RenaSampler(seed=0, batch_size=2, pretrain_episodes=0)
     study = optuna.create_study(direction="maximize", sampler=sampler,
                                 pruner=optuna.pruners.HyperbandPruner(max_resource=4))
 
     def objective(trial: optuna.Trial) -> float:
-        value = macro_objective(zoo.nas_bench_macro_space(TIGHT))(trial)
+        value = macro_objective(macro_space())(trial)
         for step in range(4):
             trial.report(value, step)
             if trial.should_prune():

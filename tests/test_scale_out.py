@@ -9,8 +9,8 @@ import math
 import os
 from pathlib import Path
 import shutil
+import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,23 +21,20 @@ from optuna.trial import TrialState
 import pytest
 import torch
 
-from conftest import REPO
 from optuna_rena import Constraint
 from optuna_rena import RenaSampler
 from optuna_rena import SpecError
 from optuna_rena import trial_violations
-from optuna_rena import zoo
-from test_sampler import macro_objective
-from test_sampler import synthetic_accuracy
-from test_sampler import TIGHT
+from optuna_rena._storage import open_storage
 
-WORKER = str(REPO / "tests" / "rena_worker.py")
+from helpers import free_port
+from helpers import macro_objective
+from helpers import macro_space
+from helpers import REPO
+from helpers import synthetic_accuracy
+from helpers import unavailable
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+WORKER = str(REPO / "tests" / "worker.py")
 
 
 @pytest.fixture(scope="module")
@@ -53,16 +50,14 @@ def postgres_url() -> Iterator[str]:
         except ImportError:
             why = "psycopg2 is not installed: pip install 'optuna-rena[test]'"
     if why:
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
+        unavailable(why)
     bindir = Path(bins[-1]).parent
     data = Path(tempfile.mkdtemp(prefix="rena-pg-"))
     as_postgres: list[str] = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
         shutil.chown(data, "postgres")
         as_postgres = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
 
     def run(*cmd: str) -> None:
         subprocess.run([*as_postgres, *cmd], check=True, capture_output=True, timeout=120)
@@ -72,10 +67,7 @@ def postgres_url() -> Iterator[str]:
         run(str(bindir / "pg_ctl"), "-D", str(data / "db"), "-w", "-l", str(data / "log"),
             "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start")
     except subprocess.CalledProcessError as e:
-        message = f"PostgreSQL could not be started: {e.stderr.decode()[-500:]}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"PostgreSQL could not be started: {e.stderr.decode()[-500:]}")
     try:
         run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "rena")
         yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/rena"
@@ -120,11 +112,7 @@ def _check_shared_study(storage: optuna.storages.BaseStorage | str, study_name: 
 def test_four_processes_share_a_journal_file(tmp_path: Path) -> None:
     url = f"journal:{tmp_path / 'journal.log'}"
     reports = _workers(url, "shared", 4, 10)
-    from optuna.storages.journal import JournalFileBackend
-    from optuna.storages.journal import JournalStorage
-
-    _check_shared_study(JournalStorage(JournalFileBackend(str(tmp_path / "journal.log"))),
-                        "shared", reports, 40)
+    _check_shared_study(open_storage(url), "shared", reports, 40)
 
 
 @pytest.mark.slow
@@ -133,25 +121,49 @@ def test_four_processes_share_postgresql(postgres_url: str) -> None:
     _check_shared_study(postgres_url, "shared-pg", reports, 40)
 
 
+def _workers_with_heartbeat(storage: str, study: str, trials: int) -> dict:
+    result = subprocess.run([sys.executable, WORKER, storage, study, str(trials), "1",
+                             "--heartbeat"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _read_line(process: subprocess.Popen, timeout: float) -> str:
+    """The next line that ``process`` prints, or a failure after ``timeout`` seconds."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    if not ready:
+        process.kill()
+        pytest.fail(f"the worker printed nothing in {timeout} s")
+    return process.stdout.readline()
+
+
 @pytest.mark.slow
 def test_sigkill_mid_trial_then_a_new_worker_resumes(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'restart.db'}"
     doomed = subprocess.Popen([sys.executable, WORKER, storage, "restart", "20", "0",
                                "--sleep-on", "6", "--heartbeat"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert doomed.stdout is not None
-    line = doomed.stdout.readline()  # the worker says when it hangs in trial 6
-    assert json.loads(line) == {"hanging": 6}, doomed.stderr.read() if doomed.stderr else ""
+    line = _read_line(doomed, timeout=300)  # the worker says when it hangs in trial 6
+    assert line and json.loads(line) == {"hanging": 6}, doomed.stderr.read() if (
+        doomed.stderr) else ""
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=60)
     before = optuna.load_study(study_name="restart", storage=storage)
     finished = {t.number: t.params for t in before.trials if t.state == TrialState.COMPLETE}
     assert sorted(finished) == [0, 1, 2, 3, 4, 5]
     assert before.trials[6].state == TrialState.RUNNING
-    time.sleep(4)  # past the heartbeat's grace period
+    # Wait until the killed trial's heartbeat is stale as the storage judges it (grace
+    # period 3 s), rather than sleeping for a guessed time.
+    watcher = open_storage(storage, heartbeat_interval=1, grace_period=3)
+    study_id = watcher.get_study_id_from_name("restart")
+    deadline = time.monotonic() + 60
+    while 6 not in {watcher.get_trial(t).number for t in watcher._get_stale_trial_ids(study_id)}:
+        assert time.monotonic() < deadline, "the killed trial never became stale"
+        time.sleep(0.5)
     report = _workers_with_heartbeat(storage, "restart", 6)
     after = optuna.load_study(study_name="restart", storage=storage)
-    # The stale trial failed, and RetryFailedTrialCallback queued it again.
+    # The new worker failed the stale trial, and RetryFailedTrialCallback queued it again.
     assert after.trials[6].state == TrialState.FAIL
     retries = [t for t in after.trials if t.system_attrs.get("failed_trial") == 6]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE
@@ -165,22 +177,23 @@ def test_sigkill_mid_trial_then_a_new_worker_resumes(tmp_path: Path) -> None:
     assert 6 not in report["learned"]
 
 
-def _workers_with_heartbeat(storage: str, study: str, trials: int) -> dict:
-    result = subprocess.run([sys.executable, WORKER, storage, study, str(trials), "1",
-                             "--heartbeat"], capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+ENERGY = Constraint("energy_mj", max=100.0, user=True)
 
 
 def test_faults_inside_trials_do_not_stop_the_study() -> None:
-    """Each fault is handled as documented in optuna_rena._reward; the study goes on."""
-    sampler = RenaSampler(seed=0, batch_size=2)
+    """Each fault is handled as documented in optuna_rena._sampler.reward; the study goes
+    on. The objective measures a user constraint that every trial violates (v = 1), except
+    in fault 6, where it measures nothing: a constraint not measured is not penalised."""
+    sampler = RenaSampler(seed=0, batch_size=2, pretrain_episodes=0,
+                          penalty_tightening=False)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    space = zoo.nas_bench_macro_space(TIGHT)
+    space = macro_space((ENERGY,))
 
     def objective(trial: optuna.Trial) -> float:
         space.suggest(trial)
         fault = trial.number % 8
+        if fault != 6:
+            ENERGY.set(trial, 200.0)
         if fault == 0:
             raise ValueError("the objective raises")
         if fault == 1:
@@ -194,9 +207,6 @@ def test_faults_inside_trials_do_not_stop_the_study() -> None:
             raise SpecError("layer 3 (conv2d): the child failed to build")
         if fault == 5:
             raise torch.OutOfMemoryError("CUDA out of memory (raised by the test)")
-        if fault == 6:
-            # Constraints missing: a user objective that sets none on this trial.
-            return synthetic_accuracy(trial.params)
         return synthetic_accuracy(trial.params)
 
     study.optimize(objective, n_trials=32, catch=(ValueError, RuntimeError))
@@ -205,15 +215,17 @@ def test_faults_inside_trials_do_not_stop_the_study() -> None:
                       TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE,
                       TrialState.COMPLETE]
     assert len(study.trials) == 32
-    by_number = {r.number: r for r in sampler._history}
-    assert by_number[0].outcome.values is None  # raised: the worst reward
-    assert by_number[4].outcome.values is None and by_number[5].outcome.values is None
-    assert by_number[3].outcome.values == (50.0,)  # pruned: its last report
-    assert by_number[2].outcome.values is None  # inf: treated as failed
+    rewards = sampler.rewards()
+    for number in (0, 1, 2, 4, 5):  # raised, NaN, inf, SpecError, out of memory
+        assert rewards[number] == 0.0
+    assert rewards[3] == pytest.approx(50.0 * 0.9)  # pruned: its last report, penalised
+    assert trial_violations(study.trials[6]) == {}
+    assert rewards[6] == study.trials[6].value  # nothing measured: no penalty
+    assert rewards[7] == pytest.approx(study.trials[7].value * 0.9)  # v = 1
 
 
 def test_missing_constraints_count_as_feasible() -> None:
-    sampler = RenaSampler(seed=0, batch_size=2)
+    sampler = RenaSampler(seed=0, batch_size=2, penalty_tightening=False)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     limit = Constraint("energy", max=1.0, user=True)
 
@@ -223,17 +235,29 @@ def test_missing_constraints_count_as_feasible() -> None:
             limit.set(trial, x)  # measured on even trials only
         return 1.0 + x
 
-    study.optimize(objective, n_trials=9)
-    assert all(trial_violations(t) == {} for t in study.trials if t.number % 2)
-    assert len(sampler.learned_trials) == 8
+    study.optimize(objective, n_trials=13)
+    rewards = sampler.rewards()
+    assert sorted(rewards) == list(range(12))
+    penalised = 0
+    for t in study.trials[:12]:
+        if t.number % 2:
+            assert trial_violations(t) == {}
+            assert rewards[t.number] == t.value  # not measured: counted feasible
+        elif t.params["x"] == 2.0:  # 2 / 1 - 1 = 1
+            assert rewards[t.number] == pytest.approx(t.value * 0.9)
+            penalised += 1
+        else:
+            assert rewards[t.number] == t.value
+    unmeasured_big = [t for t in study.trials[:12] if t.number % 2 and t.params["x"] == 2.0]
+    assert penalised and unmeasured_big, "the seed should give both kinds of x = 2 trials"
 
 
 @pytest.mark.slow
 def test_threads_stress() -> None:
     """One sampler, four threads, many short trials: no lost or doubled trial."""
-    sampler = RenaSampler(seed=0, batch_size=4)
+    sampler = RenaSampler(seed=0, batch_size=4, pretrain_episodes=0)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.optimize(macro_objective(zoo.nas_bench_macro_space(TIGHT)), n_trials=200, n_jobs=4)
+    study.optimize(macro_objective(macro_space()), n_trials=200, n_jobs=4)
     assert sorted(t.number for t in study.trials) == list(range(200))
     assert all(t.state == TrialState.COMPLETE for t in study.trials)
     learned = sampler.learned_trials

@@ -32,7 +32,7 @@ def test_nas_bench_macro_space_gives_every_benchmark_network() -> None:
 
 def test_suggest_records_resources_and_constraints() -> None:
     space = zoo.nas_bench_macro_space([Constraint("params", max=600_000),
-                                       Constraint("macs", max=25_000_000)])
+                                       Constraint("macs", max=25_000_000)], notes=False)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     children: list[NetworkSpec] = []
     study.optimize(lambda t: children.append(space.suggest(t)) or 0.0, n_trials=5)
@@ -81,7 +81,7 @@ def test_scale_rounding() -> None:
 @pytest.mark.parametrize("make", [zoo.cifar10_resnet, zoo.kws_crnn, zoo.ds_cnn,
                                   lambda: zoo.nas_bench_macro("20120102")])
 def test_random_edits_always_give_valid_networks(make) -> None:
-    space = ArchitectureSpace(make(), max_inserts=3)
+    space = ArchitectureSpace(make(), max_inserts=3, notes=False)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     children = []
     study.optimize(lambda t: children.append(space.suggest(t)) or 0.0, n_trials=40)
@@ -102,7 +102,7 @@ def test_impossible_edits_are_skipped_and_listed() -> None:
         {"type": "conv2d", "filters": 4, "kernel": 3, "padding": "valid"},
         {"type": "conv2d", "filters": 4, "kernel": 1, "stride": 2},
         {"type": "global_avg_pool"}, {"type": "linear", "units": 2}]})
-    space = ArchitectureSpace(base, max_inserts=1, remove=False)
+    space = ArchitectureSpace(base, max_inserts=1, remove=False, notes=False)
     params = {"L0.filters": 1.0, "L0.kernel": 2.0, "L1.filters": 1.0, "L1.kernel": 1.0,
               "I0.position": 2, "I0.type.map": "max_pool2d", "I0.max_pool2d.kernel": 2}
     study = optuna.create_study()
@@ -117,7 +117,7 @@ def test_impossible_edits_are_skipped_and_listed() -> None:
 
 def test_restricted_space_only_scale_and_remove() -> None:
     space = ArchitectureSpace(zoo.ds_cnn(), scale_factors={"filters": (0.5, 1.0)},
-                              layers=[1, 2], max_inserts=0)
+                              layers=[1, 2], max_inserts=0, notes=False)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
     study.optimize(lambda t: len(space.suggest(t)), n_trials=20)
     names = set().union(*(t.params for t in study.trials))
@@ -160,7 +160,7 @@ def test_child_rejects_bad_params() -> None:
 
 def test_space_with_latency_constraint_measures_it() -> None:
     space = ArchitectureSpace(zoo.ds_cnn(), [Constraint("latency_ms", max=1000.0)],
-                              max_inserts=0)
+                              max_inserts=0, notes=False)
     study = optuna.create_study()
     study.optimize(lambda t: len(space.suggest(t)), n_trials=1)
     trial = study.trials[0]

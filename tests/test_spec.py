@@ -6,11 +6,9 @@ from typing import Any
 import pytest
 import torch
 
-from optuna_rena import AvgPool2d
 from optuna_rena import BasicBlock
 from optuna_rena import Conv2d
 from optuna_rena import Dropout
-from optuna_rena import Flatten
 from optuna_rena import GlobalAvgPool
 from optuna_rena import GRU
 from optuna_rena import InputSpec
@@ -22,46 +20,9 @@ from optuna_rena import MaxPool2d
 from optuna_rena import NetworkSpec
 from optuna_rena import SeparableConv2d
 from optuna_rena import SpecError
-from optuna_rena import ToSequence
 from optuna_rena import zoo
 
-
-def every_layer_type_image() -> NetworkSpec:
-    return NetworkSpec(InputSpec.image(3, 20, 18), [
-        Conv2d(8, (3, 5), (1, 2)),
-        SeparableConv2d(12, 3, 2),
-        InvertedResidual(12, 4, 3),  # residual: same channels, stride 1
-        InvertedResidual(16, 1, (5, 3), 1),  # expansion 1: no expand convolution
-        BasicBlock(16),
-        BasicBlock(24, 3, 2),  # projection shortcut
-        MaxPool2d(2, 1),
-        AvgPool2d((1, 2)),
-        Dropout(0.1),
-        GlobalAvgPool(),
-        Linear(32),
-        Linear(10, activation="none"),
-    ], "every_image_layer")
-
-
-def every_layer_type_audio() -> NetworkSpec:
-    return NetworkSpec(InputSpec.audio(20, 30), [
-        Conv2d(6, (5, 3), (2, 1), padding="valid", batch_norm=False, activation="relu6"),
-        ToSequence(),
-        GRU(8, bidirectional=True, return_sequences=True),
-        LSTM(5, return_sequences=True),
-        LSTM(7, bidirectional=True),
-        Linear(12, activation="none"),
-    ], "every_audio_layer")
-
-
-def flatten_sequence() -> NetworkSpec:
-    return NetworkSpec(InputSpec.audio(8, 6), [
-        ToSequence(), GRU(4, return_sequences=True), Flatten(), Linear(3)])
-
-
-ALL_SPECS = [every_layer_type_image, every_layer_type_audio, flatten_sequence,
-             zoo.cifar10_resnet, zoo.kws_crnn, zoo.ds_cnn,
-             lambda: zoo.nas_bench_macro("01201020")]
+from helpers import ALL_SPECS
 
 
 def test_the_fixtures_cover_every_layer_type() -> None:

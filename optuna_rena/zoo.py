@@ -3,7 +3,10 @@
 * :func:`cifar10_resnet`: a small ResNet for 32x32 images;
 * :func:`nas_bench_macro`: any of NAS-Bench-Macro's 6561 networks from its 8-digit code;
 * :func:`kws_crnn`: the keyword-spotting CRNN of Arik et al. 2017;
-* :func:`ds_cnn`: the keyword-spotting DS-CNN of Zhang et al. 2017 ("Hello Edge").
+* :func:`ds_cnn`: the keyword-spotting DS-CNN of Zhang et al. 2017 ("Hello Edge");
+* :func:`digits_cnn`: a three-convolution CNN for scikit-learn's 8x8 digits.
+
+:func:`nas_bench_macro_space` is NAS-Bench-Macro as an :class:`ArchitectureSpace`.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from collections.abc import Iterable
 
 from optuna_rena._constraints import Constraint
 from optuna_rena._space import ArchitectureSpace
-from optuna_rena._spec import GRU
 from optuna_rena._spec import BasicBlock
 from optuna_rena._spec import Conv2d
 from optuna_rena._spec import Dropout
 from optuna_rena._spec import GlobalAvgPool
+from optuna_rena._spec import GRU
 from optuna_rena._spec import InputSpec
 from optuna_rena._spec import InvertedResidual
 from optuna_rena._spec import Layer
@@ -138,3 +141,11 @@ def ds_cnn(num_classes: int = 12, n_mfcc: int = 10, frames: int = 49) -> Network
     layers += [SeparableConv2d(64, 3) for _ in range(4)]
     layers += [GlobalAvgPool(), Linear(num_classes, activation="none")]
     return NetworkSpec(InputSpec.audio(n_mfcc, frames), tuple(layers), "ds_cnn")
+
+
+def digits_cnn(num_classes: int = 10) -> NetworkSpec:
+    """A three-convolution CNN for scikit-learn's 8x8 digits (16, 32 and 64 filters, the
+    last two with stride 2), global pooling and the classifier; 24 k parameters."""
+    return NetworkSpec(InputSpec.image(1, 8, 8), (
+        Conv2d(16), Conv2d(32, stride=2), Conv2d(64, stride=2), GlobalAvgPool(),
+        Linear(num_classes, activation="none")), "digits_cnn")

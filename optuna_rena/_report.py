@@ -9,6 +9,7 @@ from typing import Any
 import optuna
 
 from optuna_rena._constraints import Constraint
+from optuna_rena._metrics import CHILD_SPEC_ATTR
 from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
 from optuna_rena._spec import NetworkSpec
@@ -81,8 +82,8 @@ def best_feasible_report(study: optuna.Study, constraints: Sequence[Constraint])
                 "constraints or run more trials.")
     lines = [f"\nbest feasible architecture: trial {best.number}, "
              f"{(study.metric_names or ['objective'])[0]} {best.value:.4f}"]
-    if "child_spec" in best.user_attrs:
-        spec = NetworkSpec.from_json(best.user_attrs["child_spec"])
+    if CHILD_SPEC_ATTR in best.user_attrs:
+        spec = NetworkSpec.from_json(best.user_attrs[CHILD_SPEC_ATTR])
         lines += ["", layer_table(spec, ResourceModel().count(spec))]
     metrics = {k: v for k, v in best.user_attrs.items() if isinstance(v, (int, float))}
     lines += ["", "constraints:", *(constraint_lines(constraints, metrics) or ["- none"])]

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from optuna_rena import zoo
 from optuna_rena._constraints import Constraint
-from optuna_rena._report import best_feasible_report
-from optuna_rena._constraints import mirror_constraints_for_dashboard
 from optuna_rena._constraints import trial_violations
+from optuna_rena._dashboard import mirror_constraints_for_dashboard
+from optuna_rena._latency import measure_latency
+from optuna_rena._report import best_feasible_report
 from optuna_rena._resources import LayerResources
-from optuna_rena._resources import measure_latency
 from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
 from optuna_rena._sampler import RenaSampler
 from optuna_rena._space import ArchitectureSpace
+from optuna_rena._space import DecisionContext
+from optuna_rena._space import SpaceAwareSampler
 from optuna_rena._spec import AvgPool2d
 from optuna_rena._spec import BasicBlock
 from optuna_rena._spec import Conv2d
@@ -25,6 +27,7 @@ from optuna_rena._spec import InputSpec
 from optuna_rena._spec import InvertedResidual
 from optuna_rena._spec import LAYER_TYPES
 from optuna_rena._spec import Layer
+from optuna_rena._spec import LayerCost
 from optuna_rena._spec import Linear
 from optuna_rena._spec import LSTM
 from optuna_rena._spec import MaxPool2d
@@ -39,7 +42,9 @@ __version__ = "0.1.0"
 __all__ = [
     "ArchitectureSpace",
     "Constraint",
+    "DecisionContext",
     "RenaSampler",
+    "SpaceAwareSampler",
     "best_feasible_report",
     "mirror_constraints_for_dashboard",
     "trial_violations",
@@ -55,6 +60,7 @@ __all__ = [
     "LAYER_TYPES",
     "LSTM",
     "Layer",
+    "LayerCost",
     "LayerResources",
     "Linear",
     "MaxPool2d",

@@ -8,8 +8,8 @@ import optuna
 import torch
 from torch import nn
 
+from optuna_rena._device import default_device
 from optuna_rena.datasets import Dataset
-from optuna_rena._resources import default_device
 
 
 def random_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:

@@ -16,11 +16,11 @@ import numbers
 from typing import Any
 
 import optuna
-from optuna.study._constrained_optimization import _CONSTRAINTS_KEY
+# Optuna's key for constraint values: "constraints:NAME" per constraint set with
+# trial.set_constraint, and "constraints" alone for the legacy list.
+from optuna.study._constrained_optimization import _CONSTRAINTS_KEY as CONSTRAINTS_KEY
 
-
-RESOURCE_METRICS = ("params", "flops", "macs", "bytes", "compute_intensity", "latency_ms")
-"""Metrics an :class:`~optuna_rena.ArchitectureSpace` measures for each child network."""
+from optuna_rena._metrics import RESOURCE_METRICS
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,25 @@ class Constraint:
     (FLOPs per byte) and ``latency_ms`` (measured on this machine), which an
     :class:`~optuna_rena.ArchitectureSpace` measures, or a metric of your own with
     ``user=True``, which your objective measures and reports with :meth:`set`.
+
+    Example:
+
+        .. code-block:: python
+
+            import optuna
+            from optuna_rena import Constraint
+
+            energy = Constraint("energy_mj", max=5.0, user=True)
+
+            def objective(trial):
+                x = trial.suggest_float("x", 0.0, 10.0)
+                energy.set(trial, x)  # measured by your objective
+                return x
+
+            study = optuna.create_study(
+                direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+            study.optimize(objective, n_trials=20)
+            assert study.best_trial.params["x"] <= 5.0  # the best feasible trial
 
     Args:
         metric: What is bounded.
@@ -111,36 +130,26 @@ def trial_violations(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
     """A finished trial's constraint values by name, whoever set them.
 
     Constraints set with ``trial.set_constraint`` win. The legacy list, which
-    :func:`mirror_constraints_for_dashboard` writes beside them, is read only when a trial
-    has nothing else (a study made with ``constraints_func``), so nothing counts twice.
+    :func:`~optuna_rena.mirror_constraints_for_dashboard` writes beside them, is read only
+    when a trial has nothing else (a study made with ``constraints_func``), so nothing
+    counts twice.
     """
-    attrs = trial.system_attrs
-    prefix = f"{_CONSTRAINTS_KEY}:"
-    named = {k[len(prefix):]: float(v) for k, v in attrs.items() if k.startswith(prefix)}
+    named = named_constraints(trial.system_attrs)
     if named:
         return named
-    legacy = attrs.get(_CONSTRAINTS_KEY)
+    legacy = trial.system_attrs.get(CONSTRAINTS_KEY)
     return {str(i): float(v) for i, v in enumerate(legacy or ())}
 
 
-def mirror_constraints_for_dashboard(trial: optuna.Trial) -> None:
-    """Also write a running trial's constraints as the legacy ``constraints`` list.
-
-    optuna-dashboard 0.21 reads feasibility only from that list. RenaSampler does this for
-    its trials as they finish; with another sampler, call it at the end of the objective
-    (a finished trial can no longer be written). Optuna then lists each constraint twice in
-    ``trial.constraints``, by name and by position, which changes no feasibility;
-    :func:`trial_violations` reads each once.
-    """
-    _mirror(trial.storage, trial._trial_id)
+def named_constraints(system_attrs: Mapping[str, Any]) -> dict[str, float]:
+    """The constraints that ``trial.set_constraint`` stored, by name."""
+    prefix = f"{CONSTRAINTS_KEY}:"
+    return {k[len(prefix):]: float(v) for k, v in system_attrs.items() if k.startswith(prefix)}
 
 
-def _mirror(storage: optuna.storages.BaseStorage, trial_id: int) -> None:
-    prefix = f"{_CONSTRAINTS_KEY}:"
-    attrs = storage.get_trial_system_attrs(trial_id)
-    named = sorted((k, float(v)) for k, v in attrs.items() if k.startswith(prefix))
-    if named:
-        storage.set_trial_system_attr(trial_id, _CONSTRAINTS_KEY, [v for _, v in named])
+def is_feasible(violations: Mapping[str, float]) -> bool:
+    """Whether every constraint value is ``<= 0``; no constraint at all is feasible."""
+    return all(v <= 0.0 for v in violations.values())
 
 
 def constraint_list(constraints: Iterable[Constraint] | Constraint | None) -> tuple[Constraint, ...]:

@@ -24,9 +24,14 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 import math
+from typing import Any
 
 import numpy as np
 from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+from optuna_rena._constraints import trial_violations
 
 
 def penalty(violations: Mapping[str, float], p: float) -> float:
@@ -35,10 +40,6 @@ def penalty(violations: Mapping[str, float], p: float) -> float:
     if p == 1.0:
         return 1.0
     return 0.0 if math.isinf(exponent) else p**exponent
-
-
-def is_feasible(violations: Mapping[str, float]) -> bool:
-    return all(v <= 0.0 for v in violations.values())
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,25 @@ def rewards(outcomes: Sequence[Outcome], directions: Sequence[StudyDirection],
     """RENA's reward ``R = P * prod_j p ** max(0, v_j)`` for each outcome."""
     perf = performances(outcomes, directions)
     return np.array([perf[i] * penalty(o.violations, p) for i, o in enumerate(outcomes)])
+
+
+def outcome_of(trial: FrozenTrial, retried: set[Any], n_objectives: int) -> Outcome | None:
+    """What a finished trial teaches, by the rules above; ``None`` for nothing.
+
+    Args:
+        trial: A finished trial.
+        retried: Numbers of the failed trials that ``RetryFailedTrialCallback`` retried.
+        n_objectives: The study's number of objectives.
+    """
+    violations = trial_violations(trial)
+    if trial.state == TrialState.FAIL:
+        return None if trial.number in retried else Outcome(None, violations)
+    if trial.state == TrialState.PRUNED:
+        if not trial.intermediate_values or n_objectives > 1:
+            return None
+        values: tuple[float, ...] = (trial.intermediate_values[max(trial.intermediate_values)],)
+    else:
+        values = tuple(trial.values)
+    if not all(math.isfinite(v) for v in values):
+        return Outcome(None, violations)
+    return Outcome(values, violations)

@@ -23,19 +23,15 @@ import torch
 
 from optuna_rena import zoo
 from optuna_rena._constraints import Constraint
+from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import violations_of
+from optuna_rena._resources import ResourceModel
+from optuna_rena._space import ArchitectureSpace
 from optuna_rena.datasets import cifar10
 from optuna_rena.datasets import Dataset
 from optuna_rena.datasets import digits
+from optuna_rena.datasets import load_nas_bench_macro
 from optuna_rena.datasets import speech_commands
-from optuna_rena._reward import is_feasible
-from optuna_rena._resources import ResourceModel
-from optuna_rena._space import ArchitectureSpace
-from optuna_rena._spec import Conv2d
-from optuna_rena._spec import GlobalAvgPool
-from optuna_rena._spec import InputSpec
-from optuna_rena._spec import Linear
-from optuna_rena._spec import NetworkSpec
 from optuna_rena.training import fit
 from optuna_rena.training import random_crop_flip
 
@@ -70,13 +66,6 @@ DEFAULT_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {
                         Constraint("compute_intensity", min=15)),
 }
 TASK_NAMES = ("nas-bench-macro", "digits", "cifar10", "speech-commands")
-
-
-def digits_baseline() -> NetworkSpec:
-    """A three-convolution CNN for 8x8 digits; 24 k parameters."""
-    return NetworkSpec(InputSpec.image(1, 8, 8), (
-        Conv2d(16), Conv2d(32, stride=2), Conv2d(64, stride=2), GlobalAvgPool(),
-        Linear(10, activation="none")), "digits_cnn")
 
 
 def _trained(space: ArchitectureSpace, data: Dataset, epochs: int, device: str | None,
@@ -144,8 +133,6 @@ def make_task(
     cons = tuple(DEFAULT_CONSTRAINTS.get(name, ()) if constraints is None else constraints)
     _check_device(device)
     if name == "nas-bench-macro":
-        from optuna_rena._benchmark import load_nas_bench_macro
-
         if data_dir is None:
             raise ValueError("nas-bench-macro needs --data-dir: the folder that holds "
                              "nas_bench_macro/nas-bench-macro_cifar10.json.")
@@ -159,7 +146,7 @@ def make_task(
         return Task(name, objective, space, cons, "mean accuracy (%)",
                     lambda: nas_bench_macro_optimum(table, cons))
     if name == "digits":
-        space = ArchitectureSpace(digits_baseline(), cons, max_inserts=1, notes=notes)
+        space = ArchitectureSpace(zoo.digits_cnn(), cons, max_inserts=1, notes=notes)
         return Task(name, _trained(space, digits(), epochs, device), space, cons)
     if name == "cifar10":
         folder = None if data_dir is None else Path(data_dir) / "cifar10"

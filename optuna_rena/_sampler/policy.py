@@ -23,26 +23,18 @@ from dataclasses import dataclass
 import functools
 import zlib
 
+import numpy as np
 import torch
 from torch import nn
 
-
-@dataclass(frozen=True)
-class Context:
-    """What one decision is about: the baseline layer (or ``None``), a token for the kind
-    of decision, a token per choice, and per choice the layer it points at (or ``None``)."""
-
-    layer: int | None
-    key: str
-    choice_tokens: tuple[str, ...]
-    choice_layers: tuple[int | None, ...]
+from optuna_rena._space import DecisionContext
 
 
 @dataclass(frozen=True)
 class Step:
     """A decision taken: its context and the index of the choice."""
 
-    context: Context
+    context: DecisionContext
     chosen: int
 
 
@@ -53,6 +45,13 @@ def _token_row(token: str, vocabulary: int) -> int:
 
 State = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 """The controller's (h, c, previous choice embedding), one row per episode."""
+
+
+def sample_indices(probs: np.ndarray, rng: np.random.RandomState) -> list[int]:
+    """One index per row of ``probs``, by inverse CDF: one uniform draw per row."""
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random_sample(len(probs)) * cdf[:, -1]
+    return np.minimum((cdf <= u[:, None]).sum(axis=1), probs.shape[1] - 1).tolist()
 
 
 class RenaPolicy(nn.Module):
@@ -96,7 +95,7 @@ class RenaPolicy(nn.Module):
         return h, h.clone(), torch.zeros(batch, self.embedding_dim)
 
     def scores(self, state: State, layers: torch.Tensor,
-               contexts: Sequence[Context]) -> tuple[torch.Tensor, torch.Tensor, State]:
+               contexts: Sequence[DecisionContext]) -> tuple[torch.Tensor, torch.Tensor, State]:
         """One decision for each row of ``state``.
 
         Returns:
@@ -107,7 +106,7 @@ class RenaPolicy(nn.Module):
         h, c, previous = state
         none = len(layers) - 1  # the zero row: no layer
         # Rows in lockstep mostly share a decision, so each distinct one is looked up once.
-        distinct: dict[Context, int] = {}
+        distinct: dict[DecisionContext, int] = {}
         row_of = torch.tensor([distinct.setdefault(x, len(distinct)) for x in contexts])
         width = max(len(x.choice_tokens) for x in distinct)
         ids = torch.zeros(len(distinct), width, dtype=torch.long)
@@ -134,6 +133,23 @@ class RenaPolicy(nn.Module):
         """The state once each row's choice is known: its embedding feeds the next step."""
         h, c, _ = state
         return h, c, choices[torch.arange(len(chosen)), chosen]
+
+    @torch.no_grad()
+    def act(self, state: State, layers: torch.Tensor, contexts: Sequence[DecisionContext],
+            rng: np.random.RandomState, temperature: float = 1.0,
+            chosen: Sequence[int] | None = None) -> tuple[State, list[int]]:
+        """One decision for each row of ``state``, without gradients: sampled from the
+        policy (flattened by a ``temperature`` above 1), or the given ``chosen`` indices.
+
+        Returns:
+            The state after the decisions and the index chosen in each row.
+        """
+        logits, choices, state = self.scores(state, layers, contexts)
+        if chosen is None:
+            probs = torch.softmax(logits.double() / temperature, dim=1).numpy()
+            chosen = sample_indices(probs, rng)
+        chosen = list(chosen)
+        return self.advance(state, choices, torch.tensor(chosen)), chosen
 
     def evaluate(self, layer_tokens: Sequence[Sequence[str]],
                  episodes: Sequence[Sequence[Step]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,7 +1,8 @@
-"""Datasets for the tasks: scikit-learn's digits, CIFAR-10 and Google Speech Commands.
+"""Datasets and tables for the tasks: scikit-learn's digits, CIFAR-10, Google Speech
+Commands, and the NAS-Bench-Macro table.
 
-Each loader returns in-memory tensors, ``(x_train, y_train, x_val, y_val)``, small enough
-for CPU search. CIFAR-10 and Speech Commands read a local folder when one is given (such as
+Each dataset loader returns in-memory tensors, ``(x_train, y_train, x_val, y_val)``,
+small enough for CPU search. CIFAR-10 and Speech Commands read a local folder when one is given (such as
 the offline subsets in ``../shared/data``) and otherwise download the full dataset with
 torchvision or torchaudio, for users who have a network.
 """
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import hashlib
+import json
 from pathlib import Path
 import re
+from typing import Any
 
 import numpy as np
 import torch
@@ -188,3 +191,17 @@ def speech_commands(data_dir: str | Path | None, n_mels: int = 40,
     y = torch.tensor(labels, dtype=torch.long)
     val = torch.tensor([is_validation_speaker(s, val_percent) for s in speakers])
     return Dataset(features[~val], y[~val], features[val], y[val], list(SPEECH_COMMANDS_CLASSES))
+
+
+def load_nas_bench_macro(data_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """The NAS-Bench-Macro table from ``data_dir/nas_bench_macro``."""
+    path = Path(data_dir) / "nas_bench_macro" / "nas-bench-macro_cifar10.json"
+    try:
+        table = json.loads(path.read_text())
+    except OSError as e:
+        raise ValueError(f"cannot read NAS-Bench-Macro at {path}: {e.strerror}.") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}.") from None
+    if not isinstance(table, dict) or len(table) != 6561:
+        raise ValueError(f"{path} should map the 6561 codes to their results.")
+    return table

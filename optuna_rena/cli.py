@@ -15,14 +15,16 @@ import optuna
 from optuna_rena import zoo
 from optuna_rena._benchmark import run_benchmark
 from optuna_rena._constraints import Constraint
+from optuna_rena._latency import measure_latency
+from optuna_rena._metrics import METRICS
 from optuna_rena._report import best_feasible_report
 from optuna_rena._report import layer_table
-from optuna_rena._sampler import RenaSampler
-from optuna_rena._tasks import make_task
-from optuna_rena._resources import measure_latency
 from optuna_rena._resources import ResourceModel
+from optuna_rena._sampler import RenaSampler
 from optuna_rena._spec import NetworkSpec
 from optuna_rena._spec import SpecError
+from optuna_rena._storage import open_storage
+from optuna_rena._tasks import make_task
 from optuna_rena._tasks import TASK_NAMES
 
 
@@ -30,7 +32,11 @@ _BASELINES: dict[str, Callable[[], NetworkSpec]] = {
     "cifar10-resnet": zoo.cifar10_resnet,
     "kws-crnn": zoo.kws_crnn,
     "ds-cnn": zoo.ds_cnn,
+    "digits-cnn": zoo.digits_cnn,
 }
+
+# --min-intensity was the flag's first name; it stays as an alias.
+_FLAG_ALIASES = {"--min-compute-intensity": ["--min-intensity"]}
 
 
 def load_baseline(name: str) -> NetworkSpec:
@@ -74,29 +80,28 @@ def _resources(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flag(metric_name: str, bound: str) -> str:
+    return f"--{bound}-{metric_name.replace('_', '-')}"
+
+
 def _constraints_from(args: argparse.Namespace) -> list[Constraint] | None:
     """The constraint flags, or ``None`` when none was given (the task's defaults)."""
-    flags = [("params", "max", args.max_params), ("flops", "max", args.max_flops),
-             ("macs", "max", args.max_macs), ("compute_intensity", "min", args.min_intensity),
-             ("latency_ms", "max", args.max_latency_ms)]
-    given = [Constraint(metric, **{bound: value}) for metric, bound, value in flags
-             if value is not None]
+    given = []
+    for m in METRICS:
+        value = getattr(args, _flag(m.name, m.usual_bound)[2:].replace("-", "_"))
+        if value is not None:
+            given.append(Constraint(m.name, **{m.usual_bound: value}))
     return given or None
 
 
 def _add_constraint_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "constraints", "resource budgets; without any, the task's defaults apply")
-    group.add_argument("--max-params", type=_positive_float, metavar="N",
-                       help="at most N trainable parameters")
-    group.add_argument("--max-flops", type=_positive_float, metavar="N",
-                       help="at most N FLOPs per sample (2 per multiply-add)")
-    group.add_argument("--max-macs", type=_positive_float, metavar="N",
-                       help="at most N multiply-accumulates per sample")
-    group.add_argument("--min-intensity", type=_positive_float, metavar="X",
-                       help="compute intensity of at least X FLOPs per byte moved")
-    group.add_argument("--max-latency-ms", type=_positive_float, metavar="MS",
-                       help="forward latency of at most MS milliseconds, measured here")
+    for m in METRICS:
+        flag = _flag(m.name, m.usual_bound)
+        group.add_argument(flag, *_FLAG_ALIASES.get(flag, []), type=_positive_float,
+                           metavar="X", help=f"{'at most' if m.usual_bound == 'max' else 'at least'}"
+                                             f" X: {m.meaning}")
 
 
 def _benchmark(args: argparse.Namespace) -> int:
@@ -118,9 +123,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     print(report["table"])
     print("\nwrote " + ", ".join(report["files"]))
     if args.storage:
-        where = args.storage[len("journal:"):] if args.storage.startswith("journal:") else (
-            args.storage)
-        print(f"browse the studies: optuna-dashboard {where}")
+        print(f"browse the studies: optuna-dashboard {_dashboard_argument(args.storage)}")
     return 0
 
 
@@ -138,7 +141,7 @@ def _search(args: argparse.Namespace) -> int:
     study_name = args.study_name or f"rena-{args.task}"
     try:
         study = optuna.create_study(
-            storage=args.storage, study_name=study_name, direction="maximize",
+            storage=open_storage(args.storage), study_name=study_name, direction="maximize",
             sampler=RenaSampler(seed=args.seed), pruner=_PRUNERS[args.pruner](),
             load_if_exists=True)
     except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
@@ -155,8 +158,13 @@ def _search(args: argparse.Namespace) -> int:
     study.optimize(task.objective, n_trials=args.trials, timeout=args.timeout,
                    show_progress_bar=not args.no_progress, catch=(RuntimeError,))
     print(best_feasible_report(study, task.constraints))
-    print(f"\nwatch it: optuna-dashboard {args.storage}")
+    print(f"\nwatch it: optuna-dashboard {_dashboard_argument(args.storage)}")
     return 0
+
+
+def _dashboard_argument(storage: str) -> str:
+    """What optuna-dashboard takes for a storage: a journal file by its path."""
+    return storage[len("journal:"):] if storage.startswith("journal:") else storage
 
 
 def _positive_float(text: str) -> float:
@@ -221,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     search.add_argument("--seed", type=int, default=None, help="RenaSampler's seed")
     search.add_argument("--storage", default="sqlite:///optuna-rena.db",
-                        help="Optuna storage URL (default: sqlite:///optuna-rena.db)")
+                        help="Optuna storage URL, or journal:PATH for a journal file "
+                             "(default: sqlite:///optuna-rena.db)")
     search.add_argument("--study-name", default=None,
                         help="study name (default: rena-TASK); an existing study continues")
     search.add_argument("--pruner", choices=sorted(_PRUNERS), default="median",

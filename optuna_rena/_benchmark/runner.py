@@ -1,0 +1,163 @@
+"""Running a benchmark: every sampler with every seed on one task, each run its own study
+in one storage, and the results written as JSON, Markdown and plots."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Sequence
+import json
+from pathlib import Path
+import time
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+from optuna_rena._benchmark.plots import write_plots
+from optuna_rena._benchmark.results import feasible_and_complete
+from optuna_rena._benchmark.results import markdown_table
+from optuna_rena._benchmark.results import RunResult
+from optuna_rena._benchmark.results import summarise
+from optuna_rena._benchmark.samplers import make_sampler
+from optuna_rena._benchmark.samplers import TimedSampler
+from optuna_rena._storage import open_storage
+from optuna_rena._tasks import make_task
+
+
+def run_one(
+    task_name: str,
+    sampler_name: str,
+    seed: int,
+    n_trials: int,
+    *,
+    storage: str | optuna.storages.BaseStorage | None = None,
+    study_name: str | None = None,
+    task_options: dict[str, Any] | None = None,
+    direction: str = "maximize",
+    callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+) -> RunResult:
+    """One study of ``task_name`` with one sampler and seed."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    task = make_task(task_name, **(task_options or {}))
+    timed = TimedSampler(make_sampler(sampler_name, seed))
+
+    # The legacy constraints list that optuna-dashboard reads is not written here for
+    # Optuna's samplers: they would read each constraint twice (GP would fit twice as many
+    # constraint models), and the comparison must be of Optuna as users run it.
+    objective = task.objective
+    name = study_name or f"{task_name}:{sampler_name}:seed{seed}"
+    study = optuna.create_study(direction=direction, sampler=timed, storage=open_storage(storage),
+                                study_name=name)
+    start = time.perf_counter()
+    study.optimize(objective, n_trials=n_trials, callbacks=list(callbacks),
+                   catch=(RuntimeError, ValueError))
+    wall = time.perf_counter() - start
+    trials = study.get_trials(deepcopy=False)
+    return RunResult(
+        sampler_name, seed, name,
+        [t.value if t.state == TrialState.COMPLETE else None for t in trials],
+        [feasible_and_complete(t) for t in trials], [t.state.name for t in trials],
+        timed.seconds, wall, direction == "maximize",
+    )
+
+
+def run_benchmark(
+    task: str,
+    samplers: Sequence[str],
+    seeds: int,
+    n_trials: int,
+    *,
+    storage: str | None = "sqlite:///optuna-rena-benchmark.db",
+    study_prefix: str = "",
+    out_dir: str | Path = "benchmark-results",
+    task_options: dict[str, Any] | None = None,
+    direction: str = "maximize",
+    jobs: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run every sampler with every seed on ``task`` and write the results.
+
+    Each run is its own study named ``{study_prefix}{task}:{sampler}:seed{seed}`` in one
+    ``storage``, so optuna-dashboard can show them side by side. ``out_dir`` receives
+    ``results.json`` (every raw number), ``results.md`` (the table) and ``curves.png`` /
+    ``curves.html``.
+
+    Raises:
+        ValueError: Bad arguments, or a study of that name already exists in ``storage``
+            (nothing is run or written then).
+    """
+    for name, value in (("seeds", seeds), ("trials", n_trials), ("jobs", jobs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    if not samplers:
+        raise ValueError("give at least one sampler.")
+    if direction not in ("maximize", "minimize"):
+        raise ValueError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
+    for name in samplers:
+        make_sampler(name, 0)  # fails early on a bad name
+    task_options = dict(task_options or {})
+    probe = make_task(task, **task_options)  # fails early on a bad task or data folder
+    runs = [(s, seed) for s in samplers for seed in range(seeds)]
+    names = [f"{study_prefix}{task}:{s}:seed{seed}" for s, seed in runs]
+    if storage is not None:
+        try:
+            existing = set(optuna.get_all_study_names(open_storage(storage)))
+        except Exception as e:  # noqa: BLE001 - any storage error is a user's bad URL here
+            raise ValueError(f"cannot open the storage {storage!r}: {e}") from None
+        clash = sorted(existing & set(names))
+        if clash:
+            raise ValueError(f"the storage already holds {len(clash)} of these studies (e.g. "
+                             f"{clash[0]!r}); use another --storage or --study-prefix.")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results: list[RunResult] = []
+    bar = _progress_bar(len(runs) * n_trials if jobs == 1 else len(runs),
+                        "trial" if jobs == 1 else "run", progress)
+    if jobs == 1:
+        for (s, seed), name in zip(runs, names):
+            bar.set_description(f"{s} seed {seed}")
+            results.append(run_one(task, s, seed, n_trials, storage=storage, study_name=name,
+                                   task_options=task_options, direction=direction,
+                                   callbacks=[lambda study, trial: bar.update(1)]))
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs, initializer=_one_thread) as pool:
+            futures = [pool.submit(run_one, task, s, seed, n_trials, storage=storage,
+                                   study_name=name, task_options=task_options,
+                                   direction=direction)
+                       for (s, seed), name in zip(runs, names)]
+            for f in futures:
+                results.append(f.result())
+                bar.update(1)
+    bar.close()
+    checkpoints = sorted({max(1, n_trials // 2), n_trials})
+    summary = {s: summarise([r for r in results if r.sampler == s], checkpoints, probe.optimum)
+               for s in samplers}
+    table = markdown_table(summary, checkpoints, probe.optimum)
+    report = {
+        "task": task, "samplers": list(samplers), "seeds": seeds, "trials": n_trials,
+        "constraints": [str(c) for c in probe.constraints], "optimum": probe.optimum,
+        "storage": storage if isinstance(storage, str) else None,
+        "summary": summary, "runs": [r.__dict__ for r in results],
+    }
+    (out / "results.json").write_text(json.dumps(report, indent=1, default=str))
+    (out / "results.md").write_text(table + "\n")
+    plots = write_plots(results, out, f"{task}: {', '.join(str(c) for c in probe.constraints)}")
+    report["table"] = table
+    report["files"] = [str(out / "results.json"), str(out / "results.md"), *map(str, plots)]
+    return report
+
+
+def _one_thread() -> None:
+    # Parallel runs share the cores: one intra-op thread each avoids oversubscription.
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _progress_bar(total: int, unit: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, unit=unit)

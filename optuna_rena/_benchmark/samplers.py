@@ -1,0 +1,112 @@
+"""The samplers a benchmark compares, by name, and a wrapper that times them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Sequence
+import importlib
+import json
+import time
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+from optuna_rena._sampler import RenaSampler
+from optuna_rena._space import ArchitectureSpace
+from optuna_rena._space import SpaceAwareSampler
+
+
+class TimedSampler(BaseSampler):
+    """Wraps a sampler and adds up the wall time spent in it, for overhead figures."""
+
+    def __init__(self, sampler: BaseSampler) -> None:
+        self.sampler = sampler
+        self.seconds = 0.0
+
+    def _timed(self, method: Callable[..., Any], *args: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return method(*args)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def infer_relative_search_space(self, study: optuna.Study,
+                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return self._timed(self.sampler.infer_relative_search_space, study, trial)
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        return self._timed(self.sampler.sample_relative, study, trial, search_space)
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        return self._timed(self.sampler.sample_independent, study, trial, param_name,
+                           param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self._timed(self.sampler.before_trial, study, trial)
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Sequence[float] | None) -> None:
+        self._timed(self.sampler.after_trial, study, trial, state, values)
+
+    def reseed_rng(self) -> None:
+        self.sampler.reseed_rng()
+
+    def attach_space(self, space: ArchitectureSpace) -> None:
+        """Forward the space's hook (:class:`~optuna_rena.SpaceAwareSampler`)."""
+        if isinstance(self.sampler, SpaceAwareSampler):
+            self.sampler.attach_space(space)
+
+
+SAMPLERS: dict[str, Callable[[int], BaseSampler]] = {
+    "rena": lambda seed: RenaSampler(seed=seed),
+    "rena-paper": lambda seed: RenaSampler.paper(seed=seed),
+    "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
+    "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
+    "gp": lambda seed: optuna.samplers.GPSampler(seed=seed),
+    "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
+}
+
+
+def _keywords(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in filter(None, text.split(",")):
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"sampler option {item!r} is not key=value.")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
+
+
+def make_sampler(name: str, seed: int) -> BaseSampler:
+    """A sampler by short name, optionally with keyword arguments
+    (``rena:elite_size=0,penalty_base=0.5``), or ``module:Class`` taking ``seed``."""
+    if name in SAMPLERS:
+        return SAMPLERS[name](seed)
+    short, _, options = name.partition(":")
+    if short in ("rena", "rena-paper"):
+        kwargs = {"seed": seed, **_keywords(options)}
+        try:
+            return RenaSampler(**kwargs) if short == "rena" else RenaSampler.paper(**kwargs)
+        except TypeError as e:
+            raise ValueError(f"sampler {name!r}: {e}") from None
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as e:
+            raise ValueError(f"cannot import sampler {name!r}: {e}") from None
+        try:
+            return cls(seed=seed)
+        except TypeError as e:
+            raise ValueError(f"sampler {name!r} must take a seed keyword: {e}") from None
+    raise ValueError(f"unknown sampler {name!r}; expected one of {sorted(SAMPLERS)} or "
+                     "module:Class.")

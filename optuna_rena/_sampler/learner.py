@@ -1,0 +1,157 @@
+"""RENA's learner: REINFORCE with a moving-average baseline, an entropy bonus and elite
+replay, on the finished trials of a study.
+
+Finished trials are learnt in trial-number order, ``batch_size`` at a time. For each batch
+the reward ``R`` of every trial learnt so far is computed afresh (the penalty's ``p`` may
+have tightened, and ranks change as trials arrive); the batch's advantages are
+``(R - baseline) / std(R)``, so the step size does not depend on the objective's scale.
+Elite replay adds the best trials so far, with their positive advantage only
+(self-imitation), so good architectures are not forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+import torch
+
+from optuna_rena._constraints import is_feasible
+from optuna_rena._sampler.decisions import DecisionMaker
+from optuna_rena._sampler.policy import RenaPolicy
+from optuna_rena._sampler.policy import Step
+from optuna_rena._sampler.reward import Outcome
+from optuna_rena._sampler.reward import outcome_of
+from optuna_rena._sampler.reward import rewards
+
+
+@dataclass
+class Record:
+    """A finished trial as the policy learns from it."""
+
+    number: int
+    steps: list[Step]
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class LearnerOptions:
+    """The learner's settings (see :class:`~optuna_rena.RenaSampler` for each)."""
+
+    batch_size: int
+    learning_rate: float
+    entropy_weight: float
+    baseline_decay: float
+    elite_size: int
+    penalty_base: float
+    penalty_tightening: bool
+
+
+class Learner:
+    """Owns the policy and its optimiser, and learns from finished trials.
+
+    Args:
+        policy: The policy to train.
+        layer_tokens: The baseline's layer tokens (empty without a space).
+        options: The learner's settings.
+    """
+
+    def __init__(self, policy: RenaPolicy, layer_tokens: list[list[str]],
+                 options: LearnerOptions) -> None:
+        self.policy = policy
+        self.layer_tokens = layer_tokens
+        self.options = options
+        self.optimizer = torch.optim.Adam(policy.parameters(), lr=options.learning_rate)
+        self.version = 0  # counts policy updates, so that simulations know they are stale
+        self.n_updates = 0
+        self.learned_trials: list[int] = []
+        self.history: list[Record] = []
+        self._baseline: float | None = None
+        self._seen: set[int] = set()
+        self._pending: list[Record] = []
+        self._encoded: torch.Tensor | None = None
+        self._directions: Sequence[StudyDirection] = (StudyDirection.MAXIMIZE,)
+
+    def layers(self) -> torch.Tensor:
+        """The baseline's layer encodings under the current policy (no gradient)."""
+        if self._encoded is None:
+            with torch.no_grad():
+                self._encoded = self.policy.encode(self.layer_tokens)
+        return self._encoded
+
+    def learn(self, trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection],
+              decisions: DecisionMaker) -> None:
+        """Learn from every finished trial not yet learnt from, in full batches."""
+        self._directions = directions
+        retried = {t.system_attrs.get("failed_trial") for t in trials}
+        finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        for t in sorted(trials, key=lambda t: t.number):
+            if t.number in self._seen or t.state not in finished:
+                continue
+            self._seen.add(t.number)
+            outcome = outcome_of(t, retried, len(directions))
+            steps = decisions.steps_of(t) if outcome is not None else []
+            if steps:
+                self._pending.append(Record(t.number, steps, outcome))  # type: ignore[arg-type]
+        batch_size = self.options.batch_size
+        while len(self._pending) >= batch_size:
+            batch, self._pending = self._pending[:batch_size], self._pending[batch_size:]
+            self._update(batch)
+
+    def effective_p(self, records: Sequence[Record]) -> float:
+        """The penalty's ``p``: ``penalty_base``, tightened as feasible trials appear."""
+        o = self.options
+        if not o.penalty_tightening:
+            return o.penalty_base
+        n_feasible = sum(1 for r in records
+                         if r.outcome.values is not None and is_feasible(r.outcome.violations))
+        return o.penalty_base ** (1 + min(n_feasible, 20))
+
+    def rewards(self) -> dict[int, float]:
+        """The reward of each trial learnt from, under the current ``p``."""
+        values = rewards([r.outcome for r in self.history], self._directions,
+                         self.effective_p(self.history))
+        return {r.number: float(v) for r, v in zip(self.history, values)}
+
+    def _update(self, batch: list[Record]) -> None:
+        o = self.options
+        everything = self.history + batch
+        all_rewards = rewards([r.outcome for r in everything], self._directions,
+                              self.effective_p(everything))
+        batch_rewards = all_rewards[len(self.history):]
+        if self._baseline is None:
+            self._baseline = float(batch_rewards.mean())
+        scale = float(all_rewards.std()) + 1e-8
+        advantages = (batch_rewards - self._baseline) / scale
+        self._baseline = (o.baseline_decay * self._baseline
+                          + (1 - o.baseline_decay) * float(batch_rewards.mean()))
+        episodes = [r.steps for r in batch]
+        weights = list(advantages)
+        entropy = [o.entropy_weight] * len(batch)
+        if o.elite_size:
+            for i in np.argsort(-all_rewards, kind="stable")[:o.elite_size]:
+                episodes.append(everything[i].steps)
+                weights.append(max(0.0, (all_rewards[i] - self._baseline) / scale))
+                entropy.append(0.0)
+        self.step(episodes, weights, entropy, len(batch))
+        self.history.extend(batch)
+        self.n_updates += 1
+        self.learned_trials.extend(r.number for r in batch)
+
+    def step(self, episodes: Sequence[Sequence[Step]], advantages: Sequence[float],
+             entropy_weights: Sequence[float], denominator: int) -> None:
+        """One policy-gradient step: ascend ``advantage * log_prob + weight * entropy``,
+        summed over the episodes and divided by ``denominator``."""
+        log_prob, entropy = self.policy.evaluate(self.layer_tokens, episodes)
+        objective = (torch.tensor(advantages, dtype=torch.float32) * log_prob
+                     + torch.tensor(entropy_weights, dtype=torch.float32) * entropy)
+        self.optimizer.zero_grad()
+        (-objective.sum() / denominator).backward()
+        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), 1.0)
+        self.optimizer.step()
+        self._encoded = None
+        self.version += 1

@@ -1,0 +1,377 @@
+"""RenaSampler: RENA's reinforcement-learning controller as an Optuna sampler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+import math
+import threading
+from typing import Any
+from typing import TYPE_CHECKING
+
+import numpy as np
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+import torch
+
+from optuna_rena._dashboard import mirror_trial_constraints
+from optuna_rena._metrics import CHILD_SPEC_ATTR
+from optuna_rena._sampler.decisions import DecisionMaker
+from optuna_rena._sampler.decisions import ORDER_KEY
+from optuna_rena._sampler.learner import Learner
+from optuna_rena._sampler.learner import LearnerOptions
+from optuna_rena._sampler.planner import Planner
+from optuna_rena._sampler.policy import RenaPolicy
+from optuna_rena._sampler.policy import State
+
+
+if TYPE_CHECKING:
+    from optuna.study import Study
+
+    from optuna_rena._space import ArchitectureSpace
+
+
+class RenaSampler(BaseSampler):
+    """Sampler for resource-constrained architecture search with RENA's policy network.
+
+    RENA ("Resource-Efficient Neural Architect", Zhou et al. 2018) trains a policy network
+    by reinforcement learning to edit a baseline network. Here each trial is one episode:
+
+    1. The objective calls :meth:`ArchitectureSpace.suggest`, which asks the trial for each
+       scale, remove and insert decision; Optuna calls :meth:`sample_independent` for each
+       decision, in order (not for fixed or enqueued parameters, nor single choices).
+    2. The policy (:class:`~optuna_rena._sampler.policy.RenaPolicy`) embeds the baseline: lookup
+       embeddings of each layer's hyperparameters, summed into a layer vector, and a
+       bidirectional LSTM across the layers. An autoregressive LSTM takes each decision
+       conditioned on the embedding of the layer it is about and on the previous decisions.
+    3. When the trial finishes, its reward is ``R = P * prod_j p ** max(0, v_j)``: ``P`` the
+       objective (accuracy), ``v_j`` the normalised violations that ``trial.set_constraint``
+       recorded, whoever set them. Every ``batch_size`` finished trials, the policy takes one
+       REINFORCE step with a moving-average baseline and an entropy bonus (Adam, gradient
+       norm clipped to 1, advantages divided by the standard deviation of the rewards so
+       far, which makes the step size independent of the objective's scale).
+
+    The modules of this package hold the parts: ``decisions`` (distributions as choices),
+    ``policy`` (the ``nn.Module``), ``learner`` (REINFORCE, baseline, elite replay),
+    ``planner`` (lockstep simulation, no-repeat planning, pre-training) and ``reward``.
+    ``RenaSampler`` itself only answers Optuna's sampler interface and the space's hook
+    (:class:`~optuna_rena.SpaceAwareSampler`).
+
+    The policy is rebuilt from storage: a new or restarted process, or another worker,
+    learns from every finished trial it has not learnt from yet, in trial-number order,
+    including trials of other workers and of other samplers (each trial's decision order
+    is stored in its ``rena:order`` system attribute). Batches follow the order in which a
+    process sees trials finish, so two processes may hold slightly different policies; each
+    has learnt from the same trials.
+
+    Beyond the paper, five options, all on by default, make the search sample-efficient;
+    ``RenaSampler.paper()`` turns them off:
+
+    * ``pretrain_episodes``: the constraints on parameters, FLOPs, bytes and compute
+      intensity are known before any training, so before the first trial the policy is
+      trained on simulated episodes whose reward is the penalty alone, until
+      ``pretrain_target`` of a batch is feasible.
+    * ``penalty_tightening``: the soft penalty trades accuracy against violation. With
+      ``p = 0.9``, a slightly infeasible network can out-score every feasible one. Once
+      feasible trials appear, ``p`` tightens to ``p ** (1 + min(n_feasible, 20))``, so the
+      penalty guides the search while nothing is feasible and then enforces the budget.
+    * ``elite_size``: the best trials so far are replayed in every update, with their
+      positive advantages only (self-imitation), so good architectures are not forgotten.
+    * ``avoid_repeats``: with a space, each trial's decisions are planned at its first
+      decision: episodes are simulated from the policy, ``plan_candidates`` at a time and
+      in lockstep, and the first whose child network no trial has had (in any worker) is
+      taken; when none is new, the policy is flattened (temperature 2, then 4).
+    * ``prefer_feasible``: among new candidates, one that meets the constraints on
+      parameters, FLOPs, bytes and compute intensity comes first, since those are known
+      without training it.
+
+    Without an :class:`ArchitectureSpace`, RenaSampler is a plain RL sampler for any
+    define-by-run objective: each parameter is a decision keyed by its name; integer and
+    float ranges are split into ``n_bins`` bins (in log space for log distributions), and
+    a value is drawn uniformly within the chosen bin.
+
+    With several objectives, ``P`` is the mean over the objectives of the fraction of
+    finished trials that the trial equals or beats (see :mod:`optuna_rena._sampler.reward`).
+
+    Example:
+
+        .. code-block:: python
+
+            import optuna
+            from optuna_rena import ArchitectureSpace, Constraint, RenaSampler, zoo
+
+            space = ArchitectureSpace(zoo.ds_cnn(), [Constraint("params", max=20_000)])
+
+            def objective(trial):
+                child = space.suggest(trial)
+                return 1.0 / (1.0 + trial.user_attrs["flops"] / 1e7)  # train `child` here
+
+            study = optuna.create_study(direction="maximize", sampler=RenaSampler(seed=0))
+            study.optimize(objective, n_trials=10)
+
+    Args:
+        seed: Seed for the policy's initial weights and for sampling.
+        penalty_base: ``p`` of the soft penalty, in (0, 1]; 1 ignores constraints.
+        penalty_tightening: Tighten ``p`` as feasible trials appear.
+        batch_size: Finished trials per policy update.
+        learning_rate: Adam's learning rate.
+        entropy_weight: Weight of the entropy bonus.
+        baseline_decay: Decay of the reward's moving-average baseline, in [0, 1).
+        elite_size: Best trials replayed in each update; 0 disables.
+        pretrain_episodes: Most simulated episodes for pre-training on the resource penalty;
+            0 disables.
+        pretrain_target: Feasible fraction of a simulated batch that ends pre-training.
+        avoid_repeats: Plan each trial to give a child network no trial has had.
+        plan_candidates: Episodes simulated at once when planning.
+        prefer_feasible: Plan analytically feasible children first.
+        n_bins: Bins for integer and float distributions.
+        embedding_dim: Size of the policy's embeddings.
+        hidden_size: Size of the policy's LSTM states.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        penalty_base: float = 0.9,
+        penalty_tightening: bool = True,
+        batch_size: int = 8,
+        learning_rate: float = 0.01,
+        entropy_weight: float = 0.01,
+        baseline_decay: float = 0.9,
+        elite_size: int = 8,
+        pretrain_episodes: int = 2048,
+        pretrain_target: float = 0.5,
+        avoid_repeats: bool = True,
+        plan_candidates: int = 32,
+        prefer_feasible: bool = True,
+        n_bins: int = 16,
+        embedding_dim: int = 32,
+        hidden_size: int = 64,
+    ) -> None:
+        _check_number("penalty_base", penalty_base, 0.0, 1.0, low_open=True)
+        _check_number("learning_rate", learning_rate, 0.0, math.inf, low_open=True)
+        _check_number("entropy_weight", entropy_weight, 0.0, math.inf)
+        _check_number("baseline_decay", baseline_decay, 0.0, 1.0, high_open=True)
+        _check_number("pretrain_target", pretrain_target, 0.0, 1.0, low_open=True)
+        for name, value, low in (("batch_size", batch_size, 1), ("elite_size", elite_size, 0),
+                                 ("pretrain_episodes", pretrain_episodes, 0),
+                                 ("n_bins", n_bins, 2), ("plan_candidates", plan_candidates, 1),
+                                 ("embedding_dim", embedding_dim, 1),
+                                 ("hidden_size", hidden_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+        for name, flag in (("penalty_tightening", penalty_tightening),
+                           ("avoid_repeats", avoid_repeats),
+                           ("prefer_feasible", prefer_feasible)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False, got {flag!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+                                 or not 0 <= seed < 2**32):
+            raise ValueError(f"seed must be an integer in [0, 2**32) or None, got {seed!r}.")
+        self._seed = seed
+        self._learner_options = LearnerOptions(
+            batch_size=batch_size, learning_rate=float(learning_rate),
+            entropy_weight=float(entropy_weight), baseline_decay=float(baseline_decay),
+            elite_size=elite_size, penalty_base=float(penalty_base),
+            penalty_tightening=penalty_tightening)
+        self.penalty_base = float(penalty_base)
+        self.penalty_tightening = penalty_tightening
+        self.batch_size = batch_size
+        self.learning_rate = float(learning_rate)
+        self.entropy_weight = float(entropy_weight)
+        self.baseline_decay = float(baseline_decay)
+        self.elite_size = elite_size
+        self.pretrain_episodes = pretrain_episodes
+        self.pretrain_target = float(pretrain_target)
+        self.avoid_repeats = avoid_repeats
+        self.plan_candidates = plan_candidates
+        self.prefer_feasible = prefer_feasible
+        self.n_bins = n_bins
+        self._dims = (embedding_dim, hidden_size)
+        self._rng = np.random.RandomState(seed)
+        self._lock = threading.RLock()
+        self._space: ArchitectureSpace | None = None
+        self._study_key: tuple[int, int] | None = None
+        self._reset_learning()
+
+    @classmethod
+    def paper(cls, **kwargs: Any) -> RenaSampler:
+        """RENA as published: soft penalty with a fixed ``p``, plain REINFORCE with a
+        moving-average baseline; no pre-training, no tightening, no elite replay, no
+        planning."""
+        settings: dict[str, Any] = dict(penalty_tightening=False, elite_size=0,
+                                        pretrain_episodes=0, avoid_repeats=False,
+                                        prefer_feasible=False)
+        settings.update(kwargs)
+        return cls(**settings)
+
+    # ----- what was learnt -----
+
+    @property
+    def n_updates(self) -> int:
+        """Policy updates from finished trials so far."""
+        return self._learner.n_updates
+
+    @property
+    def learned_trials(self) -> list[int]:
+        """Numbers of the trials the policy has learnt from, in the order it learnt them."""
+        return list(self._learner.learned_trials)
+
+    def rewards(self) -> dict[int, float]:
+        """RENA's reward ``R = P * prod_j p ** max(0, v_j)`` of each trial learnt from, by
+        trial number, under the current ``p``; a failed trial's is 0."""
+        with self._lock:
+            return self._learner.rewards()
+
+    def _reset_learning(self) -> None:
+        """A fresh policy: seeded weights, nothing learnt."""
+        seed = self._seed if self._seed is not None else int(self._rng.randint(2**31))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            policy = RenaPolicy(*self._dims)
+        space = self._space
+        self._decisions = DecisionMaker(space, self.n_bins)
+        self._learner = Learner(policy, space.layer_tokens() if space is not None else [],
+                                self._learner_options)
+        self._planner = None if space is None else Planner(
+            space, self._decisions, self._learner, self._rng, self.plan_candidates,
+            self.prefer_feasible)
+        self._episodes: dict[int, _Episode] = {}
+        self._pretrained = False
+        self.pretrain_stats: dict[str, float] = {}
+
+    # ----- the space's hook -----
+
+    def attach_space(self, space: ArchitectureSpace) -> None:
+        """Read the space that the study searches (:class:`~optuna_rena.SpaceAwareSampler`).
+
+        :meth:`ArchitectureSpace.suggest` calls this before its first decision. An equal
+        space (the same signature), remade by this process or another, keeps what was
+        learnt; another space starts learning afresh, since decisions learnt in one space
+        mean something else in another.
+        """
+        with self._lock:
+            current = self._space
+            if current is space:
+                return
+            self._space = space
+            if current is not None and current.signature() == space.signature():
+                self._decisions.space = space
+                if self._planner is not None:
+                    self._planner.space = space
+                return
+            self._reset_learning()
+
+    def reseed_rng(self) -> None:
+        """Reseed the sampling RNG; what the policy learnt is kept."""
+        with self._lock:
+            self._rng.seed()
+            if self._planner is not None:
+                self._planner.discard_pools()  # drawn with the old seed
+
+    # ----- Optuna's sampler interface -----
+
+    def infer_relative_search_space(
+        self, study: Study, trial: FrozenTrial
+    ) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        param_name: str,
+        param_distribution: BaseDistribution,
+    ) -> Any:
+        with self._lock:
+            episode = self._episode(study, trial)
+            decision = self._decisions.decision(param_name, param_distribution, trial.params)
+            if decision.n == 1:
+                return decision.value(0, self._rng)
+            if (self._planner is not None and self.avoid_repeats and episode.plan is None
+                    and self._decisions.is_space_decision(param_name, decision)):
+                episode.plan = self._planner.plan(_child_specs(study))
+            chosen = None
+            if episode.plan is not None and param_name in episode.plan and (
+                    episode.plan[param_name] in decision.values):  # type: ignore[operator]
+                chosen = [decision.index_of(episode.plan[param_name])]
+            episode.state, (index,) = self._learner.policy.act(
+                episode.state, episode.layers, [decision.context], self._rng, chosen=chosen)
+            episode.order.append(param_name)
+            return decision.value(index, self._rng)
+
+    def after_trial(
+        self,
+        study: Study,
+        trial: FrozenTrial,
+        state: TrialState,
+        values: Sequence[float] | None,
+    ) -> None:
+        with self._lock:
+            episode = self._episodes.pop(trial._trial_id, None)
+        # The trial is still running here, so its system attributes can be written.
+        if episode is not None and episode.order:
+            study._storage.set_trial_system_attr(trial._trial_id, ORDER_KEY, episode.order)
+        mirror_trial_constraints(study._storage, trial._trial_id)
+
+    def _episode(self, study: Study, trial: FrozenTrial) -> _Episode:
+        """The running trial's episode; at a trial's first decision, learn first."""
+        key = (id(study._storage), study._study_id)
+        if self._study_key != key:
+            if self._study_key is not None:
+                self._reset_learning()  # another study: its trials, not this one's
+            self._study_key = key
+        episode = self._episodes.get(trial._trial_id)
+        if episode is None:
+            if self._planner is not None and not self._pretrained:
+                self._pretrained = True
+                if self.pretrain_episodes and self._planner.space.has_analytic_constraints:
+                    self.pretrain_stats = self._planner.pretrain(
+                        self.pretrain_episodes, self.pretrain_target, self.penalty_base,
+                        self.entropy_weight)
+            self._learner.learn(_all_trials(study), study.directions, self._decisions)
+            episode = _Episode(self._learner.layers(), self._learner.policy.initial_state())
+            self._episodes[trial._trial_id] = episode
+        return episode
+
+
+@dataclass
+class _Episode:
+    """A running trial: the controller's state, the decisions so far, and the plan of the
+    space's decisions when one was drawn."""
+
+    layers: torch.Tensor
+    state: State
+    order: list[str] = field(default_factory=list)
+    plan: dict[str, Any] | None = None
+
+
+def _all_trials(study: Study) -> list[FrozenTrial]:
+    """Every trial of the study, from storage: pruners such as Hyperband hand the sampler
+    a study filtered to one bracket, and the policy learns from all of them."""
+    return study._storage.get_all_trials(study._study_id, deepcopy=False)
+
+
+def _child_specs(study: Study) -> set[str]:
+    """The child networks of the study's trials, finished or running, as JSON."""
+    return {t.user_attrs.get(CHILD_SPEC_ATTR) for t in _all_trials(study)} - {None}
+
+
+def _check_number(name: str, value: Any, low: float, high: float, *, low_open: bool = False,
+                  high_open: bool = False) -> None:
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
+          and math.isfinite(value)
+          and (value > low if low_open else value >= low)
+          and (value < high if high_open else value <= high))
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")

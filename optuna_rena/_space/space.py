@@ -1,0 +1,261 @@
+"""The action space: RENA's scale, remove and insert edits of a baseline, as Optuna suggestions.
+
+Parameter names (stable; a trial's params alone determine its child network):
+
+=============================  ==========================================================
+``L{i}.remove``                ``False`` or ``True``: remove baseline layer ``i``.
+``L{i}.{hp}``                  scale factor of hyperparameter ``hp`` (``filters``,
+                               ``units``, ``expansion``, ``kernel``) of layer ``i``; only
+                               asked when the layer is kept.
+``L{i}.variant``               for layers given ``layer_options``: ``"remove"`` (when
+                               removable) or the label of one option, such as
+                               ``"kernel=5,expansion=6"``; replaces the two above.
+``I{k}.position``              insert slot ``k``: ``-1`` for no insertion, else ``j`` to
+                               insert before baseline layer ``j``.
+``I{k}.type.{rank}``           the inserted layer's type, among those that fit the shape at
+                               that position: ``map`` (feature maps), ``sequence``,
+                               ``vector``.
+``I{k}.{type}.{hp}``           the inserted layer's hyperparameters. ``filters`` and
+                               ``units`` are factors of the input's width (channels or
+                               features) at that position; the others are values.
+=============================  ==========================================================
+
+Edits are applied in a fixed order: each baseline layer is removed, given an option, or
+scaled; then the insertions, slot by slot. An edit that would make an impossible network
+(a kernel larger than its input, a pooling below one pixel) is skipped and listed in the
+trial's ``skipped_edits`` attribute, so every trial gets a valid child.
+"""
+
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+
+from optuna_rena._constraints import Constraint
+from optuna_rena._constraints import constraint_list
+from optuna_rena._constraints import violations_of
+from optuna_rena._dashboard import save_note
+from optuna_rena._latency import measure_latency
+from optuna_rena._metrics import ANALYTIC_METRICS
+from optuna_rena._metrics import CHILD_SPEC_ATTR
+from optuna_rena._metrics import SKIPPED_EDITS_ATTR
+from optuna_rena._report import trial_note
+from optuna_rena._resources import NetworkResources
+from optuna_rena._resources import ResourceModel
+from optuna_rena._space.arguments import edit_rules
+from optuna_rena._space.encoding import decision_context
+from optuna_rena._space.encoding import DecisionContext
+from optuna_rena._space.encoding import insert_position_key
+from optuna_rena._space.encoding import layer_tokens
+from optuna_rena._space.hook import SpaceAwareSampler
+from optuna_rena._spec import NetworkSpec
+
+
+DEFAULT_SCALE_FACTORS = (0.5, 0.75, 1.0, 1.5, 2.0)
+
+
+class ArchitectureSpace:
+    """What may change in a baseline network, as Optuna suggestions.
+
+    ``suggest(trial)`` asks the trial for RENA's three kinds of edits of ``baseline``
+    (scale, remove, insert; the parameter names are in this module's docstring), builds the
+    child :class:`~optuna_rena.NetworkSpec`, records its resources on the trial as user
+    attributes (``params``, ``flops``, ``macs``, ``bytes``, ``compute_intensity``, and
+    ``child_spec`` as JSON) and writes each constraint with ``trial.set_constraint``. Any
+    Optuna sampler can search the space; :class:`~optuna_rena.RenaSampler` also reads the
+    baseline's layers to condition its decisions on them, through the documented hook
+    :class:`~optuna_rena.SpaceAwareSampler`.
+
+    Example:
+
+        .. code-block:: python
+
+            import optuna
+            from optuna_rena import ArchitectureSpace, Constraint, zoo
+
+            space = ArchitectureSpace(
+                zoo.ds_cnn(), [Constraint("params", max=20_000)], max_inserts=1
+            )
+
+            def objective(trial):
+                child = space.suggest(trial)
+                return -trial.user_attrs["flops"]  # train and evaluate `child` here
+
+            study = optuna.create_study(direction="maximize")
+            study.optimize(objective, n_trials=5)
+
+    Args:
+        baseline: The network to edit.
+        constraints: Bounds on the child's resources (or on user metrics, which the
+            objective reports with :meth:`Constraint.set`).
+        scale_factors: Choices of the scale factor of every scalable hyperparameter; a
+            dict maps a hyperparameter name to its own choices. ``None`` disables scaling.
+        layers: Baseline layer indices that may be edited; by default all but the last.
+        remove: Whether edited layers may be removed. Layers that change the rank
+            (pooling to a vector, ``to_sequence``) are never removed. Removing a strided
+            convolutional layer leaves a 1x1 strided convolution with its filters, batch
+            norm and no activation, as NAS-Bench-Macro's identity does.
+        layer_options: Per layer index, a list of hyperparameter overrides to choose from
+            instead of scaling: ``{3: [{"kernel": 3}, {"kernel": 5}]}``.
+        max_inserts: Insert slots ``K``; 0 disables insertion.
+        insert_types: Per rank name (``map``, ``sequence``, ``vector``), the layer types that
+            may be inserted. By default the convolutional and recurrent types of the
+            baseline, ``max_pool2d``, ``linear`` and ``dropout``.
+        insert_choices: Per layer type, overrides of its choices when inserted (each
+            type's defaults are its ``insert_choices``, such as
+            ``Conv2d.insert_choices``; widths are factors of the input's width).
+        resource_model: Counts the child's resources; float32 by default.
+        latency_batch_size: Batch size for the ``latency_ms`` metric, which is measured
+            only when a constraint uses it.
+        notes: Save each child's layer table as the trial's optuna-dashboard note (when
+            optuna-dashboard is installed). Notes are study attributes that grow with the
+            study; turn them off for long benchmarks.
+    """
+
+    def __init__(
+        self,
+        baseline: NetworkSpec,
+        constraints: Iterable[Constraint] | Constraint | None = None,
+        *,
+        scale_factors: Sequence[float] | Mapping[str, Sequence[float]] | None = DEFAULT_SCALE_FACTORS,
+        layers: Iterable[int] | None = None,
+        remove: bool = True,
+        layer_options: Mapping[int, Sequence[Mapping[str, Any]]] | None = None,
+        max_inserts: int = 2,
+        insert_types: Mapping[str, Sequence[str]] | None = None,
+        insert_choices: Mapping[str, Mapping[str, Sequence[Any]]] | None = None,
+        resource_model: ResourceModel | None = None,
+        latency_batch_size: int = 1,
+        notes: bool = True,
+    ) -> None:
+        self._rules = edit_rules(
+            baseline, scale_factors=scale_factors, layers=layers, remove=remove,
+            layer_options=layer_options, max_inserts=max_inserts, insert_types=insert_types,
+            insert_choices=insert_choices)
+        self.baseline = baseline
+        self.constraints = constraint_list(constraints)
+        if resource_model is not None and not isinstance(resource_model, ResourceModel):
+            raise ValueError(f"resource_model must be a ResourceModel, got {resource_model!r}.")
+        self.resource_model = resource_model or ResourceModel()
+        self.max_inserts = max_inserts
+        if isinstance(latency_batch_size, bool) or not isinstance(latency_batch_size, int) or (
+            latency_batch_size < 1
+        ):
+            raise ValueError(f"latency_batch_size must be a positive integer, got "
+                             f"{latency_batch_size!r}.")
+        self.latency_batch_size = latency_batch_size
+        if not isinstance(notes, bool):
+            raise ValueError(f"notes must be True or False, got {notes!r}.")
+        self.notes = notes
+        self._contexts: dict[tuple[Any, ...], DecisionContext | None] = {}
+
+    def signature(self) -> tuple[Any, ...]:
+        """Everything that defines the decisions and their rewards: equal signatures,
+        equal spaces."""
+        return (self.constraints, self._rules.signature())
+
+    # ----- the decisions and the child -----
+
+    def decisions(self) -> Generator[tuple[str, tuple[Any, ...]], Any, tuple[NetworkSpec, list[str]]]:
+        """The decisions as a generator: it yields ``(name, choices)``, is sent the value
+        chosen, and returns the child and the skipped edits. A generator lets a sampler
+        run many simulated episodes in lockstep, batching its policy across them."""
+        return self._rules.decisions()
+
+    def _decide(self, choose: Any) -> tuple[NetworkSpec, list[str]]:
+        """Ask ``choose(name, choices)`` for every decision, in order."""
+        decisions = self.decisions()
+        try:
+            name, choices = next(decisions)
+            while True:
+                name, choices = decisions.send(choose(name, choices))
+        except StopIteration as done:
+            return done.value
+
+    def child(self, params: Mapping[str, Any]) -> NetworkSpec:
+        """The child network that a trial with ``params`` got.
+
+        Raises:
+            ValueError: A decision is missing from ``params`` or has an invalid value.
+        """
+        def choose(name: str, choices: tuple[Any, ...]) -> Any:
+            if name not in params:
+                raise ValueError(f"params lack the decision {name!r}.")
+            if params[name] not in choices:
+                raise ValueError(f"params[{name!r}] = {params[name]!r} is not one of "
+                                 f"{list(choices)}.")
+            return params[name]
+        return self._decide(choose)[0]
+
+    # ----- the child's resources -----
+
+    def metrics(self, child: NetworkSpec,
+                resources: NetworkResources | None = None) -> dict[str, float]:
+        """The child's resource metrics, with ``latency_ms`` when a constraint uses it."""
+        out = (resources or self.resource_model.count(child)).as_dict()
+        if any(c.metric == "latency_ms" for c in self.constraints):
+            out["latency_ms"] = measure_latency(child, batch_size=self.latency_batch_size)
+        return out
+
+    @property
+    def has_analytic_constraints(self) -> bool:
+        """Whether some constraint bounds a metric that is known before any training."""
+        return any(c.metric in ANALYTIC_METRICS for c in self.constraints)
+
+    def analytic_violations(self, child: NetworkSpec) -> dict[str, float]:
+        """The violations of the constraints on analytic metrics (counted, not measured)."""
+        return violations_of([c for c in self.constraints if c.metric in ANALYTIC_METRICS],
+                             self.resource_model.count(child).as_dict())
+
+    # ----- a trial -----
+
+    def suggest(self, trial: optuna.Trial) -> NetworkSpec:
+        """Suggest a child network on ``trial``; record its resources and constraints.
+
+        A sampler that implements :class:`~optuna_rena.SpaceAwareSampler` is told about
+        this space first.
+        """
+        sampler = trial.study.sampler
+        if isinstance(sampler, SpaceAwareSampler):
+            sampler.attach_space(self)
+        child, skipped = self._decide(lambda name, choices: trial.suggest_categorical(
+            name, choices))
+        resources = self.resource_model.count(child)
+        metrics = self.metrics(child, resources)
+        for name, value in metrics.items():
+            trial.set_user_attr(name, value)
+        trial.set_user_attr(CHILD_SPEC_ATTR, child.to_json())
+        if skipped:
+            trial.set_user_attr(SKIPPED_EDITS_ATTR, skipped)
+        for c in self.constraints:
+            if c.metric in metrics:
+                trial.set_constraint(c.name, c.violation(metrics[c.metric]))
+        if self.notes:
+            save_note(trial, trial_note(child, resources, self.constraints, metrics))
+        return child
+
+    # ----- what a policy reads -----
+
+    def layer_tokens(self) -> list[list[str]]:
+        """Per baseline layer, the tokens that a policy embeds: its type and each
+        hyperparameter's value, whether it may be edited, and its output width."""
+        return layer_tokens(self._rules)
+
+    def context(self, name: str, choices: Sequence[Any],
+                params: Mapping[str, Any]) -> DecisionContext | None:
+        """What decision ``name`` is about, given the ``params`` decided so far; ``None``
+        for a parameter that is not one of this space's."""
+        # Only an insertion's position changes a context; memoise on it.
+        position_key = insert_position_key(name)
+        position = params.get(position_key) if position_key else None
+        key = (name, tuple(choices), position)
+        if key not in self._contexts:
+            known = {} if position is None else {position_key: position}
+            self._contexts[key] = decision_context(self._rules, name, tuple(choices), known)
+        return self._contexts[key]

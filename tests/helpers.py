@@ -1,0 +1,125 @@
+"""What several test modules share: paths, the offline data, a synthetic objective on
+NAS-Bench-Macro's space, loopback ports, console scripts, and skipping honestly."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import os
+from pathlib import Path
+import socket
+import sys
+from typing import Any
+from typing import NoReturn
+
+import optuna
+import pytest
+
+from optuna_rena import ArchitectureSpace
+from optuna_rena import AvgPool2d
+from optuna_rena import BasicBlock
+from optuna_rena import Constraint
+from optuna_rena import Conv2d
+from optuna_rena import Dropout
+from optuna_rena import Flatten
+from optuna_rena import GlobalAvgPool
+from optuna_rena import GRU
+from optuna_rena import InputSpec
+from optuna_rena import InvertedResidual
+from optuna_rena import Linear
+from optuna_rena import LSTM
+from optuna_rena import MaxPool2d
+from optuna_rena import NetworkSpec
+from optuna_rena import SeparableConv2d
+from optuna_rena import ToSequence
+from optuna_rena import zoo
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+TIGHT = (Constraint("params", max=600_000), Constraint("macs", max=25_000_000))
+"""NAS-Bench-Macro's tight budget: 39 of 6561 networks are feasible."""
+
+
+def shared_data_dir() -> Path:
+    """The offline datasets: $OPTUNA_RENA_DATA, else ../shared/data beside the checkout."""
+    return Path(os.environ.get("OPTUNA_RENA_DATA", REPO.parent / "shared" / "data"))
+
+
+def unavailable(why: str) -> NoReturn:
+    """Skip a test whose requirement is missing here, saying why; in CI, which installs
+    every requirement, fail instead: a missing requirement there is a CI bug."""
+    if os.environ.get("CI"):
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+def console_script(name: str) -> str:
+    """The path of an installed console script: beside the running Python (a venv's
+    ``bin``), whether or not that folder is on PATH."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        unavailable(f"the {name} script is not installed beside {sys.executable}: "
+                    "pip install -e '.[all]'")
+    return str(path)
+
+
+def macro_space(constraints: Any = TIGHT) -> ArchitectureSpace:
+    """NAS-Bench-Macro's space without dashboard notes (not under test where it is used)."""
+    return zoo.nas_bench_macro_space(constraints, notes=False)
+
+
+def synthetic_accuracy(params: dict[str, Any]) -> float:
+    """A deterministic stand-in for accuracy: bigger blocks score higher."""
+    code = zoo.nas_bench_macro_code(params)
+    return 50.0 + sum((i + 1) * int(d) for i, d in enumerate(code))
+
+
+def macro_objective(space: ArchitectureSpace) -> Callable[[optuna.Trial], float]:
+    def objective(trial: optuna.Trial) -> float:
+        space.suggest(trial)
+        return synthetic_accuracy(trial.params)
+    return objective
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def every_layer_type_image() -> NetworkSpec:
+    return NetworkSpec(InputSpec.image(3, 20, 18), [
+        Conv2d(8, (3, 5), (1, 2)),
+        SeparableConv2d(12, 3, 2),
+        InvertedResidual(12, 4, 3),  # residual: same channels, stride 1
+        InvertedResidual(16, 1, (5, 3), 1),  # expansion 1: no expand convolution
+        BasicBlock(16),
+        BasicBlock(24, 3, 2),  # projection shortcut
+        MaxPool2d(2, 1),
+        AvgPool2d((1, 2)),
+        Dropout(0.1),
+        GlobalAvgPool(),
+        Linear(32),
+        Linear(10, activation="none"),
+    ], "every_image_layer")
+
+
+def every_layer_type_audio() -> NetworkSpec:
+    return NetworkSpec(InputSpec.audio(20, 30), [
+        Conv2d(6, (5, 3), (2, 1), padding="valid", batch_norm=False, activation="relu6"),
+        ToSequence(),
+        GRU(8, bidirectional=True, return_sequences=True),
+        LSTM(5, return_sequences=True),
+        LSTM(7, bidirectional=True),
+        Linear(12, activation="none"),
+    ], "every_audio_layer")
+
+
+def flatten_sequence() -> NetworkSpec:
+    return NetworkSpec(InputSpec.audio(8, 6), [
+        ToSequence(), GRU(4, return_sequences=True), Flatten(), Linear(3)])
+
+
+ALL_SPECS = [every_layer_type_image, every_layer_type_audio, flatten_sequence,
+             zoo.cifar10_resnet, zoo.kws_crnn, zoo.ds_cnn,
+             lambda: zoo.nas_bench_macro("01201020")]
