@@ -1,7 +1,8 @@
 """Four worker processes on one study against one process with the same trial budget.
 
 NAS-Bench-Macro, params <= 0.6 M and MACs <= 25 M, RenaSampler with its defaults
-(batch size 8), 200 trials per study, a journal file shared by the workers:
+(batch size 8), 200 trials per study, a journal file shared by the workers. Each worker is
+the real command, ``optuna-rena search --task nas-bench-macro``:
 
     python benchmarks/multi_worker.py --seeds 5
 
@@ -22,22 +23,24 @@ import numpy as np
 import optuna
 
 from optuna_rena import trial_violations
-from optuna_rena._benchmark import open_storage
-from optuna_rena._reward import is_feasible
-
-HERE = Path(__file__).resolve().parent
-WORKER = HERE.parent / "tests" / "rena_worker.py"
+from optuna_rena._constraints import is_feasible
+from optuna_rena._storage import open_storage
 
 
 def _run(log: str, study: str, workers: int, trials: int, seed: int, data: str) -> None:
-    procs = [subprocess.Popen([sys.executable, str(WORKER), f"journal:{log}", study,
-                               str(trials), str(4 * seed + w), "--batch-size", "8",
-                               "--nas-bench-macro", data],
-                              stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    # A journal file lets workers that start together create the study together.
+    procs = [subprocess.Popen([sys.executable, "-m", "optuna_rena.cli", "search",
+                               "--task", "nas-bench-macro", "--data-dir", data,
+                               "--storage", f"journal:{log}", "--study-name", study,
+                               "--trials", str(trials), "--seed", str(4 * seed + w),
+                               "--no-progress"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
              for w in range(workers)]
     for p in procs:
-        if p.wait() != 0:
-            raise SystemExit(f"a worker failed with {p.returncode}")
+        _, stderr = p.communicate()
+        if p.returncode != 0:
+            raise SystemExit(f"a worker failed with {p.returncode}:\n{stderr[-3000:]}")
 
 
 def _figures(log: str, study: str) -> tuple[float, float, float]:
@@ -55,7 +58,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--data", default=os.environ.get("OPTUNA_RENA_DATA", "../shared/data"))
     args = parser.parse_args()
-    rows = {"1 process x 200": [], "4 processes x 50": []}
+    rows: dict[str, list[tuple[float, float, float]]] = {"1 process x 200": [],
+                                                          "4 processes x 50": []}
     with tempfile.TemporaryDirectory() as tmp:
         log = str(Path(tmp) / "studies.log")
         for seed in range(args.seeds):

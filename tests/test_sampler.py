@@ -179,41 +179,6 @@ def test_plain_objective_with_user_constraints() -> None:
     assert np.median(fractions) > 0.1, fractions
 
 
-def test_faults_are_learnt_as_documented() -> None:
-    sampler = RenaSampler(seed=0, batch_size=2, pretrain_episodes=0)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
-
-    def objective(trial: optuna.Trial) -> float:
-        x = trial.suggest_categorical("x", [1, 2, 3])
-        kind = trial.number % 6
-        if kind == 0:
-            raise RuntimeError("the child ran out of memory")
-        if kind == 1:
-            return math.nan
-        if kind == 2:
-            return math.inf
-        if kind == 3:
-            trial.report(0.5 * x, step=0)
-            raise optuna.TrialPruned()
-        if kind == 4:
-            raise optuna.TrialPruned()  # pruned before any report: nothing to learn
-        return float(x)
-
-    study.optimize(objective, n_trials=25, catch=(RuntimeError,))
-    states = [t.state for t in study.trials[:6]]
-    assert states == [TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE,
-                      TrialState.PRUNED, TrialState.PRUNED, TrialState.COMPLETE]
-    learnt = set(sampler.learned_trials)
-    assert not any(n % 6 == 4 for n in learnt)
-    assert {0, 1, 2, 3, 5} <= learnt
-    # Failures and non-finite values get the worst reward, 0; a pruned trial is rewarded
-    # by its last report; a complete one by its value (no constraints: no penalty).
-    rewards = sampler.rewards()
-    assert rewards[0] == rewards[1] == rewards[2] == 0.0
-    assert rewards[3] == 0.5 * study.trials[3].params["x"]
-    assert rewards[5] == study.trials[5].value
-
-
 def test_multi_objective_rewards_follow_dominance() -> None:
     """With two objectives and no constraint, the reward is the mean fraction of trials
     that a trial equals or beats per objective: a trial that dominates another always

@@ -183,7 +183,7 @@ ENERGY = Constraint("energy_mj", max=100.0, user=True)
 def test_faults_inside_trials_do_not_stop_the_study() -> None:
     """Each fault is handled as documented in optuna_rena._sampler.reward; the study goes
     on. The objective measures a user constraint that every trial violates (v = 1), except
-    in fault 6, where it measures nothing: a constraint not measured is not penalised."""
+    in fault 7, where it measures nothing: a constraint not measured is not penalised."""
     sampler = RenaSampler(seed=0, batch_size=2, pretrain_episodes=0,
                           penalty_tightening=False)
     study = optuna.create_study(direction="maximize", sampler=sampler)
@@ -191,8 +191,8 @@ def test_faults_inside_trials_do_not_stop_the_study() -> None:
 
     def objective(trial: optuna.Trial) -> float:
         space.suggest(trial)
-        fault = trial.number % 8
-        if fault != 6:
+        fault = trial.number % 9
+        if fault != 7:
             ENERGY.set(trial, 200.0)
         if fault == 0:
             raise ValueError("the objective raises")
@@ -204,24 +204,27 @@ def test_faults_inside_trials_do_not_stop_the_study() -> None:
             trial.report(50.0, 0)
             raise optuna.TrialPruned()
         if fault == 4:
-            raise SpecError("layer 3 (conv2d): the child failed to build")
+            raise optuna.TrialPruned()  # pruned before any report: nothing to learn
         if fault == 5:
+            raise SpecError("layer 3 (conv2d): the child failed to build")
+        if fault == 6:
             raise torch.OutOfMemoryError("CUDA out of memory (raised by the test)")
         return synthetic_accuracy(trial.params)
 
-    study.optimize(objective, n_trials=32, catch=(ValueError, RuntimeError))
-    states = [t.state for t in study.trials[:8]]
+    study.optimize(objective, n_trials=36, catch=(ValueError, RuntimeError))
+    states = [t.state for t in study.trials[:9]]
     assert states == [TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE, TrialState.PRUNED,
-                      TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE,
+                      TrialState.PRUNED, TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE,
                       TrialState.COMPLETE]
-    assert len(study.trials) == 32
+    assert len(study.trials) == 36
     rewards = sampler.rewards()
-    for number in (0, 1, 2, 4, 5):  # raised, NaN, inf, SpecError, out of memory
+    for number in (0, 1, 2, 5, 6):  # raised, NaN, inf, SpecError, out of memory
         assert rewards[number] == 0.0
     assert rewards[3] == pytest.approx(50.0 * 0.9)  # pruned: its last report, penalised
-    assert trial_violations(study.trials[6]) == {}
-    assert rewards[6] == study.trials[6].value  # nothing measured: no penalty
-    assert rewards[7] == pytest.approx(study.trials[7].value * 0.9)  # v = 1
+    assert not any(n % 9 == 4 for n in rewards)  # pruned before a report: not learnt
+    assert trial_violations(study.trials[7]) == {}
+    assert rewards[7] == study.trials[7].value  # nothing measured: no penalty
+    assert rewards[8] == pytest.approx(study.trials[8].value * 0.9)  # v = 1
 
 
 def test_missing_constraints_count_as_feasible() -> None:

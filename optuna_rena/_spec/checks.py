@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 import numbers
 from typing import Any
@@ -19,6 +20,10 @@ _RANK_NAMES = {1: "a vector (features,)", 2: "a sequence (time, features)",
 
 class SpecError(ValueError):
     """An invalid layer, input or network specification."""
+
+
+Check = Callable[[str, str, Any], Any]
+"""``check(owner, name, value)``: the value normalised, or :class:`SpecError`."""
 
 
 def set_field(obj: Any, name: str, value: Any) -> None:
@@ -57,6 +62,18 @@ def choice(owner: str, name: str, value: Any, choices: Sequence[str]) -> str:
     if value not in choices:
         raise SpecError(f"{owner}: {name} must be one of {list(choices)}, got {value!r}.")
     return str(value)
+
+
+def one_of(choices: Sequence[str]) -> Check:
+    """The check that a value is one of ``choices``."""
+    return lambda owner, name, value: choice(owner, name, value, choices)
+
+
+def probability(owner: str, name: str, value: Any) -> float:
+    """A number in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise SpecError(f"{owner}: {name} must be a number in [0, 1), got {value!r}.")
+    return float(value)
 
 
 def flag(owner: str, name: str, value: Any) -> bool:

@@ -2,7 +2,7 @@
 
 A layer type is a frozen dataclass of hyperparameters. Its class says, in one place:
 
-* how its hyperparameters are validated (``__post_init__``);
+* how its hyperparameters are validated and normalised (``checks``);
 * its shape rule (:meth:`Layer.output_shape`) and the ``torch.nn`` module it builds;
 * its cost (:meth:`Layer.cost`): parameters, multiply-adds and activations moved, which
   the resource model turns into RENA's metrics;
@@ -20,7 +20,6 @@ from collections.abc import Mapping
 import dataclasses
 from dataclasses import dataclass
 import math
-import numbers
 from types import MappingProxyType
 from typing import Any
 from typing import ClassVar
@@ -28,12 +27,14 @@ from typing import ClassVar
 from torch import nn
 
 from optuna_rena._spec.checks import ACTIVATIONS
-from optuna_rena._spec.checks import choice
+from optuna_rena._spec.checks import Check
 from optuna_rena._spec.checks import flag
 from optuna_rena._spec.checks import odd_pair
+from optuna_rena._spec.checks import one_of
 from optuna_rena._spec.checks import PADDINGS
 from optuna_rena._spec.checks import pair
 from optuna_rena._spec.checks import positive_int
+from optuna_rena._spec.checks import probability
 from optuna_rena._spec.checks import require_rank
 from optuna_rena._spec.checks import set_field
 from optuna_rena._spec.checks import Shape
@@ -86,7 +87,8 @@ class Layer:
     * ``insert_rank``: the rank of the tensor the type may be inserted into, ``None``
       when a space never inserts it;
     * ``insert_choices``: default choices of an inserted layer's hyperparameters (widths
-      as factors of the input's width); ``insert_fixed``: values it is inserted with.
+      as factors of the input's width); ``insert_fixed``: values it is inserted with;
+    * ``checks``: per hyperparameter, the check that validates and normalises it.
     """
 
     type: ClassVar[str] = ""
@@ -96,6 +98,11 @@ class Layer:
     insert_rank: ClassVar[int | None] = None
     insert_choices: ClassVar[Mapping[str, tuple[Any, ...]]] = _frozen({})
     insert_fixed: ClassVar[Mapping[str, Any]] = _frozen({})
+    checks: ClassVar[Mapping[str, Check]] = _frozen({})
+
+    def __post_init__(self) -> None:
+        for name, check in self.checks.items():
+            set_field(self, name, check(self.type, name, getattr(self, name)))
 
     def output_shape(self, shape: Shape, where: str = "") -> Shape:
         """The per-sample output shape for a per-sample input ``shape``.
@@ -133,6 +140,10 @@ class Layer:
         return where or self.type
 
 
+_CONVOLUTION_CHECKS: dict[str, Check] = {
+    "filters": positive_int, "kernel": pair, "stride": pair, "activation": one_of(ACTIVATIONS)}
+
+
 @dataclass(frozen=True)
 class _ConvolutionLayer(Layer):
     """A convolutional layer on a feature map with "same" padding."""
@@ -167,14 +178,8 @@ class Conv2d(_ConvolutionLayer):
     batch_norm: bool = True
     activation: str = "relu"
 
-    def __post_init__(self) -> None:
-        set_field(self, "filters", positive_int(self.type, "filters", self.filters))
-        set_field(self, "kernel", pair(self.type, "kernel", self.kernel))
-        set_field(self, "stride", pair(self.type, "stride", self.stride))
-        set_field(self, "padding", choice(self.type, "padding", self.padding, PADDINGS))
-        set_field(self, "batch_norm", flag(self.type, "batch_norm", self.batch_norm))
-        set_field(self, "activation",
-                  choice(self.type, "activation", self.activation, ACTIVATIONS))
+    checks: ClassVar[Mapping[str, Check]] = _frozen({
+        **_CONVOLUTION_CHECKS, "padding": one_of(PADDINGS), "batch_norm": flag})
 
     def build(self, shape: Shape) -> nn.Module:
         kernel: tuple[int, int] = self.kernel  # type: ignore[assignment]
@@ -205,12 +210,7 @@ class SeparableConv2d(_ConvolutionLayer):
     stride: tuple[int, int] | int = (1, 1)
     activation: str = "relu"
 
-    def __post_init__(self) -> None:
-        set_field(self, "filters", positive_int(self.type, "filters", self.filters))
-        set_field(self, "kernel", pair(self.type, "kernel", self.kernel))
-        set_field(self, "stride", pair(self.type, "stride", self.stride))
-        set_field(self, "activation",
-                  choice(self.type, "activation", self.activation, ACTIVATIONS))
+    checks: ClassVar[Mapping[str, Check]] = _frozen(_CONVOLUTION_CHECKS)
 
     def build(self, shape: Shape) -> nn.Module:
         c = shape[0]
@@ -251,13 +251,8 @@ class InvertedResidual(_ConvolutionLayer):
     stride: tuple[int, int] | int = (1, 1)
     activation: str = "relu"
 
-    def __post_init__(self) -> None:
-        set_field(self, "filters", positive_int(self.type, "filters", self.filters))
-        set_field(self, "expansion", positive_int(self.type, "expansion", self.expansion))
-        set_field(self, "kernel", odd_pair(self.type, "kernel", self.kernel))
-        set_field(self, "stride", pair(self.type, "stride", self.stride))
-        set_field(self, "activation",
-                  choice(self.type, "activation", self.activation, ACTIVATIONS))
+    checks: ClassVar[Mapping[str, Check]] = _frozen({
+        **_CONVOLUTION_CHECKS, "expansion": positive_int, "kernel": odd_pair})
 
     def has_residual(self, shape: Shape) -> bool:
         return self.stride == (1, 1) and shape[0] == self.filters
@@ -306,10 +301,8 @@ class BasicBlock(_ConvolutionLayer):
     kernel: tuple[int, int] | int = (3, 3)
     stride: tuple[int, int] | int = (1, 1)
 
-    def __post_init__(self) -> None:
-        set_field(self, "filters", positive_int(self.type, "filters", self.filters))
-        set_field(self, "kernel", odd_pair(self.type, "kernel", self.kernel))
-        set_field(self, "stride", pair(self.type, "stride", self.stride))
+    checks: ClassVar[Mapping[str, Check]] = _frozen(
+        {"filters": positive_int, "kernel": odd_pair, "stride": pair})
 
     def has_projection(self, shape: Shape) -> bool:
         return self.stride != (1, 1) or shape[0] != self.filters
@@ -354,8 +347,10 @@ class _Pool2d(Layer):
     kernel: tuple[int, int] | int = (2, 2)
     stride: tuple[int, int] | int | None = None
 
+    checks: ClassVar[Mapping[str, Check]] = _frozen({"kernel": pair})
+
     def __post_init__(self) -> None:
-        set_field(self, "kernel", pair(self.type, "kernel", self.kernel))
+        super().__post_init__()
         # Like torch, the stride defaults to the kernel: non-overlapping windows.
         stride = self.kernel if self.stride is None else self.stride
         set_field(self, "stride", pair(self.type, "stride", stride))
@@ -446,15 +441,13 @@ class _RecurrentLayer(Layer):
     # Inserted layers keep the rank, so the rest of the network still fits.
     insert_fixed: ClassVar[Mapping[str, Any]] = _frozen({"return_sequences": True})
     gates: ClassVar[int] = 0
+    module: ClassVar[type[nn.GRU] | type[nn.LSTM]]
     units: int
     bidirectional: bool = False
     return_sequences: bool = False
 
-    def __post_init__(self) -> None:
-        set_field(self, "units", positive_int(self.type, "units", self.units))
-        set_field(self, "bidirectional", flag(self.type, "bidirectional", self.bidirectional))
-        set_field(self, "return_sequences",
-                  flag(self.type, "return_sequences", self.return_sequences))
+    checks: ClassVar[Mapping[str, Check]] = _frozen(
+        {"units": positive_int, "bidirectional": flag, "return_sequences": flag})
 
     @property
     def directions(self) -> int:
@@ -466,12 +459,9 @@ class _RecurrentLayer(Layer):
         width = self.units * self.directions
         return (shape[0], width) if self.return_sequences else (width,)
 
-    def _rnn_class(self) -> type[nn.GRU] | type[nn.LSTM]:
-        raise NotImplementedError
-
     def build(self, shape: Shape) -> nn.Module:
-        rnn = self._rnn_class()(shape[1], self.units, batch_first=True,
-                                bidirectional=self.bidirectional)
+        rnn = self.module(shape[1], self.units, batch_first=True,
+                          bidirectional=self.bidirectional)
         return Recurrent(rnn, self.return_sequences)
 
     def cost(self, inp: Shape, out: Shape) -> LayerCost:
@@ -489,9 +479,7 @@ class GRU(_RecurrentLayer):
 
     type: ClassVar[str] = "gru"
     gates: ClassVar[int] = 3
-
-    def _rnn_class(self) -> type[nn.GRU]:
-        return nn.GRU
+    module: ClassVar[type[nn.GRU] | type[nn.LSTM]] = nn.GRU
 
 
 @dataclass(frozen=True)
@@ -501,9 +489,7 @@ class LSTM(_RecurrentLayer):
 
     type: ClassVar[str] = "lstm"
     gates: ClassVar[int] = 4
-
-    def _rnn_class(self) -> type[nn.LSTM]:
-        return nn.LSTM
+    module: ClassVar[type[nn.GRU] | type[nn.LSTM]] = nn.LSTM
 
 
 @dataclass(frozen=True)
@@ -518,10 +504,8 @@ class Linear(Layer):
     units: int
     activation: str = "relu"
 
-    def __post_init__(self) -> None:
-        set_field(self, "units", positive_int(self.type, "units", self.units))
-        set_field(self, "activation",
-                  choice(self.type, "activation", self.activation, ACTIVATIONS))
+    checks: ClassVar[Mapping[str, Check]] = _frozen(
+        {"units": positive_int, "activation": one_of(ACTIVATIONS)})
 
     def output_shape(self, shape: Shape, where: str = "") -> Shape:
         require_rank(self._where(where), shape, 1,
@@ -547,11 +531,7 @@ class Dropout(Layer):
         {"rate": (0.1, 0.3, 0.5)})
     rate: float = 0.5
 
-    def __post_init__(self) -> None:
-        rate = self.rate
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
-            raise SpecError(f"{self.type}: rate must be a number in [0, 1), got {rate!r}.")
-        set_field(self, "rate", float(rate))
+    checks: ClassVar[Mapping[str, Check]] = _frozen({"rate": probability})
 
     def output_shape(self, shape: Shape, where: str = "") -> Shape:
         return shape
