@@ -51,23 +51,26 @@ def test_seed_makes_a_study_reproducible() -> None:
 
 
 def test_reseed_rng_changes_the_samples_and_keeps_what_was_learnt() -> None:
-    """Two samplers with one seed run the same 13 trials identically; reseeding one keeps
-    its policy but makes its later trials differ from the other's."""
-    samplers = [RenaSampler(seed=1, batch_size=4, pretrain_episodes=0) for _ in range(2)]
+    """Three samplers with one seed run the same 13 trials identically. Two are then
+    reseeded: each keeps its policy, and their later trials differ from the third's and
+    from each other's (a fresh seed for each, not a replay of the old stream)."""
+    samplers = [RenaSampler(seed=1, batch_size=4, pretrain_episodes=0) for _ in range(3)]
     studies = [optuna.create_study(direction="maximize", sampler=s) for s in samplers]
     for study in studies:
         study.optimize(macro_objective(macro_space()), n_trials=13)
-    assert [t.params for t in studies[0].trials] == [t.params for t in studies[1].trials]
-    reseeded = samplers[1]
-    weights = {k: v.clone() for k, v in reseeded._learner.policy.state_dict().items()}
-    assert reseeded.n_updates == 3  # 12 finished trials when the 13th started, batches of 4
-    reseeded.reseed_rng()
-    assert reseeded.n_updates == 3
-    for k, v in reseeded._learner.policy.state_dict().items():
-        assert torch.equal(v, weights[k])  # what was learnt is kept
+    first = [[t.params for t in study.trials] for study in studies]
+    assert first[0] == first[1] == first[2]
+    for sampler in samplers[1:]:
+        weights = {k: v.clone() for k, v in sampler._learner.policy.state_dict().items()}
+        assert sampler.n_updates == 3  # 12 finished trials when the 13th started
+        sampler.reseed_rng()
+        assert sampler.n_updates == 3
+        for k, v in sampler._learner.policy.state_dict().items():
+            assert torch.equal(v, weights[k])  # what was learnt is kept
     for study in studies:
         study.optimize(macro_objective(macro_space()), n_trials=3)
-    assert [t.params for t in studies[0].trials[13:]] != [t.params for t in studies[1].trials[13:]]
+    later = [[t.params for t in study.trials[13:]] for study in studies]
+    assert later[1] != later[0] and later[2] != later[0] and later[1] != later[2]
 
 
 def test_policy_is_rebuilt_from_storage(tmp_path: Path) -> None:

@@ -141,6 +141,13 @@ def test_restricted_space_only_scale_and_remove() -> None:
     (dict(insert_choices={"basic_block": {"kernel": (2,)}}), "kernel must be odd"),
     (dict(constraints=[Constraint("params", max=1), Constraint("params", max=2)]), "repeated: \\['params_max'\\]"),
     (dict(constraints=["params<=1"]), "constraints must be Constraint objects"),
+    (dict(scale_factors=2.0), "scale_factors must be a list of positive numbers or a dict"),
+    (dict(scale_factors="0.5"), "scale_factors must be a list of positive numbers or a dict"),
+    (dict(scale_factors={"filters": 2.0}), "scale_factors for 'filters' must be a list"),
+    (dict(insert_types={"map": "conv2d"}), r"insert_types\['map'\] must be a list of layer types"),
+    (dict(insert_types=["conv2d"]), "insert_types must map rank names"),
+    (dict(notes="yes"), "notes must be True or False, got 'yes'"),
+    (dict(resource_model="float16"), "resource_model must be a ResourceModel"),
 ])
 def test_bad_space_arguments(kwargs, message) -> None:
     args = {"baseline": zoo.ds_cnn(), **kwargs}
