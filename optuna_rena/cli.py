@@ -99,9 +99,9 @@ def _add_constraint_flags(parser: argparse.ArgumentParser) -> None:
         "constraints", "resource budgets; without any, the task's defaults apply")
     for m in METRICS:
         flag = _flag(m.name, m.usual_bound)
+        bound = "at most" if m.usual_bound == "max" else "at least"
         group.add_argument(flag, *_FLAG_ALIASES.get(flag, []), type=_positive_float,
-                           metavar="X", help=f"{'at most' if m.usual_bound == 'max' else 'at least'}"
-                                             f" X: {m.meaning}")
+                           metavar="X", help=f"{bound} X: {m.meaning}")
 
 
 def _benchmark(args: argparse.Namespace) -> int:

@@ -2,9 +2,9 @@
 Commands, and the NAS-Bench-Macro table.
 
 Each dataset loader returns in-memory tensors, ``(x_train, y_train, x_val, y_val)``,
-small enough for CPU search. CIFAR-10 and Speech Commands read a local folder when one is given (such as
-the offline subsets in ``../shared/data``) and otherwise download the full dataset with
-torchvision or torchaudio, for users who have a network.
+small enough for CPU search. CIFAR-10 and Speech Commands read a local folder when one is
+given (such as the offline subsets in ``../shared/data``) and otherwise download the full
+dataset with torchvision or torchaudio, for users who have a network.
 """
 
 from __future__ import annotations

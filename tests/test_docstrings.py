@@ -18,8 +18,8 @@ def _examples(obj: object) -> list[str]:
     return [textwrap.dedent(b) for b in blocks]
 
 
-DOCUMENTED = [getattr(optuna_rena, name) for name in optuna_rena.__all__
-              if inspect.isclass(getattr(optuna_rena, name)) and _examples(getattr(optuna_rena, name))]
+PUBLIC = [getattr(optuna_rena, name) for name in optuna_rena.__all__]
+DOCUMENTED = [obj for obj in PUBLIC if inspect.isclass(obj) and _examples(obj)]
 
 
 def test_the_main_classes_have_examples() -> None:

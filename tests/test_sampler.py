@@ -41,11 +41,13 @@ def test_seed_makes_a_study_reproducible() -> None:
     runs = []
     for _ in range(2):
         space = macro_space()
-        study = optuna.create_study(direction="maximize", sampler=RenaSampler(seed=7, pretrain_episodes=0))
+        study = optuna.create_study(direction="maximize",
+                                    sampler=RenaSampler(seed=7, pretrain_episodes=0))
         study.optimize(macro_objective(space), n_trials=20)
         runs.append([t.params for t in study.trials])
     assert runs[0] == runs[1]
-    study = optuna.create_study(direction="maximize", sampler=RenaSampler(seed=8, pretrain_episodes=0))
+    study = optuna.create_study(direction="maximize",
+                                sampler=RenaSampler(seed=8, pretrain_episodes=0))
     study.optimize(macro_objective(macro_space()), n_trials=20)
     assert [t.params for t in study.trials] != runs[0]
 

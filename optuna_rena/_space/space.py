@@ -29,7 +29,6 @@ trial's ``skipped_edits`` attribute, so every trial gets a valid child.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -49,6 +48,7 @@ from optuna_rena._report import trial_note
 from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
 from optuna_rena._space.arguments import edit_rules
+from optuna_rena._space.edits import Decisions
 from optuna_rena._space.encoding import decision_context
 from optuna_rena._space.encoding import DecisionContext
 from optuna_rena._space.encoding import insert_position_key
@@ -123,7 +123,8 @@ class ArchitectureSpace:
         baseline: NetworkSpec,
         constraints: Iterable[Constraint] | Constraint | None = None,
         *,
-        scale_factors: Sequence[float] | Mapping[str, Sequence[float]] | None = DEFAULT_SCALE_FACTORS,
+        scale_factors: (Sequence[float] | Mapping[str, Sequence[float]]
+                        | None) = DEFAULT_SCALE_FACTORS,
         layers: Iterable[int] | None = None,
         remove: bool = True,
         layer_options: Mapping[int, Sequence[Mapping[str, Any]]] | None = None,
@@ -162,7 +163,7 @@ class ArchitectureSpace:
 
     # ----- the decisions and the child -----
 
-    def decisions(self) -> Generator[tuple[str, tuple[Any, ...]], Any, tuple[NetworkSpec, list[str]]]:
+    def decisions(self) -> Decisions:
         """The decisions as a generator: it yields ``(name, choices)``, is sent the value
         chosen, and returns the child and the skipped edits. A generator lets a sampler
         run many simulated episodes in lockstep, batching its policy across them."""
