@@ -26,13 +26,16 @@ class Metric:
     analytic: bool
 
 
+LATENCY_MS = "latency_ms"
+"""The measured metric: a forward pass's median time on this machine."""
+
 METRICS: tuple[Metric, ...] = (
     Metric("params", "trainable parameters", "max", True),
     Metric("flops", "FLOPs per sample (2 per multiply-add)", "max", True),
     Metric("macs", "multiply-accumulates per sample", "max", True),
     Metric("bytes", "bytes moved per sample (weights and activations)", "max", True),
     Metric("compute_intensity", "FLOPs per byte moved", "min", True),
-    Metric("latency_ms", "forward latency in milliseconds, measured here", "max", False),
+    Metric(LATENCY_MS, "forward latency in milliseconds, measured here", "max", False),
 )
 
 RESOURCE_METRICS: tuple[str, ...] = tuple(m.name for m in METRICS)

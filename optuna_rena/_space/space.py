@@ -43,6 +43,7 @@ from optuna_rena._dashboard import save_note
 from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import ANALYTIC_METRICS
 from optuna_rena._metrics import CHILD_SPEC_ATTR
+from optuna_rena._metrics import LATENCY_MS
 from optuna_rena._metrics import SKIPPED_EDITS_ATTR
 from optuna_rena._report import trial_note
 from optuna_rena._resources import NetworkResources
@@ -200,8 +201,8 @@ class ArchitectureSpace:
                 resources: NetworkResources | None = None) -> dict[str, float]:
         """The child's resource metrics, with ``latency_ms`` when a constraint uses it."""
         out = (resources or self.resource_model.count(child)).as_dict()
-        if any(c.metric == "latency_ms" for c in self.constraints):
-            out["latency_ms"] = measure_latency(child, batch_size=self.latency_batch_size)
+        if any(c.metric == LATENCY_MS for c in self.constraints):
+            out[LATENCY_MS] = measure_latency(child, batch_size=self.latency_batch_size)
         return out
 
     @property
