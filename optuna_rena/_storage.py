@@ -24,7 +24,7 @@ def open_storage(url: str | optuna.storages.BaseStorage | None, *,
         heartbeat_interval: For RDB storages, seconds between a running trial's
             heartbeats; a trial whose heartbeat stops for ``grace_period`` seconds is
             failed by the next worker and retried once with the same parameters
-            (``RetryFailedTrialCallback``).
+            (``RetryHeartbeatStaleTrialCallback``).
         grace_period: See ``heartbeat_interval``; Optuna's default when ``None``.
 
     Raises:
@@ -49,6 +49,6 @@ def open_storage(url: str | optuna.storages.BaseStorage | None, *,
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 300}}
     if heartbeat_interval is not None:
         kwargs.update(heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                      failed_trial_callback=optuna.storages.RetryFailedTrialCallback(
-                          max_retry=1))
+                      heartbeat_stale_trial_callback=(
+                          optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)))
     return optuna.storages.RDBStorage(url, **kwargs)

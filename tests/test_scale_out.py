@@ -163,7 +163,7 @@ def test_sigkill_mid_trial_then_a_new_worker_resumes(tmp_path: Path) -> None:
         time.sleep(0.5)
     report = _workers_with_heartbeat(storage, "restart", 6)
     after = optuna.load_study(study_name="restart", storage=storage)
-    # The new worker failed the stale trial, and RetryFailedTrialCallback queued it again.
+    # The new worker failed the stale trial, and RetryHeartbeatStaleTrialCallback queued it again.
     assert after.trials[6].state == TrialState.FAIL
     retries = [t for t in after.trials if t.system_attrs.get("failed_trial") == 6]
     assert len(retries) == 1 and retries[0].state == TrialState.COMPLETE

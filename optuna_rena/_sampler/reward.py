@@ -14,7 +14,7 @@ The performance ``P`` of a trial (single objective):
   objectives.
 * pruned trials use their last intermediate value; with none, they teach nothing;
 * failed trials, and values that are NaN or infinite, get ``R = 0``: the child could not
-  even be evaluated. A failed trial that ``RetryFailedTrialCallback`` retried (a killed
+  even be evaluated. A failed trial that ``RetryHeartbeatStaleTrialCallback`` retried (a killed
   worker, not the architecture's fault) teaches nothing.
 """
 
@@ -87,7 +87,7 @@ def outcome_of(trial: FrozenTrial, retried: set[Any], n_objectives: int) -> Outc
 
     Args:
         trial: A finished trial.
-        retried: Numbers of the failed trials that ``RetryFailedTrialCallback`` retried.
+        retried: Numbers of the failed trials that ``RetryHeartbeatStaleTrialCallback`` retried.
         n_objectives: The study's number of objectives.
     """
     violations = trial_violations(trial)

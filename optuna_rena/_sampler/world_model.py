@@ -1,0 +1,198 @@
+"""RENA's world model: what a configuration will score and how it will fare against each
+constraint, predicted with uncertainty from the study's finished trials.
+
+Each output (the objective, and each constraint value that trials recorded) has its own
+Gaussian-process posterior on the same features: a one-hot-like code of the categorical
+choices and the numeric values scaled to [0, 1] (and, with a space, a few structural
+numbers of the child network). The kernel mixes an additive part, which suits outputs that
+are sums of per-decision effects (parameters, FLOPs, latency of a cell), with a joint part
+over the whole configuration, which captures interactions (accuracy):
+
+``k(x, y) = w * mean_d k_d(x_d, y_d) + (1 - w) * exp(-sum_d delta_d(x, y) / theta)``
+
+with ``k_d`` the indicator of equal choices (categorical) or ``exp(-delta_d)`` (numeric),
+and ``delta_d`` 1 for differing choices or ``(x_d - y_d)^2 / 0.25^2`` for numbers. Outputs
+are standardised; ``w``, ``theta`` and the noise are picked by marginal likelihood on a
+small grid, refitted on a geometric schedule of the number of observations (10, 15, 22,
+...), so a study of ``n`` trials refits ``O(log n)`` times. Between refits the Cholesky
+factor grows by one row per observation, ``O(n^2)``.
+
+numpy and scipy only: a few hundred observations need nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+import itertools
+import math
+
+import numpy as np
+from scipy import linalg
+from scipy import special
+
+
+_NUMERIC_SCALE = 0.25  # a numeric difference of this much counts as one differing choice
+_WEIGHTS = (0.0, 0.5, 0.9)
+_THETAS = (0.5, 1.0, 2.0, 4.0)  # times the number of features
+_NOISES = (1e-4, 1e-2, 1e-1)
+
+
+@dataclass(frozen=True)
+class Features:
+    """Configurations as the kernel reads them.
+
+    Attributes:
+        categorical: ``(n, c)`` choice indices; ``-1`` where the parameter is absent.
+        numeric: ``(n, m)`` values scaled to [0, 1]; NaN where absent.
+    """
+
+    categorical: np.ndarray
+    numeric: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.categorical)
+
+    @property
+    def dims(self) -> int:
+        return self.categorical.shape[1] + self.numeric.shape[1]
+
+    def take(self, rows: np.ndarray | Sequence[int]) -> Features:
+        rows = np.asarray(rows, dtype=int)
+        return Features(self.categorical[rows], self.numeric[rows])
+
+    @staticmethod
+    def stack(parts: Sequence[Features]) -> Features:
+        return Features(np.concatenate([p.categorical for p in parts]),
+                        np.concatenate([p.numeric for p in parts]))
+
+
+def _parts(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per pair of rows: the summed distance ``sum_d delta_d`` and the summed additive
+    similarity ``sum_d k_d``, and the number of features."""
+    dims = max(1, a.dims)
+    equal = a.categorical[:, None, :] == b.categorical[None, :, :]
+    distance = (~equal).sum(axis=2).astype(float)
+    similarity = equal.sum(axis=2).astype(float)
+    if a.numeric.shape[1]:
+        diff = np.nan_to_num(a.numeric[:, None, :] - b.numeric[None, :, :], nan=1.0)
+        delta = (diff / _NUMERIC_SCALE) ** 2
+        distance += delta.sum(axis=2)
+        similarity += np.exp(-delta).sum(axis=2)
+    return distance, similarity, dims
+
+
+@dataclass(frozen=True)
+class _Kernel:
+    weight: float
+    theta: float  # per feature
+    noise: float
+
+    def __call__(self, distance: np.ndarray, similarity: np.ndarray, dims: int) -> np.ndarray:
+        joint = np.exp(-distance / (self.theta * dims))
+        return self.weight * similarity / dims + (1.0 - self.weight) * joint
+
+
+class GaussianProcess:
+    """An exact Gaussian process on :class:`Features` for one output."""
+
+    def __init__(self) -> None:
+        self._kernel: _Kernel | None = None
+        self._x: Features | None = None
+        self._y = np.zeros(0)
+        self._mean = 0.0
+        self._scale = 1.0
+        self._chol = np.zeros((0, 0))
+        self._alpha = np.zeros(0)
+        self._next_refit = 0
+
+    @property
+    def n(self) -> int:
+        return len(self._y)
+
+    def fit(self, x: Features, y: np.ndarray) -> None:
+        """Condition on observations ``(x, y)``; ``x`` extends what was fitted before by
+        new rows at the end, or replaces it (then everything is refitted)."""
+        y = np.asarray(y, dtype=float)
+        grows = (self._x is not None and self._kernel is not None and len(x) >= self.n
+                 and np.array_equal(x.categorical[:self.n], self._x.categorical)
+                 and np.array_equal(x.numeric[:self.n], self._x.numeric, equal_nan=True)
+                 and np.array_equal(y[:self.n], self._y))
+        if not grows or len(x) >= self._next_refit:
+            self._refit(x, y)
+        elif len(x) > self.n:
+            self._extend(x, y)
+
+    def _standardise(self, y: np.ndarray) -> np.ndarray:
+        self._mean = float(y.mean()) if len(y) else 0.0
+        self._scale = float(y.std()) if len(y) > 1 and y.std() > 0 else 1.0
+        return (y - self._mean) / self._scale
+
+    def _refit(self, x: Features, y: np.ndarray) -> None:
+        self._x, self._y = x, y
+        z = self._standardise(y)
+        distance, similarity, dims = _parts(x, x)
+        best: tuple[float, _Kernel, np.ndarray] | None = None
+        for w, t, s in itertools.product(_WEIGHTS, _THETAS, _NOISES):
+            kernel = _Kernel(w, t, s)
+            k = kernel(distance, similarity, dims) + s * np.eye(len(z))
+            try:
+                chol = linalg.cholesky(k, lower=True)
+            except linalg.LinAlgError:
+                continue
+            alpha = linalg.cho_solve((chol, True), z)
+            evidence = -0.5 * z @ alpha - np.log(np.diag(chol)).sum()
+            if best is None or evidence > best[0]:
+                best = (evidence, kernel, chol)
+        assert best is not None  # the largest noise keeps K positive definite
+        self._kernel, self._chol = best[1], best[2]
+        self._alpha = linalg.cho_solve((self._chol, True), z)
+        self._next_refit = max(10, int(math.ceil(1.5 * len(z))))
+
+    def _extend(self, x: Features, y: np.ndarray) -> None:
+        """Add the new rows to the Cholesky factor, keeping the kernel and the
+        standardisation (both are refitted on the geometric schedule)."""
+        assert self._kernel is not None and self._x is not None
+        old = self.n
+        new = x.take(range(old, len(x)))
+        d_new, s_new, dims = _parts(new, x)
+        k_new = self._kernel(d_new, s_new, dims)
+        k_new[:, old:] += self._kernel.noise * np.eye(len(new))
+        chol = self._chol
+        for i in range(len(new)):
+            row = k_new[i, :old + i]
+            l_row = linalg.solve_triangular(chol, row, lower=True) if old + i else row
+            diagonal = math.sqrt(max(k_new[i, old + i] - l_row @ l_row, 1e-12))
+            chol = np.block([[chol, np.zeros((old + i, 1))],
+                             [l_row[None, :], np.array([[diagonal]])]])
+        self._x, self._y, self._chol = x, y, chol
+        z = (y - self._mean) / self._scale
+        self._alpha = linalg.cho_solve((chol, True), z)
+
+    def predict(self, x: Features) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation of the output at ``x``."""
+        if self._kernel is None or self._x is None or self.n == 0:
+            return np.full(len(x), self._mean), np.full(len(x), self._scale)
+        distance, similarity, dims = _parts(x, self._x)
+        k = self._kernel(distance, similarity, dims)
+        mean = k @ self._alpha
+        v = linalg.solve_triangular(self._chol, k.T, lower=True)
+        # The prior variance of k(x, x) is 1: both parts are 1 at distance 0.
+        variance = np.maximum(1.0 - (v * v).sum(axis=0), 1e-12)
+        return self._mean + self._scale * mean, self._scale * np.sqrt(variance)
+
+
+def log_expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
+    """``log E[max(0, f - best)]`` for ``f ~ N(mean, std^2)``, stable far below ``best``."""
+    z = (mean - best) / std
+    # E = std * h(z) with h(z) = phi(z) + z Phi(z) = phi(z) (1 + z Phi(z) / phi(z)), and
+    # Phi(z) / phi(z) = sqrt(pi / 2) erfcx(-z / sqrt(2)).
+    log_phi = -0.5 * z * z - 0.5 * math.log(2 * math.pi)
+    ratio = math.sqrt(math.pi / 2) * special.erfcx(-z / math.sqrt(2))
+    log_h = log_phi + np.log1p(np.maximum(z * ratio, -1 + 1e-300))
+    return np.log(std) + log_h
+
+
+def log_probability_feasible(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``log P(c <= 0)`` for ``c ~ N(mean, std^2)``."""
+    return special.log_ndtr(-mean / std)
