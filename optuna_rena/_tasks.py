@@ -5,6 +5,8 @@
 * ``digits``: real training of small CNNs on scikit-learn's digits, on the CPU.
 * ``cifar10``: real training of the ResNet baseline on a CIFAR-10 folder (or download).
 * ``speech-commands``: real training of the keyword-spotting CRNN on log-mel features.
+* ``nas-bench-macro-plain``, ``nas-bench-macro-pair``, ``nb201:DEVICE:BUDGET_MS``:
+  tabular define-by-run objectives with no space (see :mod:`optuna_rena._tabular`).
 * ``module:function``: your own objective, ``function(trial) -> float``.
 """
 
@@ -27,10 +29,15 @@ from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import violations_of
 from optuna_rena._resources import ResourceModel
 from optuna_rena._space import ArchitectureSpace
+from optuna_rena._tabular import nas_bench_macro_pair
+from optuna_rena._tabular import nas_bench_macro_plain
+from optuna_rena._tabular import nb201
 from optuna_rena.datasets import cifar10
 from optuna_rena.datasets import Dataset
 from optuna_rena.datasets import digits
 from optuna_rena.datasets import load_nas_bench_macro
+from optuna_rena.datasets import load_nb201_hw
+from optuna_rena.datasets import NB201_DEVICES
 from optuna_rena.datasets import speech_commands
 from optuna_rena.training import fit
 from optuna_rena.training import random_crop_flip
@@ -64,8 +71,15 @@ DEFAULT_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {
     # The paper's keyword-spotting constraints, scaled to the CRNN baseline.
     "speech-commands": (Constraint("params", max=60_000),
                         Constraint("compute_intensity", min=15)),
+    # The same budget as nas-bench-macro, met by an objective that knows no space.
+    "nas-bench-macro-plain": (Constraint("params", max=600_000),
+                              Constraint("macs", max=25_000_000)),
+    # Two networks side by side: 0.06 % of 3^16 configurations are feasible.
+    "nas-bench-macro-pair": (Constraint("params", max=1_400_000),
+                             Constraint("macs", max=55_000_000)),
 }
-TASK_NAMES = ("nas-bench-macro", "digits", "cifar10", "speech-commands")
+TASK_NAMES = ("nas-bench-macro", "digits", "cifar10", "speech-commands",
+              "nas-bench-macro-plain", "nas-bench-macro-pair", "nb201:DEVICE:BUDGET_MS")
 
 
 def _trained(space: ArchitectureSpace, data: Dataset, epochs: int, device: str | None,
@@ -89,6 +103,32 @@ def nas_bench_macro_optimum(table: dict[str, dict[str, Any]],
         if is_feasible(violations_of(constraints, metrics)):
             best = row["mean_acc"] if best is None else max(best, row["mean_acc"])
     return best
+
+
+def is_user_objective(name: str) -> bool:
+    """Whether a task name is a user's ``module:function``."""
+    return ":" in name and not name.startswith("nb201:")
+
+
+def _nb201_task(name: str, data_dir: str | Path | None,
+                constraints: Sequence[Constraint] | None) -> Task:
+    _, device, budget = (name.split(":") + ["", ""])[:3]
+    if device not in NB201_DEVICES:
+        raise ValueError(f"{name!r}: unknown device {device!r}; expected nb201:DEVICE:BUDGET_MS "
+                         f"with DEVICE one of {list(NB201_DEVICES)}.")
+    try:
+        budget_ms = float(budget)
+    except ValueError:
+        raise ValueError(f"{name!r}: the budget {budget!r} is not a number of "
+                         "milliseconds.") from None
+    if constraints:
+        raise ValueError(f"{name!r} sets its own latency budget; the constraint flags do "
+                         "not apply.")
+    if data_dir is None:
+        raise ValueError("nb201 needs --data-dir: the folder that holds nb201_hw/nb201_hw.csv.")
+    objective, optimum, constraint = nb201(load_nb201_hw(data_dir), device, budget_ms)
+    return Task(name, objective, None, (constraint,), "CIFAR-10 validation accuracy (%)",
+                optimum)
 
 
 def _check_device(device: str | None) -> None:
@@ -145,6 +185,20 @@ def make_task(
 
         return Task(name, objective, space, cons, "mean accuracy (%)",
                     lambda: nas_bench_macro_optimum(table, cons))
+    if name in ("nas-bench-macro-plain", "nas-bench-macro-pair"):
+        if data_dir is None:
+            raise ValueError(f"{name} needs --data-dir: the folder that holds "
+                             "nas_bench_macro/nas-bench-macro_cifar10.json.")
+        bad = [str(c) for c in cons if c.metric not in ("params", "macs") or not c.is_upper]
+        if bad:
+            raise ValueError(f"{name} bounds params and macs from above; cannot apply {bad}.")
+        table = load_nas_bench_macro(data_dir)
+        make = nas_bench_macro_plain if name == "nas-bench-macro-plain" else (
+            nas_bench_macro_pair)
+        objective, optimum = make(table, cons)
+        return Task(name, objective, None, cons, "mean accuracy (%)", optimum)
+    if name.startswith("nb201:"):
+        return _nb201_task(name, data_dir, constraints)
     if name == "digits":
         space = ArchitectureSpace(zoo.digits_cnn(), cons, max_inserts=1, notes=notes)
         return Task(name, _trained(space, digits(), epochs, device), space, cons)
@@ -160,7 +214,7 @@ def make_task(
         data = speech_commands(folder)
         space = ArchitectureSpace(zoo.kws_crnn(), cons, max_inserts=1, notes=notes)
         return Task(name, _trained(space, data, epochs, device), space, cons)
-    if ":" in name:
+    if is_user_objective(name):
         if constraints:
             raise ValueError(f"{name!r} is your own objective: the constraint flags do not "
                              "reach it; set constraints in it with Constraint.set(trial, use) "

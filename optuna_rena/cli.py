@@ -24,6 +24,7 @@ from optuna_rena._sampler import RenaSampler
 from optuna_rena._spec import NetworkSpec
 from optuna_rena._spec import SpecError
 from optuna_rena._storage import open_storage
+from optuna_rena._tasks import is_user_objective
 from optuna_rena._tasks import make_task
 from optuna_rena._tasks import TASK_NAMES
 
@@ -110,10 +111,11 @@ def _benchmark(args: argparse.Namespace) -> int:
                                        "constraints": _constraints_from(args), "notes": False}
     if args.device:
         task_options["device"] = args.device
-    if ":" in args.task:
+    if is_user_objective(args.task):
         task_options = {"constraints": task_options["constraints"]}
     report = run_benchmark(
         args.task, args.samplers, args.seeds, args.trials, storage=args.storage,
+        sampler_seeds=dict(args.fewer_seeds),
         study_prefix=args.study_prefix, out_dir=args.out, task_options=task_options,
         direction=args.direction, jobs=args.jobs, progress=not args.no_progress)
     print(f"\n{args.task}: {args.trials} trials x {args.seeds} seeds; constraints: "
@@ -136,7 +138,7 @@ _PRUNERS = {
 
 def _search(args: argparse.Namespace) -> int:
     task = make_task(args.task, data_dir=args.data_dir, constraints=_constraints_from(args),
-                     epochs=args.epochs, device=args.device) if ":" not in args.task else (
+                     epochs=args.epochs, device=args.device) if not is_user_objective(args.task) else (
         make_task(args.task, constraints=_constraints_from(args)))
     study_name = args.study_name or f"rena-{args.task}"
     try:
@@ -175,6 +177,13 @@ def _positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
+
+
+def _sampler_count(text: str) -> tuple[str, int]:
+    name, sep, count = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected SAMPLER=N, got {text!r}")
+    return name, _positive_int(count)
 
 
 def _positive_int(text: str) -> int:
@@ -251,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "or module:Class (default: rena random tpe)")
     bench.add_argument("--trials", type=_positive_int, default=100, help="trials per run")
     bench.add_argument("--seeds", type=_positive_int, default=3, help="runs per sampler")
+    bench.add_argument("--fewer-seeds", type=_sampler_count, nargs="*", default=[],
+                       metavar="SAMPLER=N",
+                       help="run SAMPLER with only its first N seeds (a slow one such as gp)")
     bench.add_argument("--data-dir", default=_default_data_dir(),
                        help="folder with nas_bench_macro/, cifar10/, speech_commands/ "
                             "(default: $OPTUNA_RENA_DATA or ../shared/data)")

@@ -9,6 +9,7 @@ dataset with torchvision or torchaudio, for users who have a network.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 import hashlib
 import json
@@ -205,3 +206,56 @@ def load_nas_bench_macro(data_dir: str | Path) -> dict[str, dict[str, Any]]:
     if not isinstance(table, dict) or len(table) != 6561:
         raise ValueError(f"{path} should map the 6561 codes to their results.")
     return table
+
+
+NB201_OPERATIONS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+"""The operations of a NAS-Bench-201 cell's edges."""
+
+NB201_DEVICES = ("raspi4", "pixel3", "fpga", "eyeriss", "gold_6240", "samsung_a50",
+                 "titan_rtx_1", "2080ti_1")
+"""The devices whose latencies HW-NAS-Bench measured (batch 1 on the two GPUs)."""
+
+
+@dataclass(frozen=True)
+class NB201Table:
+    """NAS-Bench-201's 15625 cells: accuracy after 12 epochs and latency per device.
+
+    Attributes:
+        cells: Per row, the operations of the cell's six edges, in the order of the
+            cell string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``.
+        accuracy: Per row, CIFAR-10 validation accuracy (%).
+        latency_ms: Per device, per row, the measured latency in milliseconds.
+    """
+
+    cells: tuple[tuple[str, ...], ...]
+    accuracy: np.ndarray
+    latency_ms: dict[str, np.ndarray]
+
+    def index(self) -> dict[tuple[str, ...], int]:
+        return {cell: i for i, cell in enumerate(self.cells)}
+
+
+def nb201_cell(arch: str) -> tuple[str, ...]:
+    """The six edge operations of a NAS-Bench-201 cell string."""
+    edges = [e.split("~")[0] for node in arch.strip("|").split("|+|") for e in node.split("|")]
+    if len(edges) != 6 or set(edges) - set(NB201_OPERATIONS):
+        raise ValueError(f"not a NAS-Bench-201 cell: {arch!r}.")
+    return tuple(edges)
+
+
+def load_nb201_hw(data_dir: str | Path) -> NB201Table:
+    """NAS-Bench-201 with HW-NAS-Bench's latencies, from ``data_dir/nb201_hw``."""
+    path = Path(data_dir) / "nb201_hw" / "nb201_hw.csv"
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        raise ValueError(f"cannot read NAS-Bench-201 at {path}: {e.strerror}.") from None
+    needed = {"arch", "cifar10_val", *(f"latency_ms_{d}" for d in NB201_DEVICES)}
+    if not rows or needed - set(rows[0]):
+        raise ValueError(f"{path} should have the columns {sorted(needed)}.")
+    return NB201Table(
+        cells=tuple(nb201_cell(r["arch"]) for r in rows),
+        accuracy=np.array([float(r["cifar10_val"]) for r in rows]),
+        latency_ms={d: np.array([float(r[f"latency_ms_{d}"]) for r in rows])
+                    for d in NB201_DEVICES})

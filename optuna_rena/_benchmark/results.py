@@ -95,17 +95,18 @@ def markdown_table(summary: dict[str, dict[str, Any]], checkpoints: Sequence[int
         return (f"{stats['median']:.{digits}f} [{stats['q1']:.{digits}f}, "
                 f"{stats['q3']:.{digits}f}]")
 
-    head = ["sampler", "trials to first feasible"]
+    last = checkpoints[-1]
+    head = ["sampler", "seeds", "trials to first feasible"]
     head += [f"best feasible @{k}" for k in checkpoints]
     if optimum is not None:
-        head += [f"optimum found @{k}" for k in checkpoints]
+        head += [f"regret @{last}", f"optimum found @{last}"]
     head += ["feasible fraction", "sampler ms/trial", "wall s/run"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, m in summary.items():
-        row = [name, cell(m["trials_to_first_feasible"], 1)]
+        row = [name, str(m["runs"]), cell(m["trials_to_first_feasible"], 1)]
         row += [cell(m[f"best_feasible_at_{k}"]) for k in checkpoints]
         if optimum is not None:
-            row += [f"{m[f'optimum_found_at_{k}']}/{m['runs']}" for k in checkpoints]
+            row += [cell(m[f"regret_at_{last}"], 3), f"{m[f'optimum_found_at_{last}']}/{m['runs']}"]
         row += [cell(m["feasible_fraction"]), cell(m["sampler_ms_per_trial"], 1),
                 cell(m["wall_seconds"], 1)]
         rows.append("| " + " | ".join(row) + " |")

@@ -75,6 +75,7 @@ def run_benchmark(
     direction: str = "maximize",
     jobs: int = 1,
     progress: bool = True,
+    sampler_seeds: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Run every sampler with every seed on ``task`` and write the results.
 
@@ -98,7 +99,14 @@ def run_benchmark(
         make_sampler(name, 0)  # fails early on a bad name
     task_options = dict(task_options or {})
     probe = make_task(task, **task_options)  # fails early on a bad task or data folder
-    runs = [(s, seed) for s in samplers for seed in range(seeds)]
+    sampler_seeds = dict(sampler_seeds or {})
+    for name, count in sampler_seeds.items():
+        if name not in samplers:
+            raise ValueError(f"seeds given for {name!r}, which is not among the samplers "
+                             f"{list(samplers)}.")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= seeds:
+            raise ValueError(f"{name!r} may run 1 to {seeds} seeds, got {count!r}.")
+    runs = [(s, seed) for s in samplers for seed in range(sampler_seeds.get(s, seeds))]
     names = [f"{study_prefix}{task}:{s}:seed{seed}" for s, seed in runs]
     if storage is not None:
         try:
@@ -132,12 +140,13 @@ def run_benchmark(
                 results.append(f.result())
                 bar.update(1)
     bar.close()
-    checkpoints = sorted({max(1, n_trials // 2), n_trials})
+    checkpoints = sorted({k for k in (50, 100) if k < n_trials} | {n_trials})
     summary = {s: summarise([r for r in results if r.sampler == s], checkpoints, probe.optimum)
                for s in samplers}
     table = markdown_table(summary, checkpoints, probe.optimum)
     report = {
         "task": task, "samplers": list(samplers), "seeds": seeds, "trials": n_trials,
+        "sampler_seeds": sampler_seeds,
         "constraints": [str(c) for c in probe.constraints], "optimum": probe.optimum,
         "storage": storage if isinstance(storage, str) else None,
         "summary": summary, "runs": [r.__dict__ for r in results],

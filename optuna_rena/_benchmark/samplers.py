@@ -9,13 +9,17 @@ import json
 import time
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from optuna_rena._constraints import is_feasible
+from optuna_rena._metrics import CHILD_SPEC_ATTR
 from optuna_rena._sampler import RenaSampler
+from optuna_rena._sampler.candidates import SpaceEpisodes
 from optuna_rena._space import ArchitectureSpace
 from optuna_rena._space import SpaceAwareSampler
 
@@ -63,6 +67,71 @@ class TimedSampler(BaseSampler):
             self.sampler.attach_space(space)
 
 
+class FeasibleRandomSampler(BaseSampler):
+    """The honest baseline for a space with an analytic budget: random sampling among the
+    analytically feasible children, each new.
+
+    At a trial's first decision of the space it draws random children until one meets
+    the constraints on counted metrics (parameters, FLOPs, MACs, bytes, compute
+    intensity) and no trial has had it (up to ``max_draws``; then the last new draw),
+    and answers the trial's decisions from it. Without a space, it is Optuna's
+    ``RandomSampler``.
+    """
+
+    def __init__(self, seed: int | None = None, max_draws: int = 5_000) -> None:
+        self._rng = np.random.RandomState(seed)
+        self._random = optuna.samplers.RandomSampler(seed=seed)
+        self._space: ArchitectureSpace | None = None
+        self._source: SpaceEpisodes | None = None
+        self._plans: dict[int, dict[str, Any]] = {}
+        self._max_draws = max_draws
+
+    def attach_space(self, space: ArchitectureSpace) -> None:
+        if space is not self._space:
+            self._space, self._source = space, SpaceEpisodes(space)  # it caches children
+
+    def reseed_rng(self) -> None:
+        self._rng.seed()
+        self._random.reseed_rng()
+
+    def infer_relative_search_space(self, study: optuna.Study,
+                                    trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return {}
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial,
+                        search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
+        return {}
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        space = self._space
+        if space is None or space.context(param_name, (None,), trial.params) is None:
+            return self._random.sample_independent(study, trial, param_name,
+                                                   param_distribution)
+        plan = self._plans.get(trial._trial_id)
+        if plan is None:
+            plan = self._plans[trial._trial_id] = self._draw(study, space)
+        return plan[param_name]
+
+    def _draw(self, study: optuna.Study, space: ArchitectureSpace) -> dict[str, Any]:
+        seen = {t.user_attrs.get(CHILD_SPEC_ATTR) for t in study.get_trials(deepcopy=False)}
+        source = self._source
+        assert source is not None
+        new = None
+        for _ in range(self._max_draws):
+            candidate = source.replay({}, self._rng)
+            if candidate.key in seen:
+                continue
+            new = candidate
+            if is_feasible(candidate.violations):
+                break
+        return (new or source.replay({}, self._rng)).params
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Sequence[float] | None) -> None:
+        self._plans.pop(trial._trial_id, None)
+
+
 SAMPLERS: dict[str, Callable[[int], BaseSampler]] = {
     "rena": lambda seed: RenaSampler(seed=seed),
     "rena-paper": lambda seed: RenaSampler.paper(seed=seed),
@@ -70,6 +139,7 @@ SAMPLERS: dict[str, Callable[[int], BaseSampler]] = {
     "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
     "gp": lambda seed: optuna.samplers.GPSampler(seed=seed),
     "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
+    "feasible-random": lambda seed: FeasibleRandomSampler(seed=seed),
 }
 
 

@@ -1,75 +1,98 @@
-"""Planning a trial's architecture from the policy, before the trial decides anything.
+"""Planning a trial's configuration before the trial decides anything.
 
-* **Lockstep simulation.** Episodes of the space are decided by the policy without any
-  trial, many at once: each step scores all episodes that wait on a decision in one
-  batched call. The space's decisions come from a generator, so each episode can follow
-  its own path (an insertion's type depends on its position).
-* **No-repeat planning.** A trial takes the first simulated child that no trial has had
-  (finished or running, in any worker), preferring one that meets the analytic
-  constraints (parameters, FLOPs, bytes, compute intensity), known before any training.
+* **Lockstep simulation.** Episodes are decided by the policy without any trial, many at
+  once: each step scores all episodes that wait on a decision in one batched call. An
+  episode comes from a generator (a space's decisions, or a search space's parameters), so
+  each can follow its own path (an insertion's type depends on its position).
+* **Planning in the world model.** Once the world model has data, a trial takes the best
+  candidate by the acquisition (:mod:`.acquisition`): candidates are the policy's
+  episodes, local moves around the best trials, and a short hill-climb on the acquisition
+  from the best of those. The policy then takes a step on its own episodes, rewarded by
+  the acquisition every few plans (Dyna: it keeps learning between trials).
+* **No-repeat planning.** Without a world model, a trial takes the first simulated child
+  that no trial has had (finished or running, in any worker), preferring one that meets
+  the analytic constraints (parameters, FLOPs, bytes, compute intensity).
 * **Pre-training.** Before the first trial, the policy learns the resource penalty alone
   on simulated episodes, until enough of a batch is feasible.
+
+Either way, no configuration is evaluated twice while new ones exist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-import functools
 from typing import Any
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from optuna_rena._constraints import is_feasible
+from optuna_rena._sampler.acquisition import WorldModel
+from optuna_rena._sampler.candidates import Candidate
+from optuna_rena._sampler.candidates import Episode
 from optuna_rena._sampler.decisions import Decision
 from optuna_rena._sampler.decisions import DecisionMaker
 from optuna_rena._sampler.learner import Learner
 from optuna_rena._sampler.policy import Step
 from optuna_rena._sampler.reward import penalty
-from optuna_rena._spec import NetworkSpec
+from optuna_rena._sampler.world_model import Features
 
 
-if TYPE_CHECKING:
-    from optuna_rena._space import ArchitectureSpace
+class EpisodeSource(Protocol):
+    """What the policy decides over (see :mod:`.candidates`)."""
+
+    def episode(self) -> Episode: ...
+
+    def candidate(self, params: dict[str, Any], result: Any) -> Candidate: ...
+
+    def neighbours(self, candidate: Candidate,
+                   rng: np.random.RandomState) -> list[Candidate]: ...
 
 
 @dataclass
 class Simulated:
-    """An episode decided by the policy without a trial: its child network's JSON as a
-    key, and whether the child meets the analytic constraints."""
+    """An episode decided by the policy without a trial, and the candidate it gives."""
 
     steps: list[Step]
-    params: dict[str, Any]
-    child: NetworkSpec
-    violations: dict[str, float]
+    candidate: Candidate
 
-    @functools.cached_property
+    @property
     def key(self) -> str:
-        return self.child.to_json()
+        return self.candidate.key
 
     @property
     def feasible(self) -> bool:
-        return is_feasible(self.violations)
+        """Whether it meets the constraints known without training."""
+        return is_feasible(self.candidate.violations)
+
+
+Encode = Callable[[Sequence[Candidate]], Features]
 
 
 class Planner:
-    """Simulates episodes of ``space`` from the learner's policy and plans trials.
+    """Simulates episodes from the learner's policy and plans trials.
 
     Args:
-        space: The space whose decisions are simulated.
-        decisions: Turns the space's choices into decisions.
+        source: What an episode decides over.
+        decisions: Turns choices and distributions into decisions.
         learner: Holds the policy; its ``version`` tells when simulations are stale.
         rng: The sampler's random state.
         candidates: Episodes simulated at once when planning.
-        prefer_feasible: Plan analytically feasible children first.
+        prefer_feasible: Plan analytically feasible children first (without a model).
     """
 
     _TEMPERATURES = (1.0, 2.0, 4.0)
+    dream_every = 8
+    """Plans between two imagined updates; the policy's episodes are reused until then."""
+    frontier = 2
+    """Candidates that the hill-climb moves from in each round."""
 
-    def __init__(self, space: ArchitectureSpace, decisions: DecisionMaker, learner: Learner,
+    def __init__(self, source: EpisodeSource, decisions: DecisionMaker, learner: Learner,
                  rng: np.random.RandomState, candidates: int, prefer_feasible: bool) -> None:
-        self.space = space
+        self.source = source
         self.decisions = decisions
         self.learner = learner
         self.rng = rng
@@ -78,18 +101,21 @@ class Planner:
         self._pools: dict[float, list[Simulated]] = {}
         self._pools_version = -1
         self._served: set[str] = set()
+        self._plans_since_dream = 0
+        self._wider_wait = 0
+        self._feasible_found: dict[str, Candidate] = {}
 
     def simulate(self, n: int, temperature: float = 1.0) -> list[Simulated]:
-        """``n`` episodes of the space decided by the policy, in lockstep; a
-        ``temperature`` above 1 flattens the policy."""
+        """``n`` episodes decided by the policy, in lockstep; a ``temperature`` above 1
+        flattens the policy."""
         policy = self.learner.policy
         layers = self.learner.layers()
         h, c, previous = policy.initial_state(n)
-        runs = [self.space.decisions() for _ in range(n)]
+        runs = [self.source.episode() for _ in range(n)]
         steps: list[list[Step]] = [[] for _ in range(n)]
         params: list[dict[str, Any]] = [{} for _ in range(n)]
-        done: list[NetworkSpec | None] = [None] * n
-        asked: list[tuple[str, tuple[Any, ...]] | None] = [next(run) for run in runs]
+        done: list[Any] = [None] * n
+        asked: list[tuple[str, Any] | None] = [next(run) for run in runs]
 
         def answer(b: int, value: Any) -> None:
             name = asked[b][0]  # type: ignore[index]
@@ -97,7 +123,7 @@ class Planner:
             try:
                 asked[b] = runs[b].send(value)
             except StopIteration as stop:
-                asked[b], done[b] = None, stop.value[0]
+                asked[b], done[b] = None, stop.value
 
         while True:
             pending: list[tuple[int, Decision]] = []
@@ -108,7 +134,7 @@ class Planner:
                     if decision.n > 1:
                         pending.append((b, decision))
                         break
-                    answer(b, choices[0])
+                    answer(b, decision.value(0, self.rng))
             if not pending:
                 break
             rows = torch.tensor([b for b, _ in pending])
@@ -119,23 +145,26 @@ class Planner:
             previous = previous.index_copy(0, rows, previous_t)
             for (b, decision), k in zip(pending, chosen):
                 steps[b].append(Step(decision.context, k))
-                answer(b, decision.values[k])  # type: ignore[index]
-        return [Simulated(st, pa, ch, self.space.analytic_violations(ch))  # type: ignore[arg-type]
-                for st, pa, ch in zip(steps, params, done)]
+                answer(b, decision.value(k, self.rng))
+        return [Simulated(st, self.source.candidate(pa, result))
+                for st, pa, result in zip(steps, params, done)]
 
     def discard_pools(self) -> None:
         """Forget the simulated episodes not yet served."""
         self._pools.clear()
 
     def plan(self, seen: set[str]) -> dict[str, Any]:
-        """The space's decisions for a new trial: a simulated episode whose child is not in
-        ``seen`` (the child specs of the study's trials) nor served to another trial.
+        """A configuration for a new trial from the policy alone: a simulated episode
+        whose key is not in ``seen`` (the study's trials) nor served to another trial.
 
         Episodes are simulated ``candidates`` at a time and kept in a pool until the
         policy changes, so the cost is shared by the trials between two updates. When a
         pool holds nothing new, a pool from the flattened policy (temperature 2, then 4)
         is tried; failing that, the policy's own choice is repeated.
         """
+        return self._plan_policy(seen).candidate.params
+
+    def _plan_policy(self, seen: set[str]) -> Simulated:
         if self._pools_version != self.learner.version:
             self.discard_pools()  # simulated with an older policy
             self._pools_version = self.learner.version
@@ -150,8 +179,111 @@ class Planner:
                     self.prefer_feasible) else novel[0]
                 pool.remove(chosen)
                 self._served.add(chosen.key)
-                return chosen.params
-        return self.simulate(1)[0].params
+                return chosen
+        return self.simulate(1)[0]
+
+    def plan_with_model(self, model: WorldModel, encode: Encode, seen: set[str],
+                        elites: Sequence[Candidate], *, local_steps: int = 2,
+                        dyna_weight: float = 1.0) -> dict[str, Any]:
+        """The best new candidate by the world model's acquisition.
+
+        Args:
+            model: The fitted world model.
+            encode: Candidates to features.
+            seen: Keys of the study's trials.
+            elites: The best trials so far, whose neighbours are candidates.
+            local_steps: Rounds of hill-climbing on the acquisition.
+            dyna_weight: Scales the policy's step on its own episodes; 0 disables it.
+        """
+        seen = seen | self._served
+        if self._pools_version != self.learner.version or 1.0 not in self._pools:
+            self._pools = {1.0: self.simulate(self.candidates)}
+            self._pools_version = self.learner.version
+        simulated = self._pools[1.0]
+        pool: dict[str, Candidate] = {}
+        for c in [s.candidate for s in simulated] + [
+                n for e in elites for n in self.source.neighbours(e, self.rng)]:
+            if c.key not in seen:
+                pool.setdefault(c.key, c)
+        scores: dict[str, float] = {}
+        self._score(model, encode, list(pool.values()), scores)
+        # Hill-climb from the best few at once: each round scores all their neighbours.
+        frontier = sorted(scores, key=scores.__getitem__, reverse=True)[:self.frontier]
+        for _ in range(local_steps):
+            moves = {n.key: n for key in frontier
+                     for n in self.source.neighbours(pool[key], self.rng)
+                     if n.key not in seen and n.key not in scores}
+            if not moves:
+                break
+            pool.update(moves)
+            self._score(model, encode, list(moves.values()), scores)
+            frontier = [k for k in sorted(scores, key=scores.__getitem__,
+                                          reverse=True)[:self.frontier] if k in moves]
+            if not frontier:
+                break  # no move beat the best so far
+        self._plans_since_dream += 1
+        if dyna_weight > 0 and self._plans_since_dream >= self.dream_every:
+            self._dream(model, encode, simulated, dyna_weight)
+            self._plans_since_dream = 0
+        self._wider_wait = 0
+        self._feasible_found: dict[str, Candidate] = {}
+        chosen = max(scores, key=scores.__getitem__, default=None)
+        if chosen is None or not is_feasible(pool[chosen].violations):
+            # Nothing new within the exact budget among the candidates: search wider
+            # with the policy, flattened step by step, for new children that meet it.
+            wider = self._feasible_episodes(seen) if self._wider_wait == 0 else []
+            self._wider_wait = max(0, self._wider_wait - 1)
+            if wider:
+                self._score(model, encode, wider, scores)
+                pool.update({c.key: c for c in wider})
+                chosen = max((c.key for c in wider), key=scores.__getitem__)
+            elif chosen is None:
+                return self._plan_policy(seen).candidate.params
+        self._served.add(chosen)
+        return pool[chosen].params
+
+    def _feasible_episodes(self, seen: set[str], batches: int = 2) -> list[Candidate]:
+        """New candidates that meet the exact budget: those found by earlier searches and
+        not yet taken, else those of up to ``batches`` pools at each temperature (the
+        first temperature that finds some wins). A small budget's children are rare, so
+        every one found is kept for later plans."""
+        kept = {k: c for k, c in self._feasible_found.items() if k not in seen}
+        self._feasible_found = kept
+        if kept:
+            return list(kept.values())
+        for temperature in self._TEMPERATURES:
+            for _ in range(batches):
+                kept.update({s.key: s.candidate for s in self.simulate(self.candidates,
+                                                                         temperature)
+                             if s.feasible and s.key not in seen})
+                if kept:
+                    return list(kept.values())
+        # The budget's new children look used up: wait before searching this wide again.
+        self._wider_wait = 8
+        return []
+
+    @staticmethod
+    def _score(model: WorldModel, encode: Encode, candidates: Sequence[Candidate],
+               scores: dict[str, float]) -> None:
+        if not candidates:
+            return
+        values = model.acquisition(encode(candidates), [c.violations for c in candidates])
+        scores.update({c.key: float(v) for c, v in zip(candidates, values)})
+
+    def _dream(self, model: WorldModel, encode: Encode, simulated: Sequence[Simulated],
+               weight: float) -> None:
+        """One policy-gradient step on imagined episodes, rewarded by the world model's
+        acquisition (ranks, so its scale does not matter)."""
+        episodes = [s for s in simulated if s.steps]
+        if len(episodes) < 2:
+            return
+        values = model.acquisition(encode([s.candidate for s in episodes]),
+                                   [s.candidate.violations for s in episodes])
+        ranks = np.argsort(np.argsort(values)).astype(float)
+        advantages = weight * (ranks - ranks.mean()) / (ranks.std() + 1e-8)
+        self.learner.step([s.steps for s in episodes], advantages.tolist(),
+                          [self.learner.options.entropy_weight] * len(episodes),
+                          len(episodes))
 
     def pretrain(self, episodes: int, target: float, penalty_base: float,
                  entropy_weight: float, batch: int = 32) -> dict[str, float]:
@@ -166,7 +298,7 @@ class Planner:
         while run < episodes:
             simulated = self.simulate(batch)
             run += batch
-            violations = [s.violations for s in simulated]
+            violations = [s.candidate.violations for s in simulated]
             feasible_rate = float(np.mean([is_feasible(v) for v in violations]))
             if feasible_rate >= target:
                 break

@@ -13,19 +13,28 @@ from typing import TYPE_CHECKING
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler
+from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import torch
 
 from optuna_rena._dashboard import mirror_trial_constraints
 from optuna_rena._metrics import CHILD_SPEC_ATTR
+from optuna_rena._sampler.acquisition import WorldModel
+from optuna_rena._sampler.candidates import Candidate
+from optuna_rena._sampler.candidates import ParamEpisodes
+from optuna_rena._sampler.candidates import SpaceEpisodes
 from optuna_rena._sampler.decisions import DecisionMaker
 from optuna_rena._sampler.decisions import ORDER_KEY
+from optuna_rena._sampler.encoding import ConfigurationEncoder
+from optuna_rena._sampler.history import TrialHistory
 from optuna_rena._sampler.learner import Learner
 from optuna_rena._sampler.learner import LearnerOptions
 from optuna_rena._sampler.planner import Planner
+from optuna_rena._sampler.policy import one_torch_thread
 from optuna_rena._sampler.policy import RenaPolicy
 from optuna_rena._sampler.policy import State
+from optuna_rena._spec import NetworkSpec
 
 
 if TYPE_CHECKING:
@@ -151,22 +160,30 @@ class RenaSampler(BaseSampler):
         n_bins: int = 16,
         embedding_dim: int = 32,
         hidden_size: int = 64,
+        world_model: bool = True,
+        model_startup_trials: int = 8,
+        local_steps: int = 2,
+        dyna_weight: float = 1.0,
     ) -> None:
         _check_number("penalty_base", penalty_base, 0.0, 1.0, low_open=True)
         _check_number("learning_rate", learning_rate, 0.0, math.inf, low_open=True)
         _check_number("entropy_weight", entropy_weight, 0.0, math.inf)
         _check_number("baseline_decay", baseline_decay, 0.0, 1.0, high_open=True)
         _check_number("pretrain_target", pretrain_target, 0.0, 1.0, low_open=True)
+        _check_number("dyna_weight", dyna_weight, 0.0, math.inf)
         for name, value, low in (("batch_size", batch_size, 1), ("elite_size", elite_size, 0),
                                  ("pretrain_episodes", pretrain_episodes, 0),
                                  ("n_bins", n_bins, 2), ("plan_candidates", plan_candidates, 1),
                                  ("embedding_dim", embedding_dim, 1),
-                                 ("hidden_size", hidden_size, 1)):
+                                 ("hidden_size", hidden_size, 1),
+                                 ("model_startup_trials", model_startup_trials, 1),
+                                 ("local_steps", local_steps, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
         for name, flag in (("penalty_tightening", penalty_tightening),
                            ("avoid_repeats", avoid_repeats),
-                           ("prefer_feasible", prefer_feasible)):
+                           ("prefer_feasible", prefer_feasible),
+                           ("world_model", world_model)):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False, got {flag!r}.")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
@@ -191,7 +208,12 @@ class RenaSampler(BaseSampler):
         self.plan_candidates = plan_candidates
         self.prefer_feasible = prefer_feasible
         self.n_bins = n_bins
+        self.world_model = world_model
+        self.model_startup_trials = model_startup_trials
+        self.local_steps = local_steps
+        self.dyna_weight = float(dyna_weight)
         self._dims = (embedding_dim, hidden_size)
+        self._intersection = IntersectionSearchSpace()
         self._rng = np.random.RandomState(seed)
         self._lock = threading.RLock()
         self._space: ArchitectureSpace | None = None
@@ -205,7 +227,7 @@ class RenaSampler(BaseSampler):
         planning."""
         settings: dict[str, Any] = dict(penalty_tightening=False, elite_size=0,
                                         pretrain_episodes=0, avoid_repeats=False,
-                                        prefer_feasible=False)
+                                        prefer_feasible=False, world_model=False)
         settings.update(kwargs)
         return cls(**settings)
 
@@ -238,8 +260,15 @@ class RenaSampler(BaseSampler):
         self._learner = Learner(policy, space.layer_tokens() if space is not None else [],
                                 self._learner_options)
         self._planner = None if space is None else Planner(
-            space, self._decisions, self._learner, self._rng, self.plan_candidates,
-            self.prefer_feasible)
+            SpaceEpisodes(space), self._decisions, self._learner, self._rng,
+            self.plan_candidates, self.prefer_feasible)
+        self._model = WorldModel()
+        self._history = TrialHistory(
+            ConfigurationEncoder(space), self._space_candidate if space is not None else (
+                self._param_candidate),
+            {c.name for c in space.analytic_constraints} if space is not None else set())
+        self._relative_names: tuple[str, ...] = ()
+        self._relative_planner: Planner | None = None
         self._episodes: dict[int, _Episode] = {}
         self._pretrained = False
         self.pretrain_stats: dict[str, float] = {}
@@ -261,8 +290,6 @@ class RenaSampler(BaseSampler):
             self._space = space
             if current is not None and current.signature() == space.signature():
                 self._decisions.space = space
-                if self._planner is not None:
-                    self._planner.space = space
                 return
             self._reset_learning()
 
@@ -278,12 +305,53 @@ class RenaSampler(BaseSampler):
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
-        return {}
+        # A space's decisions are planned at its first decision, with the space's view.
+        if not self.world_model or self._space is not None or study._is_multi_objective():
+            return {}
+        return {name: d for name, d in self._intersection.calculate(study).items()
+                if not d.single()}
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        return {}
+        if not search_space:
+            return {}
+        with self._lock, one_torch_thread():
+            self._episode(study, trial)
+            names = tuple(sorted(search_space))
+            if names != self._relative_names or self._relative_planner is None:
+                self._relative_names = names
+                self._relative_planner = Planner(
+                    ParamEpisodes(search_space), self._decisions, self._learner, self._rng,
+                    self.plan_candidates, self.prefer_feasible)
+            self._history.update(_all_trials(study), study.direction)
+            if self._history.n_complete < self.model_startup_trials:
+                return {}
+            return self._plan_with_model(self._relative_planner)
+
+    def _plan_with_model(self, planner: Planner) -> dict[str, Any]:
+        """Fit the world model to the history and plan the best new candidate."""
+        self._model.fit(self._history.observations())
+        return planner.plan_with_model(
+            self._model, self._history.encoder.encode_candidates, self._history.seen(),
+            self._history.elites(2), local_steps=self.local_steps,
+            dyna_weight=self.dyna_weight)
+
+    def _space_candidate(self, trial: FrozenTrial) -> Candidate | None:
+        assert self._space is not None
+        spec = trial.user_attrs.get(CHILD_SPEC_ATTR)
+        if spec is None:
+            return None
+        source = SpaceEpisodes(self._space)
+        params = {k: v for k, v in trial.params.items()
+                  if self._space.context(k, (v,), trial.params) is not None}
+        return source.candidate(params, NetworkSpec.from_json(spec))
+
+    def _param_candidate(self, trial: FrozenTrial) -> Candidate | None:
+        params = {k: trial.params[k] for k in self._relative_names if k in trial.params}
+        if len(params) < len(self._relative_names) or not params:
+            return None
+        return ParamEpisodes({}).candidate(params)
 
     def sample_independent(
         self,
@@ -292,14 +360,14 @@ class RenaSampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        with self._lock:
+        with self._lock, one_torch_thread():
             episode = self._episode(study, trial)
             decision = self._decisions.decision(param_name, param_distribution, trial.params)
             if decision.n == 1:
                 return decision.value(0, self._rng)
-            if (self._planner is not None and self.avoid_repeats and episode.plan is None
+            if (self._planner is not None and episode.plan is None
                     and self._decisions.is_space_decision(param_name, decision)):
-                episode.plan = self._planner.plan(_child_specs(study))
+                episode.plan = self._plan_space(study)
             chosen = None
             if episode.plan is not None and param_name in episode.plan and (
                     episode.plan[param_name] in decision.values):  # type: ignore[operator]
@@ -323,6 +391,18 @@ class RenaSampler(BaseSampler):
             study._storage.set_trial_system_attr(trial._trial_id, ORDER_KEY, episode.order)
         mirror_trial_constraints(study._storage, trial._trial_id)
 
+    def _plan_space(self, study: Study) -> dict[str, Any] | None:
+        """A planned child of the space: from the world model once it has data, else
+        from the policy alone; ``None`` when plans are off."""
+        assert self._planner is not None
+        if self.world_model and not study._is_multi_objective():
+            self._history.update(_all_trials(study), study.direction)
+            if self._history.n_complete >= self.model_startup_trials:
+                return self._plan_with_model(self._planner)
+        if self.avoid_repeats:
+            return self._planner.plan(_child_specs(study))
+        return None
+
     def _episode(self, study: Study, trial: FrozenTrial) -> _Episode:
         """The running trial's episode; at a trial's first decision, learn first."""
         key = (id(study._storage), study._study_id)
@@ -334,7 +414,8 @@ class RenaSampler(BaseSampler):
         if episode is None:
             if self._planner is not None and not self._pretrained:
                 self._pretrained = True
-                if self.pretrain_episodes and self._planner.space.has_analytic_constraints:
+                if self.pretrain_episodes and self._space is not None and (
+                        self._space.has_analytic_constraints):
                     self.pretrain_stats = self._planner.pretrain(
                         self.pretrain_episodes, self.pretrain_target, self.penalty_base,
                         self.entropy_weight)

@@ -17,25 +17,45 @@ small grid, refitted on a geometric schedule of the number of observations (10, 
 ...), so a study of ``n`` trials refits ``O(log n)`` times. Between refits the Cholesky
 factor grows by one row per observation, ``O(n^2)``.
 
-numpy and scipy only: a few hundred observations need nothing more.
+numpy and scipy only: a few hundred observations need nothing more. Their linear algebra
+runs on one BLAS thread: at this size more threads cost more in hand-offs than they save,
+and OpenBLAS's spinning threads slow torch's, which the policy uses between two fits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from collections.abc import Sequence
+import contextlib
 from dataclasses import dataclass
 import itertools
 import math
+import threading
 
 import numpy as np
 from scipy import linalg
 from scipy import special
+from threadpoolctl import ThreadpoolController
 
 
 _NUMERIC_SCALE = 0.25  # a numeric difference of this much counts as one differing choice
 _WEIGHTS = (0.0, 0.5, 0.9)
 _THETAS = (0.5, 1.0, 2.0, 4.0)  # times the number of features
 _NOISES = (1e-4, 1e-2, 1e-1)
+
+
+_controller: ThreadpoolController | None = None
+_controller_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    global _controller
+    with _controller_lock:
+        if _controller is None:  # made late, so that it finds the BLAS that scipy loaded
+            _controller = ThreadpoolController()
+    with _controller.limit(limits=1, user_api="blas"):
+        yield
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,8 @@ class Features:
 
     def take(self, rows: np.ndarray | Sequence[int]) -> Features:
         rows = np.asarray(rows, dtype=int)
+        if len(rows) == len(self) and (rows == np.arange(len(self))).all():
+            return self  # the same object, so that predictions can share their distances
         return Features(self.categorical[rows], self.numeric[rows])
 
     @staticmethod
@@ -67,18 +89,37 @@ class Features:
                         np.concatenate([p.numeric for p in parts]))
 
 
+def _one_hot(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both code matrices as one-hot rows over the same columns, so that ``A @ B.T`` counts
+    the equal choices of each pair."""
+    offsets = np.concatenate([[0], np.cumsum(np.maximum(a.max(axis=0, initial=-1),
+                                                        b.max(axis=0, initial=-1)) + 2)])
+    width = int(offsets[-1])
+
+    def encode(codes: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(codes), width))
+        if codes.shape[1]:
+            # Code -1 (absent) gets a column of its own: two absences are equal.
+            out[np.arange(len(codes))[:, None], offsets[:-1] + codes + 1] = 1.0
+        return out
+
+    return encode(a), encode(b)
+
+
 def _parts(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray, int]:
     """Per pair of rows: the summed distance ``sum_d delta_d`` and the summed additive
     similarity ``sum_d k_d``, and the number of features."""
     dims = max(1, a.dims)
-    equal = a.categorical[:, None, :] == b.categorical[None, :, :]
-    distance = (~equal).sum(axis=2).astype(float)
-    similarity = equal.sum(axis=2).astype(float)
+    one_a, one_b = _one_hot(a.categorical, b.categorical)
+    similarity = one_a @ one_b.T
+    distance = a.categorical.shape[1] - similarity
     if a.numeric.shape[1]:
-        diff = np.nan_to_num(a.numeric[:, None, :] - b.numeric[None, :, :], nan=1.0)
-        delta = (diff / _NUMERIC_SCALE) ** 2
-        distance += delta.sum(axis=2)
-        similarity += np.exp(-delta).sum(axis=2)
+        xa = np.nan_to_num(a.numeric, nan=-1.0) / _NUMERIC_SCALE
+        xb = np.nan_to_num(b.numeric, nan=-1.0) / _NUMERIC_SCALE
+        for j in range(xa.shape[1]):
+            delta = (xa[:, j, None] - xb[None, :, j]) ** 2
+            distance = distance + delta
+            similarity = similarity + np.exp(-delta)
     return distance, similarity, dims
 
 
@@ -113,7 +154,10 @@ class GaussianProcess:
     def fit(self, x: Features, y: np.ndarray) -> None:
         """Condition on observations ``(x, y)``; ``x`` extends what was fitted before by
         new rows at the end, or replaces it (then everything is refitted)."""
-        y = np.asarray(y, dtype=float)
+        with _one_blas_thread():
+            self._fit(x, np.asarray(y, dtype=float))
+
+    def _fit(self, x: Features, y: np.ndarray) -> None:
         grows = (self._x is not None and self._kernel is not None and len(x) >= self.n
                  and np.array_equal(x.categorical[:self.n], self._x.categorical)
                  and np.array_equal(x.numeric[:self.n], self._x.numeric, equal_nan=True)
@@ -149,6 +193,15 @@ class GaussianProcess:
         self._alpha = linalg.cho_solve((self._chol, True), z)
         self._next_refit = max(10, int(math.ceil(1.5 * len(z))))
 
+    def _refit_with_kernel(self, x: Features, y: np.ndarray) -> None:
+        """Condition on ``(x, y)`` from scratch with the current kernel."""
+        assert self._kernel is not None
+        self._x, self._y = x, y
+        z = (y - self._mean) / self._scale
+        k = self._kernel(*_parts(x, x)) + self._kernel.noise * np.eye(len(y))
+        self._chol = linalg.cholesky(k, lower=True)
+        self._alpha = linalg.cho_solve((self._chol, True), z)
+
     def _extend(self, x: Features, y: np.ndarray) -> None:
         """Add the new rows to the Cholesky factor, keeping the kernel and the
         standardisation (both are refitted on the geometric schedule)."""
@@ -169,12 +222,28 @@ class GaussianProcess:
         z = (y - self._mean) / self._scale
         self._alpha = linalg.cho_solve((chol, True), z)
 
-    def predict(self, x: Features) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation of the output at ``x``."""
+    @property
+    def inputs(self) -> Features | None:
+        """The features it was fitted on."""
+        return self._x
+
+    def predict(self, x: Features, parts: tuple[np.ndarray, np.ndarray, int] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation of the output at ``x``; ``parts`` are
+        the distances between ``x`` and :attr:`inputs`, when known already."""
         if self._kernel is None or self._x is None or self.n == 0:
             return np.full(len(x), self._mean), np.full(len(x), self._scale)
-        distance, similarity, dims = _parts(x, self._x)
-        k = self._kernel(distance, similarity, dims)
+        with _one_blas_thread():
+            return self._predict(x, parts or _parts(x, self._x))
+
+    def distances(self, x: Features) -> tuple[np.ndarray, np.ndarray, int] | None:
+        """The distances between ``x`` and :attr:`inputs`, to share between outputs."""
+        return None if self._x is None else _parts(x, self._x)
+
+    def _predict(self, x: Features, parts: tuple[np.ndarray, np.ndarray, int]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        assert self._kernel is not None and self._x is not None
+        k = self._kernel(*parts)
         mean = k @ self._alpha
         v = linalg.solve_triangular(self._chol, k.T, lower=True)
         # The prior variance of k(x, x) is 1: both parts are 1 at distance 0.
@@ -185,11 +254,17 @@ class GaussianProcess:
 def log_expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
     """``log E[max(0, f - best)]`` for ``f ~ N(mean, std^2)``, stable far below ``best``."""
     z = (mean - best) / std
-    # E = std * h(z) with h(z) = phi(z) + z Phi(z) = phi(z) (1 + z Phi(z) / phi(z)), and
-    # Phi(z) / phi(z) = sqrt(pi / 2) erfcx(-z / sqrt(2)).
-    log_phi = -0.5 * z * z - 0.5 * math.log(2 * math.pi)
-    ratio = math.sqrt(math.pi / 2) * special.erfcx(-z / math.sqrt(2))
-    log_h = log_phi + np.log1p(np.maximum(z * ratio, -1 + 1e-300))
+    # E = std * h(z), h(z) = phi(z) + z Phi(z). Far below best, h is a difference of
+    # nearly equal numbers; there h = phi(z) (1 + z Phi(z) / phi(z)) with the ratio
+    # Phi(z) / phi(z) = sqrt(pi / 2) erfcx(-z / sqrt(2)), which stays accurate.
+    log_h = np.empty_like(z)
+    near = z > -1.0
+    zn = z[near]
+    log_h[near] = np.log(np.exp(-0.5 * zn * zn) / math.sqrt(2 * math.pi) + zn * special.ndtr(zn))
+    zf = z[~near]
+    ratio = math.sqrt(math.pi / 2) * special.erfcx(-zf / math.sqrt(2))
+    log_h[~near] = (-0.5 * zf * zf - 0.5 * math.log(2 * math.pi)
+                    + np.log1p(np.maximum(zf * ratio, -1.0 + 1e-16)))
     return np.log(std) + log_h
 
 

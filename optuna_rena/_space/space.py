@@ -206,14 +206,18 @@ class ArchitectureSpace:
         return out
 
     @property
+    def analytic_constraints(self) -> tuple[Constraint, ...]:
+        """The constraints on metrics known before any training (counted, not measured)."""
+        return tuple(c for c in self.constraints if c.metric in ANALYTIC_METRICS)
+
+    @property
     def has_analytic_constraints(self) -> bool:
         """Whether some constraint bounds a metric that is known before any training."""
-        return any(c.metric in ANALYTIC_METRICS for c in self.constraints)
+        return bool(self.analytic_constraints)
 
     def analytic_violations(self, child: NetworkSpec) -> dict[str, float]:
         """The violations of the constraints on analytic metrics (counted, not measured)."""
-        return violations_of([c for c in self.constraints if c.metric in ANALYTIC_METRICS],
-                             self.resource_model.count(child).as_dict())
+        return violations_of(self.analytic_constraints, self.resource_model.count(child).as_dict())
 
     # ----- a trial -----
 

@@ -1,0 +1,173 @@
+"""What the policy decides over, and the configurations the planner can propose.
+
+Two sources of episodes:
+
+* :class:`SpaceEpisodes`: an :class:`~optuna_rena.ArchitectureSpace`; an episode is the
+  space's decisions and its result is a child network, whose analytic constraints are
+  known at once. A configuration's key is its child, so two parameter sets that build the
+  same network count as one.
+* :class:`ParamEpisodes`: Optuna's search space of a define-by-run objective; an episode
+  decides each parameter in turn and its key is its parameters.
+
+Each also proposes local moves around a configuration: RENA's own edits (one decision of
+the space changed, the rest replayed so that the child stays valid), or one parameter
+changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from collections.abc import Mapping
+from dataclasses import dataclass
+import math
+from typing import Any
+from typing import TYPE_CHECKING
+
+import numpy as np
+from optuna.distributions import BaseDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
+
+from optuna_rena._spec import NetworkSpec
+
+
+if TYPE_CHECKING:
+    from optuna_rena._space import ArchitectureSpace
+
+
+_CACHE = 200_000  # configurations remembered per space
+
+Episode = Generator[tuple[str, Any], Any, Any]
+"""Yields ``(name, choices or distribution)``, is sent the value, returns the result."""
+
+
+@dataclass
+class Candidate:
+    """A proposed configuration: its parameters, its key (no two evaluations share one),
+    its child network with a space, and its analytic constraint violations."""
+
+    params: dict[str, Any]
+    key: str
+    child: NetworkSpec | None
+    violations: dict[str, float]
+
+
+class SpaceEpisodes:
+    """Episodes and moves in an architecture space."""
+
+    def __init__(self, space: ArchitectureSpace) -> None:
+        self.space = space
+        # Building and counting a child costs far more than a look-up; local search and
+        # neighbourhoods revisit the same configurations.
+        self._made: dict[tuple[tuple[str, str], ...], Candidate] = {}
+        self._paths: dict[tuple[tuple[str, str], ...], dict[str, tuple[Any, ...]]] = {}
+
+    def episode(self) -> Episode:
+        child, _ = yield from self.space.decisions()
+        return child
+
+    def candidate(self, params: dict[str, Any], result: Any) -> Candidate:
+        made = self._made.get(_signature(params))
+        if made is not None:
+            return made
+        child: NetworkSpec = result
+        made = Candidate(params, child.to_json(), child, self.space.analytic_violations(child))
+        if len(self._made) < _CACHE:
+            self._made[_signature(params)] = made
+        return made
+
+    def replay(self, params: Mapping[str, Any], rng: np.random.RandomState) -> Candidate:
+        """The candidate that ``params`` give, a decision they lack or whose value no
+        longer fits being chosen at random."""
+        made = self._made.get(_signature(params))
+        if made is not None:
+            return made
+        episode = self.space.decisions()
+        taken: dict[str, Any] = {}
+        try:
+            name, choices = next(episode)
+            while True:
+                value = params.get(name)
+                if value not in choices:
+                    value = choices[rng.randint(len(choices))]
+                taken[name] = value
+                name, choices = episode.send(value)
+        except StopIteration as done:
+            return self.candidate(taken, done.value[0])
+
+    def neighbours(self, candidate: Candidate, rng: np.random.RandomState) -> list[Candidate]:
+        """Every configuration one decision away (RENA's edits), replayed into a child."""
+        out = []
+        for name, choices in self._choices(candidate.params).items():
+            for value in choices:
+                if value != candidate.params[name]:
+                    out.append(self.replay({**candidate.params, name: value}, rng))
+        return out
+
+    def _choices(self, params: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
+        """The choices of each decision on the path that ``params`` take."""
+        signature = _signature(params)
+        if signature in self._paths:
+            return self._paths[signature]
+        episode = self.space.decisions()
+        out: dict[str, tuple[Any, ...]] = {}
+        try:
+            name, choices = next(episode)
+            while True:
+                out[name] = choices
+                name, choices = episode.send(params[name])
+        except StopIteration:
+            if len(self._paths) < _CACHE:
+                self._paths[signature] = out
+            return out
+
+
+class ParamEpisodes:
+    """Episodes and moves over a define-by-run objective's search space."""
+
+    def __init__(self, search_space: Mapping[str, BaseDistribution]) -> None:
+        self.search_space = dict(sorted(search_space.items()))
+
+    def episode(self) -> Episode:
+        params = {}
+        for name, distribution in self.search_space.items():
+            params[name] = yield name, distribution
+        return params
+
+    def candidate(self, params: dict[str, Any], result: Any = None) -> Candidate:
+        """``params`` hold the search space's parameters in its (sorted) order, as every
+        caller builds them, so the key needs no sorting."""
+        return Candidate(params, repr(tuple(params.items())), None, {})
+
+    def neighbours(self, candidate: Candidate, rng: np.random.RandomState) -> list[Candidate]:
+        """Each categorical parameter changed to each other choice; each number moved
+        up and down by a random step of up to a quarter of its range."""
+        out = []
+        for name, d in self.search_space.items():
+            value = candidate.params[name]
+            if isinstance(d, CategoricalDistribution):
+                moved = [c for c in d.choices if c != value]
+            else:
+                moved = [_moved(d, value, sign * rng.uniform(0.02, 0.25)) for sign in (-1, 1)]
+                moved = [v for v in moved if v != value]
+            out += [self.candidate({**candidate.params, name: v}) for v in moved]
+        return out
+
+
+def _moved(d: BaseDistribution, value: Any, fraction: float) -> Any:
+    """``value`` moved by ``fraction`` of the range (in log space for log ranges), on the
+    distribution's grid and within its bounds."""
+    assert isinstance(d, (IntDistribution, FloatDistribution))
+    if d.log:
+        x = math.exp(math.log(value) + fraction * (math.log(d.high) - math.log(d.low)))
+    else:
+        x = value + fraction * (d.high - d.low)
+    if d.step is not None:
+        x = d.low + round((x - d.low) / d.step) * d.step
+    x = min(max(x, d.low), d.high)
+    return int(round(x)) if isinstance(d, IntDistribution) else float(x)
+
+
+def _signature(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, repr(v)) for k, v in params.items()))

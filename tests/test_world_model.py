@@ -1,0 +1,156 @@
+"""The world model (Gaussian processes on configurations) and planning in it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+import pytest
+from scipy import stats
+
+from optuna_rena import RenaSampler
+from optuna_rena import trial_violations
+from optuna_rena._constraints import is_feasible
+from optuna_rena._sampler.world_model import Features
+from optuna_rena._sampler.world_model import GaussianProcess
+from optuna_rena._sampler.world_model import log_expected_improvement
+from optuna_rena.datasets import load_nas_bench_macro
+
+from helpers import macro_objective
+from helpers import macro_space
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _macro(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    table = load_nas_bench_macro(data_dir)
+    codes = sorted(table)
+    x = np.array([[int(d) for d in code] for code in codes])
+    return (x, np.array([table[c]["mean_acc"] for c in codes]),
+            np.array([table[c]["params"] for c in codes], dtype=float))
+
+
+def _features(x: np.ndarray) -> Features:
+    return Features(x, np.zeros((len(x), 0)))
+
+
+def test_predicts_nas_bench_macro_from_few_networks(data_dir: Path) -> None:
+    x, accuracy, params = _macro(data_dir)
+    rng = np.random.default_rng(0)
+    seen = rng.choice(len(x), 60, replace=False)
+    for y, least in ((params, 0.999), (accuracy, 0.75)):
+        gp = GaussianProcess()
+        gp.fit(_features(x[seen]), y[seen])
+        mean, std = gp.predict(_features(x))
+        assert np.corrcoef(mean, y)[0, 1] > least
+        assert (std > 0).all()
+        # Where it has seen the network, it knows it.
+        assert np.abs(mean[seen] - y[seen]).max() < 0.05 * np.ptp(y)
+
+
+def test_adding_observations_matches_a_refit(data_dir: Path) -> None:
+    x, accuracy, _ = _macro(data_dir)
+    rows = np.random.default_rng(1).choice(len(x), 40, replace=False)
+    grown = GaussianProcess()
+    grown.fit(_features(x[rows[:30]]), accuracy[rows[:30]])
+    grown.fit(_features(x[rows[:36]]), accuracy[rows[:36]])  # below the refit schedule
+    fresh = GaussianProcess()
+    fresh.fit(_features(x[rows[:30]]), accuracy[rows[:30]])
+    fresh._kernel = grown._kernel
+    fresh._refit_with_kernel(_features(x[rows[:36]]), accuracy[rows[:36]])
+    a, b = grown.predict(_features(x[rows])), fresh.predict(_features(x[rows]))
+    assert np.allclose(a[0], b[0], atol=1e-6) and np.allclose(a[1], b[1], atol=1e-6)
+
+
+def test_log_expected_improvement() -> None:
+    mean = np.array([-30.0, -3.0, -1.0, 0.0, 2.0, 30.0])
+    std = np.ones_like(mean)
+    z = mean
+    exact = np.log(stats.norm.pdf(z) + z * stats.norm.cdf(z))
+    got = log_expected_improvement(mean, std, 0.0)
+    assert np.allclose(got[1:], exact[1:], rtol=1e-9)
+    assert np.isfinite(got[0]) and got[0] < got[1]  # far below: tiny, not -inf
+
+
+def _plain(trial: optuna.Trial) -> float:
+    """12 parameters of three kinds; the size constraint cuts the best region in two."""
+    cats = [trial.suggest_categorical(f"c{i}", ["a", "b", "c"]) for i in range(6)]
+    n = trial.suggest_int("n", 1, 64, log=True)
+    x = trial.suggest_float("x", -3.0, 3.0)
+    trial.set_constraint("size_max", n / 16 - 1)
+    return sum(c == "b" for c in cats) - (x - 1) ** 2 + math.log2(n) / 3
+
+
+def test_plain_objective_is_planned_in_the_world_model() -> None:
+    sampler = RenaSampler(seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(_plain, n_trials=60)
+    trials = study.trials
+    keys = [tuple(sorted(t.params.items())) for t in trials]
+    assert len(set(keys)) == len(keys)  # never the same configuration twice
+    planned = trials[sampler.model_startup_trials + 1:]
+    feasible = [is_feasible(trial_violations(t)) for t in planned]
+    assert np.mean(feasible) > 0.7
+    best = study.best_trial
+    assert best.params["n"] <= 16 and abs(best.params["x"] - 1) < 0.5
+    assert sum(best.params[f"c{i}"] == "b" for i in range(6)) >= 5
+    # Optuna planned the configuration at once (sample_relative), not one by one.
+    assert sampler.infer_relative_search_space(study, trials[-1]).keys() == set(
+        trials[-1].params)
+
+
+def test_conditional_parameters_still_work() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        kind = trial.suggest_categorical("kind", ["conv", "mlp"])
+        width = trial.suggest_int("width", 8, 64, log=True)
+        if kind == "conv":
+            kernel = trial.suggest_categorical("kernel", [1, 3, 5])
+            return width / 64 + kernel / 5
+        return width / 64 - trial.suggest_float("dropout", 0.0, 0.5)
+
+    study = optuna.create_study(direction="maximize", sampler=RenaSampler(seed=0))
+    study.optimize(objective, n_trials=40)
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    assert {t.params["kind"] for t in study.trials} == {"conv", "mlp"}
+
+
+def test_a_restarted_worker_rebuilds_the_world_model(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'model.db'}"
+    first = optuna.create_study(storage=storage, study_name="s", direction="maximize",
+                                sampler=RenaSampler(seed=0))
+    first.optimize(_plain, n_trials=20)
+    again = RenaSampler(seed=1)
+    resumed = optuna.load_study(study_name="s", storage=storage, sampler=again)
+    resumed.optimize(_plain, n_trials=1)
+    assert again._history.n_complete == 20  # read from storage, all of it
+    new = resumed.trials[-1]
+    assert tuple(sorted(new.params.items())) not in {
+        tuple(sorted(t.params.items())) for t in resumed.trials[:-1]}
+    assert new.params.keys() == again.infer_relative_search_space(resumed, new).keys()
+
+
+def test_a_space_is_planned_in_the_world_model() -> None:
+    """NAS-Bench-Macro's space under the tight budget, with a synthetic accuracy: the
+    analytic budget is exact and the accuracy is modelled; every child is new."""
+    sampler = RenaSampler(seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(macro_objective(macro_space()), n_trials=40)
+    children = [t.user_attrs["child_spec"] for t in study.trials]
+    assert len(set(children)) == len(children)
+    # 39 of 6561 children are feasible: most trials find new ones.
+    feasible = [is_feasible(trial_violations(t)) for t in study.trials[10:]]
+    assert np.mean(feasible) > 0.6
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(model_startup_trials=0), "model_startup_trials must be an integer >= 1"),
+    (dict(local_steps=-1), "local_steps must be an integer >= 0"),
+    (dict(dyna_weight=-1.0), "dyna_weight must be a number"),
+    (dict(world_model="yes"), "world_model must be True or False"),
+])
+def test_bad_world_model_options(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RenaSampler(**kwargs)
