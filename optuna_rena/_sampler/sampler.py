@@ -63,14 +63,42 @@ class RenaSampler(BaseSampler):
        norm clipped to 1, advantages divided by the standard deviation of the rewards so
        far, which makes the step size independent of the objective's scale).
 
+    **Model-based RENA** (``world_model=True``, the default). Each trial's configuration
+    is planned before it decides anything, once ``model_startup_trials`` trials are done:
+
+    4. A world model (``world_model.py``) predicts, from the finished trials, the objective
+       and each constraint value they recorded, with uncertainty: one Gaussian process per
+       output on the configuration's choices (and, with a space, on the child's counted
+       structure, from which measured metrics such as latency are forecast). Metrics that
+       the resource model counts are never predicted: they are exact.
+    5. The policy proposes candidates (a batch of episodes, simulated in lockstep); RENA's
+       own local edits around the best trials and a short hill-climb add more; each is
+       new (no configuration is evaluated twice while new ones exist).
+    6. The trial takes the candidate with the best acquisition, ``log EI + sum_j log
+       P(c_j <= 0)`` (``acquisition.py``); a candidate that breaks an exact budget ranks
+       below all that meet it, and until some trial is feasible the acquisition is the
+       probability of feasibility.
+    7. Every few plans, the policy takes a REINFORCE step on its own imagined episodes,
+       rewarded by the acquisition's ranks (Dyna), so it proposes better candidates
+       between real trials. Real trials still train it as in step 3.
+
+    With an :class:`ArchitectureSpace` the plan is made at the space's first decision;
+    for a define-by-run objective it is made for Optuna's intersection search space in
+    :meth:`sample_relative`, as GPSampler does, and parameters outside it (conditional
+    ones) are decided one by one by the policy in :meth:`sample_independent`. The world
+    model serves single-objective studies; with several objectives the policy plans
+    alone. ``world_model=False`` is the policy-only RenaSampler of version 0.1.
+
     The modules of this package hold the parts: ``decisions`` (distributions as choices),
     ``policy`` (the ``nn.Module``), ``learner`` (REINFORCE, baseline, elite replay),
-    ``planner`` (lockstep simulation, no-repeat planning, pre-training) and ``reward``.
+    ``planner`` (lockstep simulation, planning, pre-training), ``world_model`` and
+    ``acquisition``, ``encoding`` (configurations as features), ``candidates`` (episodes
+    and local moves), ``history`` (the study's trials as observations) and ``reward``.
     ``RenaSampler`` itself only answers Optuna's sampler interface and the space's hook
     (:class:`~optuna_rena.SpaceAwareSampler`).
 
-    The policy is rebuilt from storage: a new or restarted process, or another worker,
-    learns from every finished trial it has not learnt from yet, in trial-number order,
+    The policy and the world model are rebuilt from storage: a new or restarted process,
+    or another worker, learns from every finished trial it has not learnt from yet, in trial-number order,
     including trials of other workers and of other samplers (each trial's decision order
     is stored in its ``rena:order`` system attribute). Batches follow the order in which a
     process sees trials finish, so two processes may hold slightly different policies; each
@@ -139,6 +167,10 @@ class RenaSampler(BaseSampler):
         n_bins: Bins for integer and float distributions.
         embedding_dim: Size of the policy's embeddings.
         hidden_size: Size of the policy's LSTM states.
+        world_model: Plan each trial in the world model (model-based RENA).
+        model_startup_trials: Complete trials before the world model plans.
+        local_steps: Rounds of hill-climbing on the acquisition; 0 disables.
+        dyna_weight: Weight of the policy's steps on imagined episodes; 0 disables.
     """
 
     def __init__(
