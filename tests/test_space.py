@@ -182,3 +182,26 @@ def test_signature_tells_spaces_apart() -> None:
     assert a.signature() == b.signature()
     assert a.signature() != ArchitectureSpace(zoo.ds_cnn(), max_inserts=1).signature()
     assert a.signature() != ArchitectureSpace(zoo.ds_cnn(), layers=[1]).signature()
+
+
+def test_extreme_finds_the_smallest_and_largest_child(data_dir) -> None:
+    from optuna_rena.datasets import load_nas_bench_macro
+    table = load_nas_bench_macro(data_dir)
+    space = zoo.nas_bench_macro_space(notes=False)
+    assert space.extreme("params") == min(row["params"] for row in table.values())
+    assert space.extreme("macs", smallest=False) == max(row["flops"] for row in table.values())
+    with pytest.raises(ValueError, match="extreme\\(\\) takes one of"):
+        space.extreme("latency_ms")
+
+
+def test_a_budget_out_of_reach_is_said_at_once() -> None:
+    from optuna_rena import RenaSampler
+    space = zoo.nas_bench_macro_space([Constraint("params", max=380_000)], notes=False)
+    assert space.unreachable() == [
+        "no child of this space meets params <= 380000: the smallest params that a search "
+        "of its decisions reaches is 3.879e+05"]
+    study = optuna.create_study(direction="maximize",
+                                sampler=RenaSampler(seed=0, pretrain_episodes=0))
+    with pytest.warns(UserWarning, match="no child of this space meets params <= 380000"):
+        study.optimize(lambda t: len(space.suggest(t)), n_trials=2)
+    assert zoo.nas_bench_macro_space([Constraint("params", max=400_000)]).unreachable() == []

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from dataclasses import field
 import math
 import threading
+import warnings
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -446,6 +447,10 @@ class RenaSampler(BaseSampler):
         if episode is None:
             if self._planner is not None and not self._pretrained:
                 self._pretrained = True
+                assert self._space is not None
+                for problem in self._space.unreachable():
+                    # Said once, before any trial is spent on a budget out of reach.
+                    warnings.warn(problem + "; loosen it or widen the space.", stacklevel=2)
                 if self.pretrain_episodes and self._space is not None and (
                         self._space.has_analytic_constraints):
                     self.pretrain_stats = self._planner.pretrain(
