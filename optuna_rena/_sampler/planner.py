@@ -92,12 +92,9 @@ class Planner:
 
     def __init__(self, source: EpisodeSource, decisions: DecisionMaker, learner: Learner,
                  rng: np.random.RandomState, candidates: int, prefer_feasible: bool) -> None:
-        self.source = source
-        self.decisions = decisions
-        self.learner = learner
+        self.source, self.decisions, self.learner = source, decisions, learner
         self.rng = rng
-        self.candidates = candidates
-        self.prefer_feasible = prefer_feasible
+        self.candidates, self.prefer_feasible = candidates, prefer_feasible
         self._pools: dict[float, list[Simulated]] = {}
         self._pools_version = -1
         self._served: set[str] = set()

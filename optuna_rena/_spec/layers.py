@@ -196,6 +196,16 @@ class Conv2d(_ConvolutionLayer):
         return c
 
 
+def _depthwise_pointwise(c: int, filters: int, kernel: tuple[int, int],
+                         stride: tuple[int, int], activation_name: str) -> list[nn.Module]:
+    """A depthwise ``kernel`` convolution with batch norm and the activation, then a 1x1
+    convolution to ``filters`` with batch norm (its activation is the caller's)."""
+    return [nn.Conv2d(c, c, kernel, stride, (kernel[0] // 2, kernel[1] // 2), groups=c,
+                      bias=False),
+            nn.BatchNorm2d(c), activation(activation_name),
+            nn.Conv2d(c, filters, 1, bias=False), nn.BatchNorm2d(filters)]
+
+
 @dataclass(frozen=True)
 class SeparableConv2d(_ConvolutionLayer):
     """Depthwise-separable convolution (MobileNet, DS-CNN): a depthwise ``kernel``
@@ -213,17 +223,9 @@ class SeparableConv2d(_ConvolutionLayer):
     checks: ClassVar[Mapping[str, Check]] = _frozen(_CONVOLUTION_CHECKS)
 
     def build(self, shape: Shape) -> nn.Module:
-        c = shape[0]
-        kernel: tuple[int, int] = self.kernel  # type: ignore[assignment]
-        return nn.Sequential(
-            nn.Conv2d(c, c, kernel, self.stride, (kernel[0] // 2, kernel[1] // 2),
-                      groups=c, bias=False),
-            nn.BatchNorm2d(c),
-            activation(self.activation),
-            nn.Conv2d(c, self.filters, 1, bias=False),
-            nn.BatchNorm2d(self.filters),
-            activation(self.activation),
-        )
+        return nn.Sequential(*_depthwise_pointwise(
+            shape[0], self.filters, self.kernel, self.stride,  # type: ignore[arg-type]
+            self.activation), activation(self.activation))
 
     def cost(self, inp: Shape, out: Shape) -> LayerCost:
         c, cost = inp[0], LayerCost()
@@ -265,14 +267,9 @@ class InvertedResidual(_ConvolutionLayer):
         if self.expansion != 1:
             layers += [nn.Conv2d(c, hidden, 1, bias=False), nn.BatchNorm2d(hidden),
                        activation(self.activation)]
-        layers += [
-            nn.Conv2d(hidden, hidden, kernel, self.stride, (kernel[0] // 2, kernel[1] // 2),
-                      groups=hidden, bias=False),
-            nn.BatchNorm2d(hidden),
-            activation(self.activation),
-            nn.Conv2d(hidden, self.filters, 1, bias=False),
-            nn.BatchNorm2d(self.filters),
-        ]
+        # The projection is linear: no activation after it.
+        layers += _depthwise_pointwise(hidden, self.filters, kernel, self.stride,  # type: ignore[arg-type]
+                                       self.activation)
         body = nn.Sequential(*layers)
         if self.has_residual(shape):
             return Residual(body, None, nn.Identity())
