@@ -50,9 +50,12 @@ class TrialHistory:
         self.exact = exact
         self._rows: dict[int, _Row] = {}
         self._seen: set[int] = set()
-        self._features: dict[int, Features] = {}
+        self._keys: set[str] = set()
+        self._names: set[str] = set()
         self._columns = -1
         self._running: dict[int, str] = {}
+        self._built: Observations | None = None
+        self._built_numbers: list[int] = []
 
     def update(self, trials: Sequence[FrozenTrial], direction: StudyDirection) -> None:
         """Read the trials that finished since the last call."""
@@ -78,39 +81,52 @@ class TrialHistory:
             if t.state == TrialState.COMPLETE and t.values is not None and len(t.values) == 1:
                 value = sign * t.values[0] if math.isfinite(t.values[0]) else float("nan")
             violations = trial_violations(t)
-            self._rows[t.number] = _Row(
-                candidate, value,
-                {k: v for k, v in violations.items() if k not in self.exact},
-                is_feasible({**violations, **candidate.violations}))
+            predicted = {k: v for k, v in violations.items() if k not in self.exact}
+            self._rows[t.number] = _Row(candidate, value, predicted,
+                                        is_feasible({**violations, **candidate.violations}))
+            self._keys.add(candidate.key)
+            self._names.update(predicted)
 
     @property
     def n_complete(self) -> int:
-        return sum(1 for r in self._rows.values() if math.isfinite(r.objective))
+        return int(np.isfinite(self.observations().objective).sum())
 
     def seen(self) -> set[str]:
         """Keys of every trial read so far, finished or running."""
-        return {r.candidate.key for r in self._rows.values()} | set(self._running.values())
+        return self._keys | set(self._running.values())
 
     def observations(self) -> Observations:
+        """The finished trials in trial order; built once and extended while trials
+        finish in order, as they do in one process."""
         numbers = sorted(self._rows)
         columns = self.encoder.encode([{}]).dims
-        if columns != self._columns:
-            self._features.clear()  # new parameters: every row gets their columns
-            self._columns = columns
-        missing = [n for n in numbers if n not in self._features]
-        if missing:
-            fresh = self.encoder.encode([self._rows[n].candidate.params for n in missing],
-                                        [self._rows[n].candidate.child for n in missing])
-            for i, n in enumerate(missing):
-                self._features[n] = fresh.take([i])
-        names = sorted({k for n in numbers for k in self._rows[n].constraints})
+        names = sorted(self._names)
+        built = self._built
+        if (built is None or columns != self._columns or names != list(built.constraints)
+                or numbers[:len(self._built_numbers)] != self._built_numbers):
+            self._columns, self._built_numbers = columns, []
+            built = self._observe([], names)
+        new = numbers[len(self._built_numbers):]
+        if new or self._built is None:
+            part = self._observe(new, names)
+            built = Observations(
+                features=Features.stack([built.features, part.features]),
+                objective=np.concatenate([built.objective, part.objective]),
+                constraints={k: np.concatenate([built.constraints[k], part.constraints[k]])
+                             for k in names},
+                feasible=np.concatenate([built.feasible, part.feasible]))
+            self._built, self._built_numbers = built, numbers
+        return built
+
+    def _observe(self, numbers: Sequence[int], names: Sequence[str]) -> Observations:
+        rows = [self._rows[n] for n in numbers]
         return Observations(
-            features=Features.stack([self._features[n] for n in numbers]) if numbers else
-            self.encoder.encode([]),
-            objective=np.array([self._rows[n].objective for n in numbers]),
-            constraints={k: np.array([self._rows[n].constraints.get(k, np.nan)
-                                      for n in numbers]) for k in names},
-            feasible=np.array([self._rows[n].feasible for n in numbers], dtype=bool))
+            features=self.encoder.encode([r.candidate.params for r in rows],
+                                         [r.candidate.child for r in rows]),
+            objective=np.array([r.objective for r in rows], dtype=float),
+            constraints={k: np.array([r.constraints.get(k, np.nan) for r in rows],
+                                     dtype=float) for k in names},
+            feasible=np.array([r.feasible for r in rows], dtype=bool))
 
     def elites(self, k: int) -> list[Candidate]:
         """The ``k`` best trials: feasible ones by objective, then the least infeasible."""

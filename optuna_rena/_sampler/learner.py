@@ -89,9 +89,8 @@ class Learner:
         self._directions = directions
         retried = {t.system_attrs.get("failed_trial") for t in trials}
         finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-        for t in sorted(trials, key=lambda t: t.number):
-            if t.number in self._seen or t.state not in finished:
-                continue
+        new = [t for t in trials if t.number not in self._seen and t.state in finished]
+        for t in sorted(new, key=lambda t: t.number):
             self._seen.add(t.number)
             outcome = outcome_of(t, retried, len(directions))
             steps = decisions.steps_of(t) if outcome is not None else []
