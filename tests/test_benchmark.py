@@ -97,3 +97,60 @@ def test_sampler_options() -> None:
     with pytest.raises(ValueError, match="penalty_base must be a number"):
         make_sampler("rena:penalty_base=2", 0)
     assert type(make_sampler("optuna.samplers:QMCSampler", 0)).__name__ == "QMCSampler"
+
+
+def test_tabular_tasks(data_dir: Path) -> None:
+    from optuna_rena import trial_violations
+    from optuna_rena._tasks import make_task
+
+    plain = make_task("nas-bench-macro-plain", data_dir=data_dir)
+    assert plain.space is None and plain.optimum == pytest.approx(86.4267, abs=1e-3)
+    nb201 = make_task("nb201:pixel3:2.5", data_dir=data_dir)
+    assert nb201.optimum == pytest.approx(78.058)
+    assert [str(c) for c in nb201.constraints] == ["latency_ms <= 2.5"]
+    study = optuna.create_study(direction="maximize")
+    study.optimize(nb201.objective, n_trials=3)
+    for trial in study.trials:
+        assert set(trial.params) == {f"E{i}" for i in range(6)}
+        assert trial_violations(trial)["latency_ms_max"] == pytest.approx(
+            trial.user_attrs["latency_ms"] / 2.5 - 1)
+
+
+@pytest.mark.parametrize("name,message", [
+    ("nb201:tpu:2.5", "unknown device 'tpu'"),
+    ("nb201:pixel3:fast", "the budget 'fast' is not a number"),
+    ("nb201:pixel3", "the budget '' is not a number"),
+])
+def test_bad_nb201_tasks(name: str, message: str, data_dir: Path) -> None:
+    from optuna_rena._tasks import make_task
+
+    with pytest.raises(ValueError, match=message):
+        make_task(name, data_dir=data_dir)
+
+
+def test_feasible_random_samples_new_feasible_children(data_dir: Path) -> None:
+    from optuna_rena import trial_violations
+    from optuna_rena._constraints import is_feasible
+
+    sampler = make_sampler("feasible-random", 0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    from optuna_rena._tasks import make_task
+
+    task = make_task("nas-bench-macro", data_dir=data_dir, notes=False)
+    study.optimize(task.objective, n_trials=8)
+    assert all(is_feasible(trial_violations(t)) for t in study.trials)
+    assert len({t.user_attrs["child_spec"] for t in study.trials}) == 8
+
+
+@pytest.mark.parametrize("flag,message", [
+    (["--fewer-seeds", "tpe=1"], "seeds given for 'tpe', which is not among the samplers"),
+    (["--fewer-seeds", "random=5"], "'random' may run 1 to 2 seeds, got 5"),
+])
+def test_bad_fewer_seeds(flag: list[str], message: str, tmp_path: Path, data_dir: Path,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["benchmark", "--samplers", "rena", "random", "--seeds", "2", "--trials", "2",
+            "--data-dir", str(data_dir), "--storage", f"sqlite:///{tmp_path / 'b.db'}",
+            "--out", str(tmp_path / "o"), "--no-progress", *flag]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
