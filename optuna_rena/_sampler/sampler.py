@@ -353,10 +353,14 @@ class RenaSampler(BaseSampler):
             self._episode(study, trial)
             names = tuple(sorted(search_space))
             if names != self._relative_names or self._relative_planner is None:
+                # Another search space: trials are configurations of other parameters.
                 self._relative_names = names
                 self._relative_planner = Planner(
                     ParamEpisodes(search_space), self._decisions, self._learner, self._rng,
                     self.plan_candidates, self.prefer_feasible)
+                self._model = WorldModel()
+                self._history = TrialHistory(ConfigurationEncoder(None), self._param_candidate,
+                                             set())
             self._history.update(_all_trials(study), study.direction)
             if self._history.n_complete < self.model_startup_trials:
                 return {}
@@ -373,9 +377,9 @@ class RenaSampler(BaseSampler):
     def _space_candidate(self, trial: FrozenTrial) -> Candidate | None:
         assert self._space is not None
         spec = trial.user_attrs.get(CHILD_SPEC_ATTR)
-        if spec is None:
+        if spec is None or self._planner is None:
             return None
-        source = SpaceEpisodes(self._space)
+        source = self._planner.source
         params = {k: v for k, v in trial.params.items()
                   if self._space.context(k, (v,), trial.params) is not None}
         return source.candidate(params, NetworkSpec.from_json(spec))
