@@ -41,6 +41,15 @@ class RunResult:
             out.append(best)
         return out
 
+    def trials_to_reach(self, target: float) -> float:
+        """1-based count of trials until the best feasible value reaches ``target``
+        (within 1e-9); inf when it never does."""
+        for i, best in enumerate(self.best_feasible_curve()):
+            if best is not None and (best >= target - 1e-9 if self.maximize
+                                     else best <= target + 1e-9):
+                return float(i + 1)
+        return math.inf
+
     def trials_to_first_feasible(self) -> float:
         """1-based count of trials up to the first feasible complete one; inf when none."""
         for i, (v, f) in enumerate(zip(self.values, self.feasible)):
@@ -75,6 +84,8 @@ def summarise(results: Sequence[RunResult], checkpoints: Sequence[int],
                                         for r in results]),
         "wall_seconds": _stats([r.wall_seconds for r in results]),
     }
+    if optimum is not None:
+        out["trials_to_optimum"] = _stats([r.trials_to_reach(optimum) for r in results])
     for k in checkpoints:
         bests = []
         for r in results:
@@ -99,14 +110,15 @@ def markdown_table(summary: dict[str, dict[str, Any]], checkpoints: Sequence[int
     head = ["sampler", "seeds", "trials to first feasible"]
     head += [f"best feasible @{k}" for k in checkpoints]
     if optimum is not None:
-        head += [f"regret @{last}", f"optimum found @{last}"]
+        head += [f"regret @{last}", f"optimum found @{last}", "trials to optimum"]
     head += ["feasible fraction", "sampler ms/trial", "wall s/run"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, m in summary.items():
         row = [name, str(m["runs"]), cell(m["trials_to_first_feasible"], 1)]
         row += [cell(m[f"best_feasible_at_{k}"]) for k in checkpoints]
         if optimum is not None:
-            row += [cell(m[f"regret_at_{last}"], 3), f"{m[f'optimum_found_at_{last}']}/{m['runs']}"]
+            row += [cell(m[f"regret_at_{last}"], 3), f"{m[f'optimum_found_at_{last}']}/{m['runs']}",
+                    cell(m["trials_to_optimum"], 0)]
         row += [cell(m["feasible_fraction"]), cell(m["sampler_ms_per_trial"], 1),
                 cell(m["wall_seconds"], 1)]
         rows.append("| " + " | ".join(row) + " |")
