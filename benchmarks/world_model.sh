@@ -19,3 +19,7 @@ run --task nas-bench-macro --trials 200 --seeds 10 --fewer-seeds gp=3 \
   --study-prefix tight-space/ --out benchmarks/nas-bench-macro-tight-space
 run --task nas-bench-macro-pair --trials 200 --seeds 10 --fewer-seeds gp=3 \
   --samplers rena random tpe gp --study-prefix pair/ --out benchmarks/nas-bench-macro-pair
+run --task digits --trials 40 --seeds 5 --epochs 3 \
+  --samplers rena rena:world_model=false random tpe gp --study-prefix digits-wm/ \
+  --out benchmarks/digits-world-model
+python benchmarks/sampler_cost.py --seeds 3 --trials 500 > benchmarks/sampler-cost.md
