@@ -154,3 +154,43 @@ def test_a_space_is_planned_in_the_world_model() -> None:
 def test_bad_world_model_options(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RenaSampler(**kwargs)
+
+
+def test_one_sampler_on_two_studies_plans_both() -> None:
+    sampler = RenaSampler(seed=0)
+    for _ in range(2):
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(_plain, n_trials=14)
+        # Optuna's intersection cache serves one study: each study gets its own.
+        assert sampler.infer_relative_search_space(study, study.trials[-1]).keys() == set(
+            study.trials[-1].params)
+
+
+def test_the_encoding_cache_survives_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from optuna.distributions import FloatDistribution
+    from optuna_rena._sampler import encoding
+    from optuna_rena._sampler.candidates import ParamEpisodes
+
+    monkeypatch.setattr(encoding, "_CACHE", 3)
+    encoder = encoding.ConfigurationEncoder(None)
+    encoder.observe({"x": FloatDistribution(0.0, 1.0)})
+    source = ParamEpisodes({"x": FloatDistribution(0.0, 1.0)})
+    made = [source.candidate({"x": v}) for v in (0.1, 0.2, 0.3, 0.4, 0.5)]
+    encoder.encode_candidates(made[:4])
+    rows = encoder.encode_candidates([made[0], made[4]])
+    assert rows.numeric[:, 0] == pytest.approx([0.1, 0.5])
+
+
+def test_a_broken_exact_budget_ranks_below_every_candidate_that_meets_it() -> None:
+    from optuna_rena._sampler.acquisition import Observations
+    from optuna_rena._sampler.acquisition import WorldModel
+
+    x = Features(np.array([[0], [1], [2], [0], [1]]), np.zeros((5, 0)))
+    model = WorldModel()
+    model.fit(Observations(x, np.array([1.0, 2.0, 3.0, 1.5, 2.5]),
+                           {"latency_max": np.array([50.0, 60.0, 70.0, 55.0, 65.0])},
+                           np.zeros(5, dtype=bool)))
+    scores = model.acquisition(Features(np.array([[0], [2]]), np.zeros((2, 0))),
+                               [{"params_max": -0.5}, {"params_max": 0.1}])
+    assert scores[0] < -100  # predicted far over the latency budget
+    assert scores[1] < scores[0]  # but the other breaks an exact budget

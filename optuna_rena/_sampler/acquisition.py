@@ -26,7 +26,7 @@ from optuna_rena._sampler.world_model import log_expected_improvement
 from optuna_rena._sampler.world_model import log_probability_feasible
 
 
-_BROKEN = 1e3  # below any log-probability a candidate that meets the exact budget has
+_BROKEN = -1e200  # per unit of exact violation: below any score of a candidate that meets it
 
 
 @dataclass
@@ -89,9 +89,10 @@ class WorldModel:
         if self._best is not None:
             score += log_expected_improvement(mean, std, self._best)
         else:
-            spread = max(float(np.std(mean)), 1e-12)
-            score += 1e-3 * (mean - mean.mean()) / spread
+            # A tie-breaker on the same scale in every call, so scores stay comparable.
+            score += 1e-3 * self._objective.standardised(mean)
         if exact is not None:
             broken = np.array([sum(max(0.0, v) for v in row.values()) for row in exact])
-            score -= np.where(broken > 0, _BROKEN * (1.0 + broken), 0.0)
+            # A tier of its own: ranked by how much, never above one that meets it.
+            score = np.where(broken > 0, _BROKEN * (1.0 + broken), score)
         return score

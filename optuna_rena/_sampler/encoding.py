@@ -73,15 +73,13 @@ class ConfigurationEncoder:
         """Candidates' rows, each encoded once while the columns stay the same: the
         planner scores the neighbours of the same best trials again and again."""
         columns = (len(self._categorical), len(self._numeric))
-        if columns != self._columns:
-            self._rows.clear()
+        if columns != self._columns or len(self._rows) > _CACHE:
+            self._rows.clear()  # before the look-ups below, which then all find their rows
             self._columns = columns
         new = [c for c in dict.fromkeys(c.key for c in candidates) if c not in self._rows]
         if new:
             by_key = {c.key: c for c in candidates}
             fresh = self.encode([by_key[k].params for k in new], [by_key[k].child for k in new])
-            if len(self._rows) > _CACHE:
-                self._rows.clear()
             for i, key in enumerate(new):
                 self._rows[key] = (fresh.categorical[i], fresh.numeric[i])
         if not candidates:

@@ -222,8 +222,6 @@ class Planner:
         if dyna_weight > 0 and self._plans_since_dream >= self.dream_every:
             self._dream(model, encode, simulated, dyna_weight)
             self._plans_since_dream = 0
-        self._wider_wait = 0
-        self._feasible_found: dict[str, Candidate] = {}
         chosen = max(scores, key=scores.__getitem__, default=None)
         if chosen is None or not is_feasible(pool[chosen].violations):
             # Nothing new within the exact budget among the candidates: search wider

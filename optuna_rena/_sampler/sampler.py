@@ -247,6 +247,7 @@ class RenaSampler(BaseSampler):
         self.dyna_weight = float(dyna_weight)
         self._dims = (embedding_dim, hidden_size)
         self._intersection = IntersectionSearchSpace()
+        self._intersection_key: tuple[int, int] | None = None
         self._rng = np.random.RandomState(seed)
         self._lock = threading.RLock()
         self._space: ArchitectureSpace | None = None
@@ -341,8 +342,12 @@ class RenaSampler(BaseSampler):
         # A space's decisions are planned at its first decision, with the space's view.
         if not self.world_model or self._space is not None or study._is_multi_objective():
             return {}
-        return {name: d for name, d in self._intersection.calculate(study).items()
-                if not d.single()}
+        with self._lock:
+            key = (id(study._storage), study._study_id)
+            if self._intersection_key != key:  # Optuna's cache serves one study
+                self._intersection, self._intersection_key = IntersectionSearchSpace(), key
+            return {name: d for name, d in self._intersection.calculate(study).items()
+                    if not d.single()}
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]

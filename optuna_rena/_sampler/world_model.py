@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import itertools
 import math
 import threading
+from typing import Any
 
 import numpy as np
 from scipy import linalg
@@ -45,17 +46,30 @@ _NOISES = (1e-4, 1e-2, 1e-1)
 
 
 _controller: ThreadpoolController | None = None
+_limit: Any = None
+_users = 0
 _controller_lock = threading.Lock()
 
 
 @contextlib.contextmanager
 def _one_blas_thread() -> Iterator[None]:
-    global _controller
+    """One BLAS thread while any sampler computes; the first to enter sets the limit and
+    the last to leave restores it, whatever the threads' interleaving."""
+    global _controller, _limit, _users
     with _controller_lock:
         if _controller is None:  # made late, so that it finds the BLAS that scipy loaded
             _controller = ThreadpoolController()
-    with _controller.limit(limits=1, user_api="blas"):
+        if _users == 0:
+            _limit = _controller.limit(limits=1, user_api="blas")
+        _users += 1
+    try:
         yield
+    finally:
+        with _controller_lock:
+            _users -= 1
+            if _users == 0:
+                _limit.restore_original_limits()
+                _limit = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +235,10 @@ class GaussianProcess:
         self._x, self._y, self._chol = x, y, chol
         z = (y - self._mean) / self._scale
         self._alpha = linalg.cho_solve((chol, True), z)
+
+    def standardised(self, values: np.ndarray) -> np.ndarray:
+        """Output values on the standardised scale of the last refit."""
+        return (values - self._mean) / self._scale
 
     @property
     def inputs(self) -> Features | None:
