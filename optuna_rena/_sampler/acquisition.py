@@ -31,7 +31,7 @@ _BROKEN = -1e200  # per unit of exact violation: below any score of a candidate 
 
 @dataclass
 class Observations:
-    """The study's finished trials as the world model learns them, in trial order.
+    """The study's finished trials as the world model learns them, in the order read.
 
     Attributes:
         features: One row per trial that taught something.
