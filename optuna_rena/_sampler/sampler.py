@@ -102,8 +102,8 @@ class RenaSampler(BaseSampler):
     or another worker, learns from every finished trial it has not learnt from yet, in
     trial-number order, including trials of other workers and of other samplers (each
     trial's decision order is stored in its ``rena:order`` system attribute). Batches
-    follow the order in which a process sees trials finish, so two processes may hold slightly different policies; each
-    has learnt from the same trials.
+    follow the order in which a process sees trials finish, so two processes may hold
+    slightly different policies; each has learnt from the same trials.
 
     Beyond the paper, five options, all on by default, make the search sample-efficient;
     ``RenaSampler.paper()`` turns them off:
