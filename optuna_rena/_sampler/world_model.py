@@ -236,10 +236,6 @@ class GaussianProcess:
         z = (y - self._mean) / self._scale
         self._alpha = linalg.cho_solve((chol, True), z)
 
-    def standardised(self, values: np.ndarray) -> np.ndarray:
-        """Output values on the standardised scale of the last refit."""
-        return (values - self._mean) / self._scale
-
     @property
     def inputs(self) -> Features | None:
         """The features it was fitted on."""
