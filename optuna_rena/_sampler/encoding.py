@@ -59,6 +59,12 @@ class ConfigurationEncoder:
             self._baseline = {k: float(v) for k, v in space.resource_model.count(
                 space.baseline).as_dict().items() if k in _STRUCTURE}
 
+    @property
+    def dims(self) -> int:
+        """Columns of the features it makes now."""
+        structure = len(_STRUCTURE) if self.space is not None else 0
+        return len(self._categorical) + len(self._numeric) + structure
+
     def observe(self, distributions: Mapping[str, BaseDistribution]) -> None:
         """Add columns for parameters not seen before."""
         for name, d in distributions.items():

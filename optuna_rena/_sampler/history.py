@@ -99,7 +99,7 @@ class TrialHistory:
         """The finished trials in the order they were read: built once and extended, so
         trials that finish out of order (several workers) cost no rebuild."""
         numbers = list(self._rows)
-        columns = self.encoder.encode([{}]).dims
+        columns = self.encoder.dims
         names = sorted(self._names)
         built = self._built
         if (built is None or columns != self._columns or names != list(built.constraints)

@@ -304,6 +304,7 @@ class RenaSampler(BaseSampler):
         self._relative_names: tuple[str, ...] = ()
         self._relative_planner: Planner | None = None
         self._episodes: dict[int, _Episode] = {}
+        self._trials: list[FrozenTrial] = []
         self._pretrained = False
         self.pretrain_stats: dict[str, float] = {}
 
@@ -366,7 +367,7 @@ class RenaSampler(BaseSampler):
                 self._model = WorldModel()
                 self._history = TrialHistory(ConfigurationEncoder(None), self._param_candidate,
                                              set())
-            self._history.update(_all_trials(study), study.direction)
+            self._history.update(self._trials, study.direction)
             if self._history.n_complete < self.model_startup_trials:
                 return {}
             return self._plan_with_model(self._relative_planner)
@@ -438,11 +439,11 @@ class RenaSampler(BaseSampler):
         from the policy alone; ``None`` when plans are off."""
         assert self._planner is not None
         if self.world_model and not study._is_multi_objective():
-            self._history.update(_all_trials(study), study.direction)
+            self._history.update(self._trials, study.direction)
             if self._history.n_complete >= self.model_startup_trials:
                 return self._plan_with_model(self._planner)
         if self.avoid_repeats:
-            return self._planner.plan(_child_specs(study))
+            return self._planner.plan(_child_specs(self._trials))
         return None
 
     def _episode(self, study: Study, trial: FrozenTrial) -> _Episode:
@@ -465,7 +466,9 @@ class RenaSampler(BaseSampler):
                     self.pretrain_stats = self._planner.pretrain(
                         self.pretrain_episodes, self.pretrain_target, self.penalty_base,
                         self.entropy_weight)
-            self._learner.learn(_all_trials(study), study.directions, self._decisions)
+            # Read once per trial; the learner and the planner share what was read.
+            self._trials = _all_trials(study)
+            self._learner.learn(self._trials, study.directions, self._decisions)
             episode = _Episode(self._learner.layers(), self._learner.policy.initial_state())
             self._episodes[trial._trial_id] = episode
         return episode
@@ -488,9 +491,9 @@ def _all_trials(study: Study) -> list[FrozenTrial]:
     return study._storage.get_all_trials(study._study_id, deepcopy=False)
 
 
-def _child_specs(study: Study) -> set[str]:
-    """The child networks of the study's trials, finished or running, as JSON."""
-    return {t.user_attrs.get(CHILD_SPEC_ATTR) for t in _all_trials(study)} - {None}
+def _child_specs(trials: Sequence[FrozenTrial]) -> set[str]:
+    """The child networks of the trials, finished or running, as JSON."""
+    return {t.user_attrs.get(CHILD_SPEC_ATTR) for t in trials} - {None}
 
 
 def _check_number(name: str, value: Any, low: float, high: float, *, low_open: bool = False,
