@@ -185,12 +185,13 @@ def test_a_broken_exact_budget_ranks_below_every_candidate_that_meets_it() -> No
     from optuna_rena._sampler.acquisition import Observations
     from optuna_rena._sampler.acquisition import WorldModel
 
-    x = Features(np.array([[0], [1], [2], [0], [1]]), np.zeros((5, 0)))
+    # Choice 0 is far over a measured latency budget; choice 1 is well within it.
+    x = Features(np.array([[0], [1], [0], [1], [0], [1]]), np.zeros((6, 0)))
     model = WorldModel()
-    model.fit(Observations(x, np.array([1.0, 2.0, 3.0, 1.5, 2.5]),
-                           {"latency_max": np.array([50.0, 60.0, 70.0, 55.0, 65.0])},
-                           np.zeros(5, dtype=bool)))
-    scores = model.acquisition(Features(np.array([[0], [2]]), np.zeros((2, 0))),
+    model.fit(Observations(x, np.array([1.0, 2.0, 1.1, 2.1, 0.9, 1.9]),
+                           {"latency_max": np.array([50.0, -50.0, 50.5, -50.5, 49.5, -49.5])},
+                           np.array([False, True, False, True, False, True])))
+    scores = model.acquisition(Features(np.array([[0], [1]]), np.zeros((2, 0))),
                                [{"params_max": -0.5}, {"params_max": 0.1}])
-    assert scores[0] < -100  # predicted far over the latency budget
-    assert scores[1] < scores[0]  # but the other breaks an exact budget
+    assert scores[0] < -1e4  # meets the exact budget, predicted far over the latency one
+    assert scores[1] < scores[0]  # breaks the exact budget: below it all the same
