@@ -158,8 +158,9 @@ def test_bad_world_model_options(kwargs: dict, message: str) -> None:
 
 def test_one_sampler_on_two_studies_plans_both() -> None:
     sampler = RenaSampler(seed=0)
+    storage = optuna.storages.InMemoryStorage()
     for _ in range(2):
-        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study = optuna.create_study(direction="maximize", sampler=sampler, storage=storage)
         study.optimize(_plain, n_trials=14)
         # Optuna's intersection cache serves one study: each study gets its own.
         assert sampler.infer_relative_search_space(study, study.trials[-1]).keys() == set(
