@@ -82,15 +82,24 @@ def _workers(storage: str, study: str, n_workers: int, trials: int) -> list[dict
         # Optuna's RDB storage creates its tables on first use; workers racing to do it on
         # an empty database collide (alembic_version exists), so the study comes first.
         optuna.create_study(storage=storage, study_name=study, direction="maximize")
-    procs = [subprocess.Popen([sys.executable, WORKER, storage, study, str(trials), str(seed)],
+    # The workers start together: each says it is ready (imports take seconds, and a
+    # worker alone would finish its trials before the others exist), then all go at once.
+    go = Path(tempfile.mkdtemp(prefix="rena-go-")) / "go"
+    procs = [subprocess.Popen([sys.executable, WORKER, storage, study, str(trials), str(seed),
+                               "--start-after", str(go), "--trial-seconds", "0.05"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env={**os.environ, "OMP_NUM_THREADS": "1"})
              for seed in range(n_workers)]
+    for p in procs:
+        line = _read_line(p, timeout=300)
+        assert line and json.loads(line) == {"ready": True}, p.stderr.read() if p.stderr else ""
+    go.touch()
     out = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=600)
         assert p.returncode == 0, stderr[-3000:]
         out.append(json.loads(stdout.strip().splitlines()[-1]))
+    shutil.rmtree(go.parent, ignore_errors=True)
     return out
 
 

@@ -35,6 +35,10 @@ def main() -> None:
     parser.add_argument("--sleep-on", type=int, default=None,
                         help="hang in this trial number (to be killed there)")
     parser.add_argument("--heartbeat", action="store_true")
+    parser.add_argument("--start-after", default=None, metavar="PATH",
+                        help="say ready, then wait until PATH exists before the first trial")
+    parser.add_argument("--trial-seconds", type=float, default=0.0,
+                        help="each trial takes this long, as training would")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(args.storage, heartbeat_interval=HEARTBEAT_INTERVAL,
@@ -45,6 +49,13 @@ def main() -> None:
                                 direction="maximize", sampler=sampler)
     space = macro_space()
     ran: list[int] = []
+    if args.start_after:
+        print(json.dumps({"ready": True}), flush=True)
+        deadline = time.monotonic() + 300
+        while not Path(args.start_after).exists():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{args.start_after} never appeared")
+            time.sleep(0.05)
 
     def objective(trial: optuna.Trial) -> float:
         ran.append(trial.number)
@@ -52,6 +63,7 @@ def main() -> None:
         if trial.number == args.sleep_on:
             print(json.dumps({"hanging": trial.number}), flush=True)
             time.sleep(600)
+        time.sleep(args.trial_seconds)
         return synthetic_accuracy(trial.params)
 
     study.optimize(objective, n_trials=args.trials)
