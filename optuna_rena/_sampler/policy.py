@@ -94,6 +94,8 @@ class RenaPolicy(nn.Module):
         self.layer_proj = nn.Linear(2 * hidden_size, embedding_dim)
         self.controller = nn.LSTMCell(3 * embedding_dim, hidden_size)
         self.query = nn.Linear(hidden_size, embedding_dim)
+        self._lookup_cache: dict[tuple[tuple[DecisionContext, ...], int],
+                                 tuple[torch.Tensor, ...]] = {}
 
     def _ids(self, tokens: Sequence[str]) -> torch.Tensor:
         return torch.tensor([_token_row(t, self.vocabulary) for t in tokens], dtype=torch.long)
@@ -126,6 +128,24 @@ class RenaPolicy(nn.Module):
         # Rows in lockstep mostly share a decision, so each distinct one is looked up once.
         distinct: dict[DecisionContext, int] = {}
         row_of = torch.tensor([distinct.setdefault(x, len(distinct)) for x in contexts])
+        ids, pointed, mask, layer_rows, key_ids = self._lookups(tuple(distinct), none)
+        keys = self.tokens(key_ids)[row_of]
+        h, c = self.controller(
+            torch.cat([layers[layer_rows][row_of], keys, previous], dim=1), (h, c))
+        choices = (self.tokens(ids) + layers[pointed])[row_of]
+        logits = (choices @ self.query(h).unsqueeze(2)).squeeze(2)
+        return logits.masked_fill(~mask[row_of], float("-inf")), choices, (h, c, previous)
+
+    def _lookups(self, distinct: tuple[DecisionContext, ...], none: int
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor,
+                            torch.Tensor]:
+        """Index tensors of the decisions: the choices' token rows, the layer each choice
+        points at, the mask of real choices, each decision's layer and key row. Episodes
+        meet the same decisions again and again, so each tuple is built once."""
+        cache_key = (distinct, none)
+        cached = self._lookup_cache.get(cache_key)
+        if cached is not None:
+            return cached
         width = max(len(x.choice_tokens) for x in distinct)
         ids = torch.zeros(len(distinct), width, dtype=torch.long)
         pointed = torch.full((len(distinct), width), none, dtype=torch.long)
@@ -139,12 +159,11 @@ class RenaPolicy(nn.Module):
             mask[u, :n] = True
             layer_rows.append(none if x.layer is None or x.layer >= none else x.layer)
             key_ids.append(_token_row(x.key, self.vocabulary))
-        keys = self.tokens(torch.tensor(key_ids))[row_of]
-        h, c = self.controller(
-            torch.cat([layers[torch.tensor(layer_rows)][row_of], keys, previous], dim=1), (h, c))
-        choices = (self.tokens(ids) + layers[pointed])[row_of]
-        logits = (choices @ self.query(h).unsqueeze(2)).squeeze(2)
-        return logits.masked_fill(~mask[row_of], float("-inf")), choices, (h, c, previous)
+        if len(self._lookup_cache) >= 4096:
+            self._lookup_cache.clear()
+        cached = (ids, pointed, mask, torch.tensor(layer_rows), torch.tensor(key_ids))
+        self._lookup_cache[cache_key] = cached
+        return cached
 
     @staticmethod
     def advance(state: State, choices: torch.Tensor, chosen: torch.Tensor) -> State:
