@@ -8,6 +8,7 @@ from typing import Any
 
 import optuna
 
+from optuna_rena._budget import best_feasible_trial
 from optuna_rena._constraints import Constraint
 from optuna_rena._metrics import CHILD_SPEC_ATTR
 from optuna_rena._resources import NetworkResources
@@ -75,9 +76,8 @@ def trial_note(spec: NetworkSpec, resources: NetworkResources,
 def best_feasible_report(study: optuna.Study, constraints: Sequence[Constraint]) -> str:
     """The best feasible trial: its layers, its resources against each constraint and its
     score; or why there is none."""
-    try:
-        best = study.best_trial
-    except ValueError:
+    best = best_feasible_trial(study, constraints)
+    if best is None:
         return (f"\nno feasible architecture among {len(study.trials)} trials; loosen the "
                 "constraints or run more trials.")
     lines = [f"\nbest feasible architecture: trial {best.number}, "

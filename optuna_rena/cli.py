@@ -14,6 +14,7 @@ import optuna
 
 from optuna_rena import zoo
 from optuna_rena._benchmark import run_benchmark
+from optuna_rena._budget import record_budget
 from optuna_rena._constraints import Constraint
 from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import METRICS
@@ -151,6 +152,8 @@ def _search(args: argparse.Namespace) -> int:
     if study._is_multi_objective() or study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise ValueError(f"the study {study_name!r} in {args.storage} does not maximise one "
                          "objective; give another --study-name.")
+    record_budget(study, task.constraints,
+                  task.space.fingerprint if task.space is not None else None)
     finished = len(study.trials)
     if finished:
         print(f"continuing the study {study_name!r}: {finished} trials so far")

@@ -10,7 +10,10 @@ import optuna
 import pytest
 import torch
 
+from optuna_rena import Constraint
 from optuna_rena import zoo
+from optuna_rena._budget import best_feasible_trial
+from optuna_rena._report import best_feasible_report
 from helpers import REPO
 from optuna_rena.cli import main
 from optuna_rena.datasets import cifar10
@@ -54,6 +57,55 @@ def test_search_bad_input(argv: list[str], message: str,
     assert main([*argv, "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_continued_search_keeps_its_budget(tmp_path: Path, data_dir: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'budget.db'}"
+    argv = ["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir), "--trials",
+            "12", "--storage", storage, "--seed", "0", "--no-progress"]
+    assert main(argv) == 0
+    study = optuna.load_study(study_name="rena-nas-bench-macro", storage=storage)
+    assert study.user_attrs["constraints"] == ["params <= 600000", "macs <= 2.5e+07"]
+    assert len(study.user_attrs["space"]) == 16
+    capsys.readouterr()
+    # Another budget: refused before any trial, with the way out named.
+    assert main([*argv, "--max-params", "200000"]) == 2
+    err = capsys.readouterr().err
+    assert "was searched under params <= 600000, macs <= 2.5e+07" in err
+    assert "asks for params <= 200000" in err and "--study-name" in err
+    assert len(study.trials) == 12
+    # The same budget continues.
+    assert main([*argv[:6], "2", *argv[7:]]) == 0
+    assert len(study.trials) == 14
+
+
+def test_a_study_without_a_recorded_budget_is_not_continued(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'other.db'}"
+    study = optuna.create_study(storage=storage, study_name="rena-nas-bench-macro",
+                                direction="maximize")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert main(["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
+                 "--trials", "2", "--storage", storage, "--no-progress"]) == 2
+    assert "has 2 trials but no recorded budget" in capsys.readouterr().err
+    assert len(study.trials) == 2
+
+
+def test_best_feasible_is_checked_against_the_budget_asked() -> None:
+    # A trial stored as feasible under an old budget breaks the one asked for now.
+    study = optuna.create_study(direction="maximize")
+    for value, params, stored in [(0.9, 500_000, -0.1), (0.8, 100_000, -0.8),
+                                  (0.95, 90_000, 0.5)]:
+        trial = study.ask()
+        trial.set_user_attr("params", params)
+        trial.set_constraint("params", stored)
+        study.tell(trial, value)
+    budget = [Constraint("params", max=200_000)]
+    best = best_feasible_trial(study, budget)
+    assert best is not None and best.number == 1  # not trial 0 (old budget), nor trial 2
+    assert "best feasible architecture: trial 1" in best_feasible_report(study, budget)
+    assert best_feasible_trial(study, [Constraint("params", max=50_000)]) is None
 
 
 def test_digits_dataset() -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
+import hashlib
 from typing import Any
 
 import optuna
@@ -162,6 +163,13 @@ class ArchitectureSpace:
         """Everything that defines the decisions and their rewards: equal signatures,
         equal spaces."""
         return (self.constraints, self._rules.signature())
+
+    @property
+    def fingerprint(self) -> str:
+        """A short digest of the decisions (baseline and edit rules, not the budget): the
+        same space gives the same fingerprint in every process, so a study can record
+        which space its trials searched."""
+        return hashlib.sha256(repr(self._rules.signature()).encode()).hexdigest()[:16]
 
     # ----- the decisions and the child -----
 

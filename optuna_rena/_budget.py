@@ -1,0 +1,86 @@
+"""The budget a study is searched under, recorded on the study itself.
+
+A trial's constraint values are stored under the budget of the run that made it. A run
+that continued the study under another budget would mix them: its sampler would learn
+rewards from violations of the old budget, and the old "best feasible" trial may break the
+new one. So ``optuna-rena search`` records the constraints and the space's fingerprint as
+study user attributes at the first run, and refuses a continued run that changes either
+(the user gives another ``--study-name`` for the new budget). Re-deriving old trials'
+violations is not an option in general: a measured metric such as latency cannot be
+re-derived from the stored child alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import math
+
+import optuna
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
+
+from optuna_rena._constraints import Constraint
+from optuna_rena._constraints import is_feasible
+from optuna_rena._constraints import trial_violations
+from optuna_rena._constraints import violations_of
+
+
+CONSTRAINTS_ATTR = "constraints"
+"""Study user attribute: the budget, as ``["params <= 600000", ...]``."""
+SPACE_ATTR = "space"
+"""Study user attribute: the fingerprint of the space's decisions (``None`` without one)."""
+
+
+def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
+                  space_fingerprint: str | None) -> None:
+    """Record the budget on a new study, or check that a continued study has the same.
+
+    Raises:
+        ValueError: The study has trials and another budget or space, or trials and no
+            recorded budget (made by other code, whose budget is unknown).
+    """
+    budget = [str(c) for c in constraints]
+    recorded = study.user_attrs
+    n_trials = len(study.get_trials(deepcopy=False))
+    if CONSTRAINTS_ATTR not in recorded:
+        if n_trials:
+            raise ValueError(
+                f"the study {study.study_name!r} has {n_trials} trials but no recorded "
+                "budget, so their constraint values may hold another one; give another "
+                "--study-name.")
+        study.set_user_attr(CONSTRAINTS_ATTR, budget)
+        study.set_user_attr(SPACE_ATTR, space_fingerprint)
+        return
+    old_budget, old_space = recorded[CONSTRAINTS_ATTR], recorded.get(SPACE_ATTR)
+    if old_budget != budget:
+        raise ValueError(
+            f"the study {study.study_name!r} was searched under "
+            f"{', '.join(old_budget) or 'no constraints'}, and this run asks for "
+            f"{', '.join(budget) or 'no constraints'}; its trials' constraint values hold "
+            "the old budget. Give another --study-name to search under the new one, or "
+            "the old constraints to continue.")
+    if old_space != space_fingerprint:
+        raise ValueError(
+            f"the study {study.study_name!r} searched another space (fingerprint "
+            f"{old_space}, this run's is {space_fingerprint}); give another --study-name.")
+
+
+def best_feasible_trial(study: optuna.Study,
+                        constraints: Sequence[Constraint]) -> FrozenTrial | None:
+    """The best complete trial that meets both the constraint values it recorded and
+    ``constraints``, checked again on the metrics it recorded: whatever a study holds,
+    an infeasible trial is never reported as the best feasible one."""
+    sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+    best: FrozenTrial | None = None
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.value is None or not math.isfinite(t.value):
+            continue
+        if not is_feasible(trial_violations(t)):
+            continue
+        metrics = {k: v for k, v in t.user_attrs.items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if not is_feasible(violations_of(constraints, metrics)):
+            continue
+        if best is None or sign * t.value > sign * best.value:  # type: ignore[operator]
+            best = t
+    return best
