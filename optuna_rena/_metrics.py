@@ -49,3 +49,7 @@ CHILD_SPEC_ATTR = "child_spec"
 
 SKIPPED_EDITS_ATTR = "skipped_edits"
 """User attribute: the edits skipped because they would make an impossible network."""
+
+INTERRUPTED_ATTR = "rena:interrupted"
+"""Trial system attribute: the user stopped the trial (Ctrl-C), so it says nothing about
+its network and teaches the sampler nothing."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+import warnings
 
 import optuna
 
@@ -47,8 +48,11 @@ def open_storage(url: str | optuna.storages.BaseStorage | None, *,
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 300}}
-    if heartbeat_interval is not None:
-        kwargs.update(heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                      heartbeat_stale_trial_callback=(
-                          optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)))
-    return optuna.storages.RDBStorage(url, **kwargs)
+    with warnings.catch_warnings():
+        # Heartbeats are experimental in Optuna 5.0, and the recovery the caller asked for.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if heartbeat_interval is not None:
+            kwargs.update(heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                          heartbeat_stale_trial_callback=(
+                              optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)))
+        return optuna.storages.RDBStorage(url, **kwargs)

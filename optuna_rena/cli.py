@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Sequence
+import contextlib
+import logging
 import os
 from pathlib import Path
 import sys
 import warnings
 
 import optuna
+from optuna.trial import TrialState
 
 from optuna_rena import zoo
 from optuna_rena._benchmark import run_benchmark
 from optuna_rena._budget import record_budget
 from optuna_rena._constraints import Constraint
 from optuna_rena._latency import measure_latency
+from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._metrics import METRICS
 from optuna_rena._report import best_feasible_report
 from optuna_rena._report import layer_table
@@ -142,9 +147,14 @@ def _search(args: argparse.Namespace) -> int:
                      epochs=args.epochs, device=args.device) if not is_user_objective(args.task) else (
         make_task(args.task, constraints=_constraints_from(args)))
     study_name = args.study_name or f"rena-{args.task}"
+    # Crash recovery wherever the storage keeps heartbeats (RDB): a killed run's trial is
+    # failed by the next run and retried once with the same network.
+    heartbeat = args.heartbeat if args.heartbeat and not args.storage.startswith(
+        "journal:") else None
     try:
         study = optuna.create_study(
-            storage=open_storage(args.storage), study_name=study_name, direction="maximize",
+            storage=open_storage(args.storage, heartbeat_interval=heartbeat),
+            study_name=study_name, direction="maximize",
             sampler=RenaSampler(seed=args.seed), pruner=_PRUNERS[args.pruner](),
             load_if_exists=True)
     except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
@@ -160,11 +170,58 @@ def _search(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([task.metric_name])
-    study.optimize(task.objective, n_trials=args.trials, timeout=args.timeout,
-                   show_progress_bar=not args.no_progress, catch=(RuntimeError,))
+    try:
+        with _quiet_interruption():
+            study.optimize(_interruptible(study, task.objective), n_trials=args.trials,
+                           timeout=args.timeout, show_progress_bar=not args.no_progress,
+                           catch=(RuntimeError,))
+    except KeyboardInterrupt:
+        done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        print(f"\noptuna-rena search: interrupted; {done} complete trials are kept in "
+              f"{args.storage}, and the same command continues the study.", file=sys.stderr)
+        return 130
     print(best_feasible_report(study, task.constraints))
     print(f"\nwatch it: optuna-dashboard {_dashboard_argument(args.storage)}")
     return 0
+
+
+def _interruptible(study: optuna.Study,
+                   objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+    """The objective, marking a trial that Ctrl-C stops: it is failed like any other, but
+    says nothing about its network, so RenaSampler learns nothing from it."""
+    def run(trial: optuna.Trial) -> float:
+        try:
+            return objective(trial)
+        except KeyboardInterrupt:
+            study._storage.set_trial_system_attr(trial._trial_id, INTERRUPTED_ATTR, True)
+            raise
+    return run
+
+
+class _DropInterruption(logging.Filter):
+    """Optuna logs a stopped trial as failed, in two records, the first with the
+    KeyboardInterrupt's traceback; the command says it in one line instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopped = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info is not None and isinstance(record.exc_info[1], KeyboardInterrupt):
+            self.stopped = True
+            return False
+        return not (self.stopped and "failed with value" in record.getMessage())
+
+
+@contextlib.contextmanager
+def _quiet_interruption() -> Iterator[None]:
+    logger = logging.getLogger("optuna.study._optimize")  # where Optuna logs failed trials
+    drop = _DropInterruption()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def _dashboard_argument(storage: str) -> str:
@@ -196,6 +253,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
     return value
 
 
@@ -247,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="study name (default: rena-TASK); an existing study continues")
     search.add_argument("--pruner", choices=sorted(_PRUNERS), default="median",
                         help="Optuna pruner for the per-epoch reports (default: median)")
+    search.add_argument("--heartbeat", type=_non_negative_int, default=60, metavar="SECONDS",
+                        help="with an RDB storage, seconds between a running trial's "
+                             "heartbeats: a trial whose run was killed is failed by the next "
+                             "run after twice this and retried once (default: 60; 0: off)")
     search.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_constraint_flags(search)
     search.set_defaults(func=_search)
@@ -304,6 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A user mistake ends in one line naming it, not in a traceback.
         print(f"optuna-rena {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\noptuna-rena {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

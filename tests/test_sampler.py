@@ -164,6 +164,28 @@ def test_avoid_repeats_evaluates_distinct_networks() -> None:
     assert distinct[True] >= 50 and distinct[False] <= 30, distinct
 
 
+def test_enqueued_and_fixed_parameters_are_in_the_decision_order() -> None:
+    """A trial whose first decisions were enqueued stores every decision, in the order
+    they were suggested, so the policy learns all of them."""
+    def objective(trial: optuna.Trial) -> float:
+        a = trial.suggest_categorical("a", ["p", "q", "r"])
+        b = trial.suggest_int("b", 0, 9)
+        c = trial.suggest_categorical("c", ["x", "y"])
+        return float(b) + (a == "q") + (c == "y") if b > 4 else 0.0
+
+    sampler = RenaSampler(seed=0, world_model=False)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.enqueue_trial({"a": "q"})
+    study.enqueue_trial({"a": "r", "b": 7})
+    study.optimize(objective, n_trials=3)
+    orders = [t.system_attrs.get("rena:order") for t in study.trials]
+    assert orders == [["a", "b", "c"]] * 3
+    steps = [sampler._decisions.steps_of(t) for t in study.trials]
+    assert [len(s) for s in steps] == [3, 3, 3]
+    assert steps[1][1].chosen == sampler._decisions.decision(
+        "b", study.trials[1].distributions["b"], {"a": "r"}).index_of(7)
+
+
 def test_plain_objective_with_user_constraints() -> None:
     """Without a space, every suggestion is a decision, and constraints set by the
     objective shape the reward: x must stay below 0.3."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+import signal
+import sqlite3
 import subprocess
 import sys
+import time
 
 import optuna
 import pytest
@@ -14,6 +17,8 @@ from optuna_rena import Constraint
 from optuna_rena import zoo
 from optuna_rena._budget import best_feasible_trial
 from optuna_rena._report import best_feasible_report
+from optuna_rena._sampler.reward import outcome_of
+from helpers import console_script
 from helpers import REPO
 from optuna_rena.cli import main
 from optuna_rena.datasets import cifar10
@@ -106,6 +111,39 @@ def test_best_feasible_is_checked_against_the_budget_asked() -> None:
     assert best is not None and best.number == 1  # not trial 0 (old budget), nor trial 2
     assert "best feasible architecture: trial 1" in best_feasible_report(study, budget)
     assert best_feasible_trial(study, [Constraint("params", max=50_000)]) is None
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_search_in_one_line_and_teaches_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "stop.db"
+    storage = f"sqlite:///{db}"
+    run = subprocess.Popen(
+        [console_script("optuna-rena"), "search", "--trials", "5", "--epochs", "200",
+         "--storage", storage, "--seed", "0", "--no-progress", "--heartbeat", "5"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Interrupt during training: once the running trial has its child network.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if db.exists() and "rena-digits" in optuna.get_all_study_names(storage):
+            trials = optuna.load_study(study_name="rena-digits", storage=storage).trials
+            if trials and "child_spec" in trials[-1].user_attrs:
+                break
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "optuna-rena search: interrupted; 0 complete trials are kept in" in err
+    assert "the same command continues the study" in err
+    study = optuna.load_study(study_name="rena-digits", storage=storage)
+    (trial,) = study.trials
+    assert trial.state == optuna.trial.TrialState.FAIL
+    assert trial.system_attrs["rena:interrupted"] is True
+    assert outcome_of(trial, set(), 1) is None  # nothing to learn, unlike a failed child
+    # The run kept heartbeats, so a killed run's trial would be failed and retried.
+    with sqlite3.connect(db) as connection:
+        beats = connection.execute("SELECT trial_id FROM trial_heartbeats").fetchall()
+    assert beats == [(trial._trial_id,)]
 
 
 def test_digits_dataset() -> None:

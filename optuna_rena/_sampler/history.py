@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import trial_violations
+from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._sampler.acquisition import Observations
 from optuna_rena._sampler.candidates import Candidate
 from optuna_rena._sampler.encoding import ConfigurationEncoder
@@ -71,8 +72,9 @@ class TrialHistory:
                     self._running[t.number] = candidate.key
                 continue
             self._seen.add(t.number)
-            if t.number in retried and t.state == TrialState.FAIL:
-                continue  # a killed worker, not the configuration's fault
+            if (t.number in retried and t.state == TrialState.FAIL) or t.system_attrs.get(
+                    INTERRUPTED_ATTR):
+                continue  # a killed worker or the user, not the configuration's fault
             candidate = self.candidate_of(t)
             if candidate is None:
                 continue

@@ -15,7 +15,8 @@ The performance ``P`` of a trial (single objective):
 * pruned trials use their last intermediate value; with none, they teach nothing;
 * failed trials, and values that are NaN or infinite, get ``R = 0``: the child could not
   even be evaluated. A failed trial that ``RetryHeartbeatStaleTrialCallback`` retried (a killed
-  worker, not the architecture's fault) teaches nothing.
+  worker, not the architecture's fault) teaches nothing, nor does one the user
+  interrupted (``rena:interrupted``, which ``optuna-rena search`` sets on Ctrl-C).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_rena._constraints import trial_violations
+from optuna_rena._metrics import INTERRUPTED_ATTR
 
 
 def penalty(violations: Mapping[str, float], p: float) -> float:
@@ -90,6 +92,8 @@ def outcome_of(trial: FrozenTrial, retried: set[Any], n_objectives: int) -> Outc
         retried: Numbers of the failed trials that ``RetryHeartbeatStaleTrialCallback`` retried.
         n_objectives: The study's number of objectives.
     """
+    if trial.system_attrs.get(INTERRUPTED_ATTR):
+        return None
     violations = trial_violations(trial)
     if trial.state == TrialState.FAIL:
         return None if trial.number in retried else Outcome(None, violations)

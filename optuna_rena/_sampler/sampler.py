@@ -405,6 +405,7 @@ class RenaSampler(BaseSampler):
     ) -> Any:
         with self._lock, one_torch_thread():
             episode = self._episode(study, trial)
+            self._catch_up(episode, trial)
             decision = self._decisions.decision(param_name, param_distribution, trial.params)
             if decision.n == 1:
                 return decision.value(0, self._rng)
@@ -420,6 +421,23 @@ class RenaSampler(BaseSampler):
             episode.order.append(param_name)
             return decision.value(index, self._rng)
 
+    def _catch_up(self, episode: _Episode, trial: FrozenTrial, advance: bool = True) -> None:
+        """Take into the episode the parameters that the trial holds but the policy did not
+        decide (enqueued, fixed or planned ones), in the order they were suggested: the
+        stored order then replays every decision, and the controller's state has seen
+        them all, as it has when it learns from the trial."""
+        for name, value in trial.params.items():
+            if name in episode.order or name not in trial.distributions:
+                continue
+            if advance:
+                params = {k: trial.params[k] for k in episode.order}
+                decision = self._decisions.decision(name, trial.distributions[name], params)
+                if decision.n > 1:
+                    episode.state, _ = self._learner.policy.act(
+                        episode.state, episode.layers, [decision.context], self._rng,
+                        chosen=[decision.index_of(value)])
+            episode.order.append(name)
+
     def after_trial(
         self,
         study: Study,
@@ -429,6 +447,8 @@ class RenaSampler(BaseSampler):
     ) -> None:
         with self._lock:
             episode = self._episodes.pop(trial._trial_id, None)
+            if episode is not None:
+                self._catch_up(episode, trial, advance=False)  # the episode has ended
         # The trial is still running here, so its system attributes can be written.
         if episode is not None and episode.order:
             study._storage.set_trial_system_attr(trial._trial_id, ORDER_KEY, episode.order)
