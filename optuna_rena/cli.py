@@ -170,8 +170,14 @@ def _search(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([task.metric_name])
+    unreachable = task.space.unreachable() if task.space is not None else []
+    for problem in unreachable:
+        print(f"optuna-rena search: warning: {problem}; loosen it or widen the space; the "
+              "search goes on, for the least infeasible children.", file=sys.stderr)
     try:
-        with _quiet_interruption():
+        with _quiet_interruption(), warnings.catch_warnings():
+            # Said above, once, without the sampler's source line.
+            warnings.filterwarnings("ignore", message="no child of this space meets")
             study.optimize(_interruptible(study, task.objective), n_trials=args.trials,
                            timeout=args.timeout, show_progress_bar=not args.no_progress,
                            catch=(RuntimeError,))

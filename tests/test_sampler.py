@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from optuna_rena import ArchitectureSpace
+from optuna_rena import Constraint
 from optuna_rena import RenaSampler
 from optuna_rena import trial_violations
 from optuna_rena import zoo
@@ -148,6 +149,34 @@ def test_pretraining_makes_the_first_trials_feasible() -> None:
         study.optimize(macro_objective(macro_space()), n_trials=10)
         assert sampler.pretrain_stats["feasible_rate"] >= 0.5
         assert sum(is_feasible(trial_violations(t)) for t in study.trials) >= 3
+
+
+def test_a_budget_out_of_reach_still_explores_distinct_children() -> None:
+    """No child has 380k parameters or fewer: the sampler says so before the first trial,
+    does not pre-train on a penalty it cannot meet, and every trial is a new child."""
+    space = macro_space([Constraint("params", max=380_000)])
+    assert space.unreachable()
+    sampler = RenaSampler(seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    with pytest.warns(UserWarning, match="no child of this space meets params <= 380000"):
+        study.optimize(macro_objective(space), n_trials=20)
+    assert sampler.pretrain_stats == {}
+    assert len({t.user_attrs["child_spec"] for t in study.trials}) == 20
+
+
+def test_pretraining_stops_when_it_makes_no_progress() -> None:
+    """Pre-training pushed on an unreachable budget stops early, before the policy has
+    shrunk onto one child; its pools and a uniform last resort keep plans new."""
+    sampler = RenaSampler(seed=0)
+    sampler.attach_space(macro_space([Constraint("params", max=380_000)]))
+    planner = sampler._planner
+    stats = planner.pretrain(2048, 0.5, 0.9, sampler.entropy_weight)
+    assert stats["stalled"] == 1.0 and stats["episodes"] < 2048
+    assert len({s.key for s in planner.simulate(64)}) >= 8
+    seen: set[str] = set()
+    for _ in range(40):
+        seen.add(planner._plan_policy(seen).key)
+    assert len(seen) == 40
 
 
 def test_avoid_repeats_evaluates_distinct_networks() -> None:

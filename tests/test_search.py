@@ -85,6 +85,22 @@ def test_a_continued_search_keeps_its_budget(tmp_path: Path, data_dir: Path,
     assert len(study.trials) == 14
 
 
+def test_search_warns_in_one_line_of_a_budget_out_of_reach(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'reach.db'}"
+    assert main(["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
+                 "--trials", "6", "--max-params", "380000", "--storage", storage,
+                 "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert ("optuna-rena search: warning: no child of this space meets params <= 380000: "
+            "the smallest params that a search of its decisions reaches is 3.879e+05"
+            ) in captured.err
+    assert "UserWarning" not in captured.err
+    assert "no feasible architecture among 6 trials" in captured.out
+    study = optuna.load_study(study_name="rena-nas-bench-macro", storage=storage)
+    assert len({t.user_attrs["child_spec"] for t in study.trials}) == 6
+
+
 def test_a_study_without_a_recorded_budget_is_not_continued(
         tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     storage = f"sqlite:///{tmp_path / 'other.db'}"

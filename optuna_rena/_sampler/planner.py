@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
+import math
 from typing import Any
 from typing import Protocol
 
@@ -85,6 +86,11 @@ class Planner:
     """
 
     _TEMPERATURES = (1.0, 2.0, 4.0)
+    _LAST_RESORT = math.inf
+    """A uniform pool, tried when the policy's pools hold nothing new and nothing within
+    the exact budget: a policy pushed onto the least infeasible child must not make every
+    trial train that child again. (When the budget's few children are all used up, the
+    policy's own choice is repeated, as before.)"""
     dream_every = 8
     """Plans between two imagined updates; the policy's episodes are reused until then."""
     frontier = 2
@@ -177,6 +183,13 @@ class Planner:
                 pool.remove(chosen)
                 self._served.add(chosen.key)
                 return chosen
+        if any(s.feasible for pool in self._pools.values() for s in pool):
+            return self.simulate(1)[0]
+        uniform = [s for s in self.simulate(self.candidates, self._LAST_RESORT)
+                   if s.key not in seen]
+        if uniform:
+            self._served.add(uniform[0].key)
+            return uniform[0]
         return self.simulate(1)[0]
 
     def plan_with_model(self, model: WorldModel, encode: Encode, seen: set[str],
@@ -281,15 +294,22 @@ class Planner:
                           len(episodes))
 
     def pretrain(self, episodes: int, target: float, penalty_base: float,
-                 entropy_weight: float, batch: int = 32) -> dict[str, float]:
+                 entropy_weight: float, batch: int = 32, patience: int = 8) -> dict[str, float]:
         """Train the policy on the resource penalty alone, on simulated episodes, until
         ``target`` of a batch meets the analytic constraints or ``episodes`` ran.
 
+        It stops early when it makes no progress: while nothing is feasible, when the
+        batch's mean penalty has not improved for ``patience`` batches, or when a batch
+        holds fewer than a quarter distinct children. Pushing on would only shrink the
+        policy onto the least infeasible child, and every trial would then train it.
+
         Returns:
-            The episodes run and the feasible fraction of the last batch.
+            The episodes run, the feasible fraction of the last batch, and whether it
+            stopped for want of progress (1.0) or not (0.0).
         """
         run = 0
         feasible_rate = 0.0
+        best, since_best = -math.inf, 0
         while run < episodes:
             simulated = self.simulate(batch)
             run += batch
@@ -298,7 +318,13 @@ class Planner:
             if feasible_rate >= target:
                 break
             r = np.array([penalty(v, penalty_base) for v in violations])
+            if feasible_rate == 0.0:
+                since_best = 0 if r.mean() > best * (1 + 1e-3) else since_best + 1
+                best = max(best, float(r.mean()))
+                distinct = len({s.key for s in simulated})
+                if since_best >= patience or 4 * distinct < batch:
+                    return {"episodes": run, "feasible_rate": feasible_rate, "stalled": 1.0}
             advantages = (r - r.mean()) / (r.std() + 1e-8)
             self.learner.step([s.steps for s in simulated], advantages.tolist(),
                               [entropy_weight] * batch, batch)
-        return {"episodes": run, "feasible_rate": feasible_rate}
+        return {"episodes": run, "feasible_rate": feasible_rate, "stalled": 0.0}

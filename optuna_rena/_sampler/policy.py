@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import contextlib
 from dataclasses import dataclass
 import functools
+import math
 import zlib
 
 import numpy as np
@@ -176,14 +177,18 @@ class RenaPolicy(nn.Module):
             rng: np.random.RandomState, temperature: float = 1.0,
             chosen: Sequence[int] | None = None) -> tuple[State, list[int]]:
         """One decision for each row of ``state``, without gradients: sampled from the
-        policy (flattened by a ``temperature`` above 1), or the given ``chosen`` indices.
+        policy (flattened by a ``temperature`` above 1, uniform at ``math.inf``), or the
+        given ``chosen`` indices.
 
         Returns:
             The state after the decisions and the index chosen in each row.
         """
         logits, choices, state = self.scores(state, layers, contexts)
         if chosen is None:
-            probs = torch.softmax(logits.double() / temperature, dim=1).numpy()
+            if math.isinf(temperature):  # uniform over each row's choices
+                probs = torch.isfinite(logits).double().numpy()
+            else:
+                probs = torch.softmax(logits.double() / temperature, dim=1).numpy()
             chosen = sample_indices(probs, rng)
         chosen = list(chosen)
         return self.advance(state, choices, torch.tensor(chosen)), chosen

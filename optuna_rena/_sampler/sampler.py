@@ -478,10 +478,13 @@ class RenaSampler(BaseSampler):
             if self._planner is not None and not self._pretrained:
                 self._pretrained = True
                 assert self._space is not None
-                for problem in self._space.unreachable():
+                unreachable = self._space.unreachable()
+                for problem in unreachable:
                     # Said once, before any trial is spent on a budget out of reach.
                     warnings.warn(problem + "; loosen it or widen the space.", stacklevel=2)
-                if self.pretrain_episodes and self._space is not None and (
+                # Pre-training on a penalty that no child can bring to 1 would only
+                # collapse the policy onto the least infeasible child.
+                if self.pretrain_episodes and not unreachable and (
                         self._space.has_analytic_constraints):
                     self.pretrain_stats = self._planner.pretrain(
                         self.pretrain_episodes, self.pretrain_target, self.penalty_base,
