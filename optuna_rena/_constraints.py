@@ -67,6 +67,10 @@ class Constraint:
     def __post_init__(self) -> None:
         if not isinstance(self.metric, str) or not self.metric:
             raise ValueError(f"Constraint metric must be a non-empty string, got {self.metric!r}.")
+        # Checked before it is read: "no" and 1 are truthy, and would pass any metric name.
+        if not isinstance(self.user, bool):
+            raise ValueError(f"Constraint({self.metric!r}) user must be True or False, got "
+                             f"{self.user!r}.")
         if not self.user and self.metric not in RESOURCE_METRICS:
             raise ValueError(
                 f"unknown metric {self.metric!r}; expected one of {list(RESOURCE_METRICS)}, "

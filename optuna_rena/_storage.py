@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 import warnings
 
@@ -29,8 +32,9 @@ def open_storage(url: str | optuna.storages.BaseStorage | None, *,
         grace_period: See ``heartbeat_interval``; Optuna's default when ``None``.
 
     Raises:
-        ValueError: ``journal:`` without a path, or heartbeats asked of a storage that has
-            none.
+        ValueError: ``journal:`` without a path, a journal file whose last line is
+            incomplete, a SQLite file that this user cannot write, or heartbeats asked of
+            a storage that has none.
     """
     if not isinstance(url, str):
         return url
@@ -44,10 +48,12 @@ def open_storage(url: str | optuna.storages.BaseStorage | None, *,
         if heartbeat_interval is not None:
             raise ValueError("heartbeats need an RDB storage (sqlite:///, postgresql://); "
                              f"{url!r} is a journal file.")
+        _check_journal_tail(path)
         return JournalStorage(JournalFileBackend(path))
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 300}}
+        _check_sqlite_file(url)
     with warnings.catch_warnings():
         # Heartbeats are experimental in Optuna 5.0, and the recovery the caller asked for.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -56,3 +62,106 @@ def open_storage(url: str | optuna.storages.BaseStorage | None, *,
                           heartbeat_stale_trial_callback=(
                               optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)))
         return optuna.storages.RDBStorage(url, **kwargs)
+
+
+def storage_error_text(error: BaseException) -> str:
+    """What the database said about ``error``: Optuna wraps every failed commit in
+    "invalid data in the commit, e.g. exceeding max length", whatever the cause."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    # SQLAlchemy's errors hold the driver's own, without the SQL statement and a link.
+    return str(getattr(error, "orig", None) or error)
+
+
+def _check_sqlite_file(url: str) -> None:
+    """Refuse a SQLite file that this user cannot write, naming it.
+
+    Optuna would report the first failed write as "exceeding max length". SQLite writes
+    its journal beside the file, so the folder must be writable too.
+    """
+    try:
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+    except Exception:  # noqa: BLE001 - a bad URL is for RDBStorage to name
+        return
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    folder = path.parent
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"the SQLite file {path} is read-only for this user; make it "
+                         "writable or give another --storage.")
+    if not folder.is_dir():
+        raise ValueError(f"the folder {folder} of the SQLite file {path} does not exist.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"the folder {folder} of the SQLite file {path} is read-only for "
+                         "this user, and SQLite writes its journal there; make it writable "
+                         "or give another --storage.")
+
+
+def _check_journal_tail(path: str) -> None:
+    """Refuse a journal file whose last line is incomplete, leaving the file as it is.
+
+    Optuna's ``JournalFileBackend`` appends each batch of records as JSON lines under a
+    lock, and a reader skips a last line that lacks its newline or is not JSON: a write in
+    progress. A line that a full disk or a killed writer cut short stays so: the next
+    write is appended onto it, the joined line cannot be read, and after one more write
+    no process can read the file at all.
+    """
+    if not os.path.isfile(path):
+        return  # Optuna creates it
+    tail = _incomplete_last_line(path)
+    if tail is None:
+        return
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    # It may be a write in progress: the writer holds the journal's lock until its line is
+    # whole. (A killed writer's lock is taken over after Optuna's grace period.)
+    lock = JournalFileSymlinkLock(path)
+    try:
+        lock.acquire()
+    except OSError:
+        pass  # a folder we cannot write in: what was read must do
+    else:
+        try:
+            tail = _incomplete_last_line(path)
+        finally:
+            lock.release()
+    if tail is None:
+        return
+    start, size = tail
+    raise ValueError(
+        f"the journal file {path} has an incomplete last line at byte {start} (its last "
+        f"{size - start} bytes: a write cut short by a full disk or a killed process). "
+        "Optuna skips it, but its next write would join onto it and leave a file that no "
+        "process can read. Back the file up, then remove that line, e.g. with "
+        f"`truncate -s {start} {path}`; no process has read it.")
+
+
+def _incomplete_last_line(path: str) -> tuple[int, int] | None:
+    """The offset of the file's last line and the file's size, when that line lacks its
+    newline or is not JSON; ``None`` when the file is empty or ends with a whole record."""
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return None
+        # Back from the byte before the last: a newline there ends the last line.
+        start, end = 0, size - 1
+        while end > 0:
+            begin = max(0, end - 65536)
+            f.seek(begin)
+            newline = f.read(end - begin).rfind(b"\n")
+            if newline >= 0:
+                start = begin + newline + 1
+                break
+            end = begin
+        f.seek(start)
+        line = f.read()
+    if line.endswith(b"\n"):
+        try:
+            json.loads(line)
+            return None
+        except ValueError:  # not JSON, or not UTF-8
+            pass
+    return start, size

@@ -30,6 +30,7 @@ from optuna_rena._sampler import RenaSampler
 from optuna_rena._spec import NetworkSpec
 from optuna_rena._spec import SpecError
 from optuna_rena._storage import open_storage
+from optuna_rena._storage import storage_error_text
 from optuna_rena._tasks import is_user_objective
 from optuna_rena._tasks import make_task
 from optuna_rena._tasks import TASK_NAMES
@@ -158,10 +159,13 @@ def _search(args: argparse.Namespace) -> int:
             sampler=RenaSampler(seed=args.seed), pruner=_PRUNERS[args.pruner](),
             load_if_exists=True)
     except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
-        raise ValueError(f"cannot open the storage {args.storage!r}: {e}") from None
+        raise ValueError(f"cannot open the storage {args.storage!r}: "
+                         f"{storage_error_text(e)}") from None
     if study._is_multi_objective() or study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise ValueError(f"the study {study_name!r} in {args.storage} does not maximise one "
                          "objective; give another --study-name.")
+    if task.space is not None:
+        task.space.check_study(study)  # before a trial is made that Optuna would fail
     record_budget(study, task.constraints,
                   task.space.fingerprint if task.space is not None else None)
     finished = len(study.trials)
@@ -245,6 +249,17 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    # Checked here, not by RenaSampler: its error would surface as the storage's.
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {text!r}")
+    return value
+
+
 def _sampler_count(text: str) -> tuple[str, int]:
     name, sep, count = text.rpartition("=")
     if not sep or not name:
@@ -312,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--epochs", type=_positive_int, default=3,
                         help="training epochs per child")
     search.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
-    search.add_argument("--seed", type=int, default=None, help="RenaSampler's seed")
+    search.add_argument("--seed", type=_seed, default=None, help="RenaSampler's seed")
     search.add_argument("--storage", default="sqlite:///optuna-rena.db",
                         help="Optuna storage URL, or journal:PATH for a journal file "
                              "(default: sqlite:///optuna-rena.db)")

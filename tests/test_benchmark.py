@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -154,3 +155,40 @@ def test_bad_fewer_seeds(flag: list[str], message: str, tmp_path: Path, data_dir
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_repeated_samplers_are_refused_before_any_run(tmp_path: Path, data_dir: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # Each sampler's runs are studies named by it: a repeat would clash after the first.
+    storage = f"sqlite:///{tmp_path / 'b.db'}"
+    argv = ["benchmark", "--samplers", "random", "tpe", "random", "--seeds", "1",
+            "--trials", "2", "--data-dir", str(data_dir), "--storage", storage,
+            "--out", str(tmp_path / "o"), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "each sampler may be given once; repeated: ['random']" in err
+    assert "Traceback" not in err
+    assert optuna.get_all_study_names(storage) == []
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("make_out,message", [
+    (lambda p: (p / "a-file").write_text("") or p / "a-file" / "out",
+     "cannot create the output folder"),
+    (lambda p: (p / "a-file").write_text("") or p / "a-file", "is not a folder"),
+    (lambda p: (p / "out" / "results.json").mkdir(parents=True) or p / "out",
+     "results.json' is a folder"),
+], ids=["under-a-file", "a-file", "results.json-a-folder"])
+def test_unwritable_outputs_are_refused_before_any_run(
+        make_out: Any, message: str, tmp_path: Path, data_dir: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Found at the end, they would lose every run's summary.
+    out = make_out(tmp_path)
+    storage = f"sqlite:///{tmp_path / 'b.db'}"
+    argv = ["benchmark", "--samplers", "random", "--seeds", "1", "--trials", "2",
+            "--data-dir", str(data_dir), "--storage", storage, "--out", str(out),
+            "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert optuna.get_all_study_names(storage) == []

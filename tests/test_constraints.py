@@ -38,6 +38,8 @@ def test_violation_is_renas_normalised_form() -> None:
     (dict(metric="flops", max=math.inf), "limit must be a positive finite number, got inf"),
     (dict(metric="flops", max="1e6"), "limit must be a positive finite number, got '1e6'"),
     (dict(metric="", max=1, user=True), "metric must be a non-empty string"),
+    (dict(metric="params", max=1, user="no"), "user must be True or False, got 'no'"),
+    (dict(metric="energy", max=1, user=1), "user must be True or False, got 1"),
 ])
 def test_bad_constraints(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):

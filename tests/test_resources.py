@@ -103,6 +103,30 @@ def test_measure_latency() -> None:
         measure_latency(spec, repeats=0)
 
 
+def test_latency_of_a_spec_too_large_to_run_is_refused_before_allocating(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Its input alone is 13 TB: torch asked the allocator for it, and then for the rest.
+    huge = NetworkSpec(InputSpec.image(3, 2**20, 2**20),
+                       [Conv2d(16), GlobalAvgPool(), Linear(10, activation="none")])
+    message = (r"a forward pass of this network at batch size 1 needs about 96\.8 TB "
+               r"\(weights, input and the largest layer's activations, in float32\), more "
+               r"than the [\d.]+ [kMGT]?B of memory of cpu; measure a smaller network or "
+               r"batch size")
+    with pytest.raises(ValueError, match=message):
+        measure_latency(huge, device="cpu")
+    path = tmp_path / "huge.json"
+    path.write_text(huge.to_json())
+    from optuna_rena.cli import main
+
+    assert main(["resources", str(path), "--latency"]) == 2
+    err = capsys.readouterr().err
+    assert "optuna-rena resources: error: a forward pass" in err and "Traceback" not in err
+    # A module's own weights are its own; its input and activations are still bounded.
+    with pytest.raises(ValueError, match=r"this module at batch size 1 needs about 13\.2 TB "
+                                         r"\(input, in float32\)"):
+        measure_latency(torch.nn.Identity(), (3, 2**20, 2**20), device="cpu")
+
+
 def test_nas_bench_macro_table_is_reproduced(data_dir: Path) -> None:
     """External check: all 6561 parameter counts exactly; the table's FLOPs are our MACs."""
     table = json.loads((data_dir / "nas_bench_macro" / "nas-bench-macro_cifar10.json").read_text())

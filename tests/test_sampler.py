@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+import re
 from typing import Any
 from typing import Callable
 
@@ -281,6 +282,17 @@ def test_multi_objective_rewards_follow_dominance() -> None:
 def test_bad_sampler_arguments(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RenaSampler(**kwargs)
+
+
+def test_seed_may_be_any_integer_type() -> None:
+    # NumPy's integers are what a seed drawn with NumPy is.
+    for seed in (np.int64(3), np.uint32(3), np.int8(3)):
+        sampler = RenaSampler(seed=seed, pretrain_episodes=0)  # type: ignore[arg-type]
+        assert sampler._seed == 3 and type(sampler._seed) is int
+    for bad in (3.0, np.float64(3), True, np.int64(-1), np.uint64(2**32)):
+        with pytest.raises(ValueError, match=re.escape(
+                f"seed must be an integer in [0, 2**32) or None, got {bad!r}.")):
+            RenaSampler(seed=bad)  # type: ignore[arg-type]
 
 
 def test_a_new_study_or_space_starts_learning_afresh() -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 import json
 
+import numpy as np
 import optuna
 import pytest
 import torch
@@ -96,6 +97,40 @@ def test_random_edits_always_give_valid_networks(make) -> None:
         assert space.child(trial.params) == child
 
 
+@pytest.mark.parametrize("make", [
+    lambda: ArchitectureSpace(zoo.cifar10_resnet(), max_inserts=3, notes=False),
+    lambda: ArchitectureSpace(zoo.kws_crnn(), max_inserts=2, notes=False),
+    lambda: ArchitectureSpace(zoo.ds_cnn(), layers=[1, 3], max_inserts=1,
+                              scale_factors={"filters": (0.5, 1.0)}, notes=False),
+    zoo.nas_bench_macro_space,
+])
+def test_a_study_whose_distributions_clash_is_refused(make) -> None:
+    space = make()
+    rng = np.random.RandomState(0)
+    # Every decision's choices are known by name, wherever the decisions ask it.
+    for _ in range(100):
+        decisions = space.decisions()
+        try:
+            name, choices = next(decisions)
+            while True:
+                assert space._rules.choices(name) == choices, name
+                name, choices = decisions.send(choices[rng.randint(len(choices))])
+        except StopIteration:
+            pass
+    for name in ("x", "L99.remove", "L01.remove", "I9.position", "I0.conv3d.kernel", "L1"):
+        assert space._rules.choices(name) is None
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: space.suggest(t) and 0.0, n_trials=5)
+    space.check_study(study)  # its own trials
+    name = next(iter(study.trials[0].params))
+    clash = optuna.create_study()
+    clash.add_trial(optuna.trial.create_trial(
+        params={name: 1.0}, distributions={name: optuna.distributions.FloatDistribution(0, 2)},
+        value=0.0))
+    with pytest.raises(ValueError, match=f"holds trials whose '{name}' is FloatDistribution"):
+        space.check_study(clash)
+
+
 def test_impossible_edits_are_skipped_and_listed() -> None:
     # Max-pooling a 1x1 map and a kernel larger than a valid-padded input are impossible.
     base = NetworkSpec.from_dict({"input": {"kind": "image", "shape": [3, 4, 4]}, "layers": [
@@ -127,6 +162,8 @@ def test_restricted_space_only_scale_and_remove() -> None:
 @pytest.mark.parametrize("kwargs,message", [
     (dict(baseline="ds_cnn"), "baseline must be a NetworkSpec, got str"),
     (dict(layers=[99]), r"layers must be baseline layer indices 0..6, got 99"),
+    (dict(layers=5), r"layers must be a list of baseline layer indices 0..6, got 5"),
+    (dict(layers="12"), r"layers must be a list of baseline layer indices 0..6, got '12'"),
     (dict(scale_factors={"stride": (1, 2)}), "'stride' is not scalable"),
     (dict(scale_factors=(0.5, -1)), "must be positive numbers"),
     (dict(max_inserts=-1), "max_inserts must be an integer >= 0, got -1"),

@@ -177,6 +177,21 @@ def test_not_json_at_all() -> None:
         NetworkSpec.from_json("[1, 2]")
 
 
+def test_deeply_nested_json_is_refused() -> None:
+    # json.loads recurses once per level, and a deep enough file raised RecursionError.
+    spec = zoo.ds_cnn().to_json()
+    deep_layer = spec.replace('"layers": [', '"layers": [' + '{"a": ' * 50_000 + "1"
+                              + "}" * 50_000 + ", ", 1)
+    for text in ["[" * 100_000 + "]" * 100_000, deep_layer]:
+        with pytest.raises(SpecError, match=r"network spec: the JSON nests more than 32 "
+                                            r"levels deep \(at character \d+\)"):
+            NetworkSpec.from_json(text)
+    # Brackets inside strings are not nesting.
+    named = json.loads(spec)
+    named["name"] = "[" * 100 + "{\\\"" * 40
+    assert NetworkSpec.from_json(json.dumps(named)).name == named["name"]
+
+
 def test_spec_is_a_value() -> None:
     a, b = zoo.kws_crnn(), zoo.kws_crnn()
     assert a == b and len({a, b}) == 1

@@ -1,6 +1,7 @@
 """A worker process for the scale-out tests: optimise a shared study with RenaSampler.
 
 python tests/worker.py STORAGE STUDY N_TRIALS SEED [--sleep-on N] [--heartbeat]
+                        [--start-after PATH] [--trial-seconds S] [--grpc HOST:PORT]
 
 It prints one JSON line: the trial numbers it ran and those its policy learnt from.
 """
@@ -39,11 +40,22 @@ def main() -> None:
                         help="say ready, then wait until PATH exists before the first trial")
     parser.add_argument("--trial-seconds", type=float, default=0.0,
                         help="each trial takes this long, as training would")
+    parser.add_argument("--grpc", default=None, metavar="HOST:PORT",
+                        help="use Optuna's gRPC storage proxy at HOST:PORT, not STORAGE "
+                             "(then STORAGE only names what the proxy serves, such as -)")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(args.storage, heartbeat_interval=HEARTBEAT_INTERVAL,
-                           grace_period=GRACE_PERIOD) if args.heartbeat else (
-        open_storage(args.storage))
+    if args.grpc:
+        if args.heartbeat:
+            parser.error("--heartbeat needs an RDB storage, not --grpc")
+        host, _, port = args.grpc.rpartition(":")
+        storage = optuna.storages.GrpcStorageProxy(host=host, port=int(port))
+        storage.wait_server_ready(timeout=60)
+    elif args.heartbeat:
+        storage = open_storage(args.storage, heartbeat_interval=HEARTBEAT_INTERVAL,
+                               grace_period=GRACE_PERIOD)
+    else:
+        storage = open_storage(args.storage)
     sampler = RenaSampler(seed=args.seed, batch_size=2, pretrain_episodes=0)
     study = optuna.create_study(storage=storage, study_name=args.study, load_if_exists=True,
                                 direction="maximize", sampler=sampler)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 import json
 from pathlib import Path
+import tempfile
 import time
 from typing import Any
 
@@ -22,6 +23,7 @@ from optuna_rena._benchmark.results import summarise
 from optuna_rena._benchmark.samplers import make_sampler
 from optuna_rena._benchmark.samplers import TimedSampler
 from optuna_rena._storage import open_storage
+from optuna_rena._storage import storage_error_text
 from optuna_rena._tasks import make_task
 
 
@@ -85,14 +87,19 @@ def run_benchmark(
     ``curves.html``.
 
     Raises:
-        ValueError: Bad arguments, or a study of that name already exists in ``storage``
-            (nothing is run or written then).
+        ValueError: Bad arguments, a repeated sampler, an output that cannot be written in
+            ``out_dir``, or a study of that name already exists in ``storage`` (nothing is
+            run or written then).
     """
     for name, value in (("seeds", seeds), ("trials", n_trials), ("jobs", jobs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     if not samplers:
         raise ValueError("give at least one sampler.")
+    # A sampler's runs are studies named after it: a repeat would clash after the first run.
+    repeated = sorted({s for s in samplers if list(samplers).count(s) > 1})
+    if repeated:
+        raise ValueError(f"each sampler may be given once; repeated: {repeated}.")
     if direction not in ("maximize", "minimize"):
         raise ValueError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
     for name in samplers:
@@ -112,13 +119,14 @@ def run_benchmark(
         try:
             existing = set(optuna.get_all_study_names(open_storage(storage)))
         except Exception as e:  # noqa: BLE001 - any storage error is a user's bad URL here
-            raise ValueError(f"cannot open the storage {storage!r}: {e}") from None
+            raise ValueError(f"cannot open the storage {storage!r}: "
+                             f"{storage_error_text(e)}") from None
         clash = sorted(existing & set(names))
         if clash:
             raise ValueError(f"the storage already holds {len(clash)} of these studies (e.g. "
                              f"{clash[0]!r}); use another --storage or --study-prefix.")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_outputs(out)
     results: list[RunResult] = []
     bar = _progress_bar(len(runs) * n_trials if jobs == 1 else len(runs),
                         "trial" if jobs == 1 else "run", progress)
@@ -157,6 +165,46 @@ def run_benchmark(
     report["table"] = table
     report["files"] = [str(out / "results.json"), str(out / "results.md"), *map(str, plots)]
     return report
+
+
+_OUTPUTS = ("results.json", "results.md", "curves.png", "curves.html")
+
+
+def _check_outputs(out: Path) -> None:
+    """Make ``out`` and check that every output can be written there.
+
+    The outputs are written after the last run, hours later: a failure then would lose
+    every run's summary, so it is looked for before the first.
+
+    Raises:
+        ValueError: ``out`` cannot be made or written, or an output's path is a folder.
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the output folder {str(out)!r} is not a folder; give another "
+                         "--out.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot create the output folder {str(out)!r}: {e.strerror}; "
+                         "give another --out.") from None
+    path = out
+    try:
+        # A probe for the new files, not the outputs themselves: no empty results file is
+        # left behind if the runs then fail.
+        with tempfile.TemporaryFile(dir=out):
+            pass
+        for name in _OUTPUTS:
+            path = out / name
+            if path.is_dir():
+                raise ValueError(f"cannot write the results: {str(path)!r} is a folder; "
+                                 "move it away or give another --out.")
+            if path.exists():
+                # Appending nothing checks the permission and leaves the file as it was.
+                with open(path, "ab"):
+                    pass
+    except OSError as e:
+        raise ValueError(f"cannot write to {str(path)!r}: {e.strerror}; give another "
+                         "--out.") from None
 
 
 def _one_thread() -> None:

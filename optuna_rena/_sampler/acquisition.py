@@ -65,7 +65,7 @@ class WorldModel:
         self._objective.fit(o.features.take(np.flatnonzero(ok)), o.objective[ok])
         for name, values in o.constraints.items():
             rows = np.flatnonzero(np.isfinite(values))
-            gp = self._constraints.setdefault(name, GaussianProcess())
+            gp = self._constraints.setdefault(name, GaussianProcess(keep="near_zero"))
             if len(rows):
                 gp.fit(o.features.take(rows), values[rows])
         self._best = o.best_feasible

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 import math
+import numbers
 import threading
 import warnings
 from typing import Any
@@ -219,10 +220,12 @@ class RenaSampler(BaseSampler):
                            ("world_model", world_model)):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False, got {flag!r}.")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)
+        # Any integer type, since a seed drawn with NumPy is a NumPy integer; not a bool.
+        if seed is not None and (isinstance(seed, (bool, np.bool_))
+                                 or not isinstance(seed, numbers.Integral)
                                  or not 0 <= seed < 2**32):
             raise ValueError(f"seed must be an integer in [0, 2**32) or None, got {seed!r}.")
-        self._seed = seed
+        self._seed = None if seed is None else int(seed)
         self._learner_options = LearnerOptions(
             batch_size=batch_size, learning_rate=float(learning_rate),
             entropy_weight=float(entropy_weight), baseline_decay=float(baseline_decay),

@@ -33,6 +33,7 @@ import itertools
 import math
 import threading
 from typing import Any
+from typing import Literal
 
 import numpy as np
 from scipy import linalg
@@ -44,6 +45,7 @@ _NUMERIC_SCALE = 0.25  # a numeric difference of this much counts as one differi
 _WEIGHTS = (0.0, 0.5, 0.9)
 _THETAS = (0.5, 1.0, 2.0, 4.0)  # times the number of features
 _NOISES = (1e-4, 1e-2, 1e-1)
+_MAX_ROWS = 512  # observations a process conditions on; beyond, a subset (see GaussianProcess)
 _SELECTION = 256  # rows that pick the kernel (the committed quality benchmarks stop at 200)
 
 
@@ -151,9 +153,23 @@ class _Kernel:
 
 
 class GaussianProcess:
-    """An exact Gaussian process on :class:`Features` for one output."""
+    """An exact Gaussian process on :class:`Features` for one output.
 
-    def __init__(self) -> None:
+    Up to ``_MAX_ROWS`` observations it conditions on all of them. Beyond, on a subset
+    that grows by each new observation and is drawn afresh when it reaches 1.5 times
+    that: the eighth of the observations that matter most (``keep``: the largest values,
+    for an objective; the values nearest 0, for a constraint, whose boundary is what
+    counts), the most recent half, and a random rest. A trial's cost then stays bounded
+    however long the study runs.
+
+    Args:
+        keep: Which observations a subset keeps first: ``"largest"`` or ``"near_zero"``.
+    """
+
+    def __init__(self, keep: Literal["largest", "near_zero"] = "largest") -> None:
+        self._keep = keep
+        self._rows: np.ndarray | None = None  # the caller's rows in the subset
+        self._given = 0  # rows the caller has given so far
         self._kernel: _Kernel | None = None
         self._x: Features | None = None
         self._y = np.zeros(0)
@@ -170,8 +186,29 @@ class GaussianProcess:
     def fit(self, x: Features, y: np.ndarray) -> None:
         """Condition on observations ``(x, y)``; ``x`` extends what was fitted before by
         new rows at the end, or replaces it (then everything is refitted)."""
+        y = np.asarray(y, dtype=float)
+        rows = self._rows_to_fit(y)
         with _one_blas_thread():
-            self._fit(x, np.asarray(y, dtype=float))
+            self._fit(x.take(rows), y[rows])
+
+    def _rows_to_fit(self, y: np.ndarray) -> np.ndarray:
+        n = len(y)
+        rows = self._rows
+        if n <= _MAX_ROWS:
+            rows = np.arange(n)
+        elif rows is None or n < self._given or len(rows) + n - self._given > (
+                3 * _MAX_ROWS) // 2:
+            key = -y if self._keep == "largest" else np.abs(y)
+            first = np.union1d(np.argsort(key, kind="stable")[:_MAX_ROWS // 8],
+                               np.arange(n - _MAX_ROWS // 2, n))
+            rest = np.setdiff1d(np.arange(n), first)
+            drawn = np.random.RandomState(n).choice(rest, _MAX_ROWS - len(first),
+                                                    replace=False)
+            rows = np.sort(np.concatenate([first, drawn]))
+        else:
+            rows = np.concatenate([rows, np.arange(self._given, n)])
+        self._rows, self._given = rows, n
+        return rows
 
     def _fit(self, x: Features, y: np.ndarray) -> None:
         grows = (self._x is not None and self._kernel is not None and len(x) >= self.n

@@ -39,6 +39,10 @@ def edit_rules(
     if not isinstance(baseline, NetworkSpec):
         raise ValueError(f"baseline must be a NetworkSpec, got {type(baseline).__name__}.")
     n = len(baseline.layers)
+    if layers is not None and (isinstance(layers, (str, bytes, Mapping))
+                               or not isinstance(layers, Iterable)):
+        raise ValueError(f"layers must be a list of baseline layer indices 0..{n - 1}, "
+                         f"got {layers!r}.")
     editable = list(range(n - 1)) if layers is None else list(layers)
     for i in editable:
         if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < n:

@@ -158,6 +158,31 @@ class EditRules:
         layers = [layer for ins, slot in zip(inserted, slots) for layer in (*ins, *slot)]
         return NetworkSpec(base.input, tuple(layers), base.name), skipped
 
+    def choices(self, name: str) -> tuple[Any, ...] | None:
+        """The choices of decision ``name``, which :meth:`decisions` gives wherever it
+        asks it, or ``None`` when it never asks it. Mirrors :meth:`decisions`."""
+        head, _, rest = name.partition(".")
+        number = head[1:]
+        if not number.isdigit() or head != f"{head[:1]}{int(number)}" or not rest:
+            return None
+        i = int(number)
+        if head[:1] == "L" and i in self.editable:
+            if i in self.options:
+                return self._option_choices(i) if rest == "variant" else None
+            if rest == "remove":
+                return (False, True) if i in self.removable else None
+            scalable = self._scalable(self.baseline.layers[i])
+            return self.factors[rest] if rest in scalable else None
+        if head[:1] == "I" and i < self.max_inserts:
+            if rest == "position":
+                return (-1, *range(len(self.baseline.layers)))
+            kind, _, hp = rest.partition(".")
+            if kind == "type":
+                return self.insert_types.get(hp) or None
+            if any(kind in types for types in self.insert_types.values()):
+                return self.insert_choices.get(kind, {}).get(hp)
+        return None
+
     def _scalable(self, layer: Layer) -> list[str]:
         hps = layer.hyperparameters()
         return [hp for hp in self.factors if hp in hps]

@@ -36,6 +36,8 @@ import hashlib
 from typing import Any
 
 import optuna
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import check_distribution_compatibility
 
 from optuna_rena._constraints import Constraint
 from optuna_rena._constraints import constraint_list
@@ -170,6 +172,37 @@ class ArchitectureSpace:
         same space gives the same fingerprint in every process, so a study can record
         which space its trials searched."""
         return hashlib.sha256(repr(self._rules.signature()).encode()).hexdigest()[:16]
+
+    def check_study(self, study: optuna.Study) -> None:
+        """Refuse a study whose trials give one of this space's decisions another
+        distribution, before any trial of this space is made in it.
+
+        A study holds one distribution per parameter name: Optuna would write the first
+        trial of this space there, then fail it at that decision.
+
+        Raises:
+            ValueError: Naming the parameter and both distributions.
+        """
+        seen: set[str] = set()
+        for trial in study.get_trials(deepcopy=False):
+            for name, distribution in trial.distributions.items():
+                if name in seen:
+                    continue
+                seen.add(name)
+                choices = self._rules.choices(name)
+                if choices is None:
+                    continue  # not this space's: no clash
+                try:
+                    check_distribution_compatibility(distribution,
+                                                     CategoricalDistribution(choices))
+                except ValueError:
+                    raise ValueError(
+                        f"the study {study.study_name!r} holds trials whose {name!r} is "
+                        f"{distribution}, where this space chooses among {list(choices)}: "
+                        "another sampler or objective made them, and Optuna would fail this "
+                        "space's trials at that decision; search under another study name "
+                        "(--study-name)."
+                    ) from None
 
     # ----- the decisions and the child -----
 

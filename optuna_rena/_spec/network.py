@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 import json
+import re
 from typing import Any
 
 from torch import nn
@@ -202,10 +203,37 @@ class NetworkSpec:
         """The spec that :meth:`to_json` wrote.
 
         Raises:
-            SpecError: Not JSON, or not a valid spec.
+            SpecError: Not JSON, JSON nested more than 32 levels deep, or not a valid spec.
         """
+        if isinstance(text, str):
+            _check_nesting(text)
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, TypeError) as e:
             raise SpecError(f"network spec: not valid JSON ({e}).") from None
+        except RecursionError:
+            raise SpecError("network spec: the JSON nests too deeply to read.") from None
         return cls.from_dict(data)
+
+
+_MAX_NESTING = 32
+"""Levels of JSON arrays and objects that a spec may nest; a spec itself uses 4."""
+
+# A JSON string (brackets inside it are no nesting), or a bracket.
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse JSON nested deeper than :data:`_MAX_NESTING` before ``json.loads`` reads it:
+    it recurses once per level, and a deep enough file raises ``RecursionError``."""
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > _MAX_NESTING:
+                raise SpecError(f"network spec: the JSON nests more than {_MAX_NESTING} "
+                                f"levels deep (at character {match.start()}); a spec "
+                                "nests 4.")
+        elif token in "]}":
+            depth -= 1
