@@ -112,6 +112,13 @@ def test_a_bad_seed_is_a_usage_error(seed: str, capsys: pytest.CaptureFixture[st
     assert "cannot open the storage" not in err
 
 
+def test_a_negative_heartbeat_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["search", "--heartbeat", "-5"])
+    assert e.value.code == 2
+    assert "argument --heartbeat: expected an integer >= 0, got '-5'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("damage", ["cut", "not-json"])
 def test_a_journal_with_an_incomplete_last_line_is_refused_untouched(
         damage: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -65,6 +65,25 @@ def test_adding_observations_matches_a_refit(data_dir: Path) -> None:
     assert np.allclose(a[0], b[0], atol=1e-6) and np.allclose(a[1], b[1], atol=1e-6)
 
 
+def test_a_long_study_conditions_on_a_bounded_subset() -> None:
+    """Beyond 512 observations a GP keeps at most 768 of them, the best among them, and
+    still predicts what it was given."""
+    rng = np.random.RandomState(0)
+    codes = rng.randint(0, 4, size=(2000, 6))
+    y = (codes == 1).sum(axis=1) + 0.01 * rng.randn(2000)
+    x = Features(codes, np.zeros((2000, 0)))
+    gp = GaussianProcess()
+    for n in (400, 600, 1000, 1500, 2000):
+        gp.fit(x.take(range(n)), y[:n])
+        assert gp.n == n if n <= 512 else 512 <= gp.n <= 768
+        assert y[:n].argmax() in gp._rows  # the best observation is kept
+    mean, _ = gp.predict(x.take(range(1900, 2000)))
+    assert np.corrcoef(mean, y[1900:])[0, 1] > 0.95
+    near_zero = GaussianProcess(keep="near_zero")
+    near_zero.fit(x, y - 3.0)
+    assert np.abs(y - 3.0).argmin() in near_zero._rows
+
+
 def test_log_expected_improvement() -> None:
     mean = np.array([-30.0, -3.0, -1.0, 0.0, 2.0, 30.0])
     std = np.ones_like(mean)
