@@ -203,16 +203,28 @@ class RenaPolicy(nn.Module):
         log_prob = torch.zeros(batch)
         entropy = torch.zeros(batch)
         for t in range(max((len(e) for e in episodes), default=0)):
-            rows = torch.tensor([b for b, e in enumerate(episodes) if len(e) > t])
-            steps = [episodes[b][t] for b in rows.tolist()]
-            logits, choices, (h_t, c_t, _) = self.scores(
-                (h[rows], c[rows], previous[rows]), layers, [s.context for s in steps])
+            live = [b for b, e in enumerate(episodes) if len(e) > t]
+            steps = [episodes[b][t] for b in live]
+            # While every episode is still running (always, for a fixed search space),
+            # the step needs no gathering and scattering of rows.
+            everyone = len(live) == batch
+            rows = torch.tensor(live)
+            state = (h, c, previous) if everyone else (h[rows], c[rows], previous[rows])
+            logits, choices, (h_t, c_t, _) = self.scores(state, layers,
+                                                         [s.context for s in steps])
             log_p = torch.log_softmax(logits, dim=1)
             chosen = torch.tensor([s.chosen for s in steps])
-            log_prob = log_prob.index_add(0, rows, log_p[torch.arange(len(rows)), chosen])
+            picked = log_p[torch.arange(len(live)), chosen]
             finite = log_p.masked_fill(torch.isinf(log_p), 0.0)
-            entropy = entropy.index_add(0, rows, -(log_p.exp() * finite).sum(1))
-            h = h.index_copy(0, rows, h_t)
-            c = c.index_copy(0, rows, c_t)
-            previous = previous.index_copy(0, rows, choices[torch.arange(len(rows)), chosen])
+            step_entropy = -(log_p.exp() * finite).sum(1)
+            embedded = choices[torch.arange(len(live)), chosen]
+            if everyone:
+                log_prob, entropy = log_prob + picked, entropy + step_entropy
+                h, c, previous = h_t, c_t, embedded
+            else:
+                log_prob = log_prob.index_add(0, rows, picked)
+                entropy = entropy.index_add(0, rows, step_entropy)
+                h = h.index_copy(0, rows, h_t)
+                c = c.index_copy(0, rows, c_t)
+                previous = previous.index_copy(0, rows, embedded)
         return log_prob, entropy
