@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from optuna_rena import zoo
 from optuna_rena._constraints import Constraint
+from optuna_rena._constraints import set_constraint
 from optuna_rena._constraints import trial_violations
 from optuna_rena._dashboard import mirror_constraints_for_dashboard
 from optuna_rena._latency import measure_latency
+from optuna_rena._metrics import trial_child
 from optuna_rena._report import best_feasible_report
 from optuna_rena._resources import LayerResources
 from optuna_rena._resources import NetworkResources
@@ -47,6 +49,8 @@ __all__ = [
     "SpaceAwareSampler",
     "best_feasible_report",
     "mirror_constraints_for_dashboard",
+    "set_constraint",
+    "trial_child",
     "trial_violations",
     "AvgPool2d",
     "BasicBlock",

@@ -23,17 +23,21 @@ from optuna_rena._constraints import Constraint
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import trial_violations
 from optuna_rena._constraints import violations_of
+from optuna_rena._metrics import RESOURCE_METRICS
 
 
 CONSTRAINTS_ATTR = "constraints"
 """Study user attribute: the budget, as ``["params <= 600000", ...]``."""
 SPACE_ATTR = "space"
 """Study user attribute: the fingerprint of the space's decisions (``None`` without one)."""
+SPACE_SUMMARY_ATTR = "space_summary"
+"""Study user attribute: what the space edits, in one line (``None`` without a space)."""
 
 
 def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
-                  space_fingerprint: str | None) -> None:
-    """Record the budget on a new study, or check that a continued study has the same.
+                  space_fingerprint: str | None, space_summary: str | None = None) -> None:
+    """Record the budget (and the space's summary) on a new study, or check that a continued
+    study has the same.
 
     Raises:
         ValueError: The study has trials and another budget or space, or trials and no
@@ -50,6 +54,7 @@ def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
                 "--study-name.")
         study.set_user_attr(CONSTRAINTS_ATTR, budget)
         study.set_user_attr(SPACE_ATTR, space_fingerprint)
+        study.set_user_attr(SPACE_SUMMARY_ATTR, space_summary)
         return
     old_budget, old_space = recorded[CONSTRAINTS_ATTR], recorded.get(SPACE_ATTR)
     if old_budget != budget:
@@ -63,6 +68,49 @@ def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
         raise ValueError(
             f"the study {study.study_name!r} searched another space (fingerprint "
             f"{old_space}, this run's is {space_fingerprint}); give another --study-name.")
+    if SPACE_SUMMARY_ATTR not in recorded:  # a study recorded before summaries were
+        study.set_user_attr(SPACE_SUMMARY_ATTR, space_summary)
+
+
+def study_budget(study: optuna.Study) -> tuple[Constraint, ...]:
+    """The budget of a study, for any sampler's: the one recorded (see
+    :func:`record_budget`), else the bounds that its trials' constraint names
+    (``params_max``) and metrics imply, with each limit read back from a trial's use and
+    violation (``C = U / (1 + v)`` for an upper bound, ``C = U (1 + v)`` for a lower one).
+    A constraint of another name has no limit to read: it is left out."""
+    recorded = study.user_attrs.get(CONSTRAINTS_ATTR)
+    if isinstance(recorded, list) and all(isinstance(c, str) for c in recorded):
+        parsed = [_parse_constraint(c) for c in recorded]
+        if all(c is not None for c in parsed):
+            return tuple(parsed)  # type: ignore[arg-type]
+    limits: dict[tuple[str, str], list[float]] = {}
+    for t in study.get_trials(deepcopy=False):
+        for name, v in trial_violations(t).items():
+            metric, _, bound = name.rpartition("_")
+            use = t.user_attrs.get(metric)
+            if bound not in ("max", "min") or not isinstance(use, (int, float)) or (
+                    isinstance(use, bool)) or not (math.isfinite(v) and v > -1 and use > 0):
+                continue
+            limits.setdefault((metric, bound), []).append(
+                use / (1 + v) if bound == "max" else use * (1 + v))
+    out = []
+    for (metric, bound), values in limits.items():
+        limit = float(sorted(values)[len(values) // 2])  # the median: rounding aside, one
+        out.append(Constraint(metric, **{bound: float(f"{limit:.6g}")},
+                              user=metric not in RESOURCE_METRICS))
+    return tuple(out)
+
+
+def _parse_constraint(text: str) -> Constraint | None:
+    """The constraint that ``str(constraint)`` wrote: ``"params <= 600000"``."""
+    metric, _, rest = text.partition(" ")
+    op, _, limit = rest.partition(" ")
+    try:
+        value = float(limit)
+        return Constraint(metric, **{"max" if op == "<=" else "min": value},
+                          user=metric not in RESOURCE_METRICS) if op in ("<=", ">=") else None
+    except ValueError:
+        return None
 
 
 def best_feasible_trial(study: optuna.Study,

@@ -1,9 +1,18 @@
-"""Resource constraints, written the way Optuna 5 reads them.
+"""Resource constraints, written the way Optuna 5 and optuna-dashboard read them.
 
 A :class:`Constraint` bounds one metric from above or below. Its value on a trial is RENA's
 normalised violation, ``v = U / C - 1`` for an upper bound and ``v = C / U - 1`` for a lower
-bound (``U`` the use, ``C`` the limit), written with ``trial.set_constraint``, so ``v <= 0``
-means feasible for every constraint-aware Optuna sampler and for ``study.best_trial`` alike.
+bound (``U`` the use, ``C`` the limit), so ``v <= 0`` means feasible for every
+constraint-aware Optuna sampler and for ``study.best_trial`` alike.
+
+Where the values are written: Optuna reads a trial's constraints from two places, the
+``constraints:NAME`` system attributes that ``trial.set_constraint`` writes and the
+``constraints`` list, and counts a value found in both twice (GPSampler would fit two
+models of it). optuna-dashboard 0.21 reads only the list. So :func:`set_constraint` writes
+each value once, into the list, and its name into ``rena:constraint_names`` beside it:
+Optuna, GPSampler included, sees each constraint once (named ``"0"``, ``"1"``, ... in
+``trial.constraints``), the dashboard sees them all, and :func:`trial_violations` gives
+them their names back.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from dataclasses import dataclass
 import math
 import numbers
 from typing import Any
+import warnings
 
 import optuna
 # Optuna's key for constraint values: "constraints:NAME" per constraint set with
@@ -21,6 +31,11 @@ import optuna
 from optuna.study._constrained_optimization import _CONSTRAINTS_KEY as CONSTRAINTS_KEY
 
 from optuna_rena._metrics import RESOURCE_METRICS
+from optuna_rena._metrics import VIOLATED_ATTR
+
+
+CONSTRAINT_NAMES_KEY = "rena:constraint_names"
+"""Trial system attribute: the names of the values in the ``constraints`` list, in order."""
 
 
 @dataclass(frozen=True)
@@ -116,33 +131,126 @@ class Constraint:
         return self.limit / use - 1.0 if use > 0 else math.inf
 
     def set(self, trial: optuna.Trial, use: float) -> float:
-        """Write the violation by ``use`` on ``trial`` and record ``use`` as a user attribute.
+        """Write the violation by ``use`` on ``trial`` (as :func:`set_constraint` does) and
+        record ``use`` as a user attribute.
 
         Returns:
             The violation.
         """
         v = self.violation(use)
         trial.set_user_attr(self.metric, float(use))
-        trial.set_constraint(self.name, v)
+        write_constraints(trial, {self.name: v}, {self.name: f"{self.metric} {self.off_by(use)}"})
         return v
+
+    def off_by(self, use: float) -> str:
+        """How far ``use`` is from the limit, relative to it: ``"+12%"`` (12 % over an upper
+        bound), ``"-20%"`` (20 % under a lower bound)."""
+        percent = 100.0 * (float(use) / self.limit - 1.0)
+        return f"{percent:+.0f}%" if abs(percent) >= 10 else f"{percent:+.1f}%"
 
     def __str__(self) -> str:
         return f"{self.metric} {'<=' if self.is_upper else '>='} {self.limit:g}"
 
 
+def set_constraint(trial: optuna.Trial, name: str, value: float) -> None:
+    """Set a constraint value of ``trial`` where Optuna and optuna-dashboard both read it,
+    once; ``<= 0`` is feasible.
+
+    A drop-in for ``trial.set_constraint(name, value)``, whose ``constraints:NAME`` attribute
+    optuna-dashboard 0.21 does not read: it would show the trial as feasible whatever the
+    value. Optuna lists the value as ``trial.constraints["0"]``, ``["1"]``, ... in the order
+    set; :func:`trial_violations` gives it its name. The trial's ``violated`` user
+    attribute says which constraints it breaks, for the dashboard's trial table.
+
+    Example:
+
+        .. code-block:: python
+
+            import optuna
+            from optuna_rena import set_constraint, trial_violations
+
+            def objective(trial):
+                x = trial.suggest_float("x", 0.0, 1.0)
+                set_constraint(trial, "x_max", x / 0.5 - 1)  # x <= 0.5
+                return x
+
+            study = optuna.create_study(direction="maximize")
+            study.optimize(objective, n_trials=20)
+            assert study.best_trial.params["x"] <= 0.5
+            assert list(trial_violations(study.best_trial)) == ["x_max"]
+
+    Raises:
+        ValueError: ``value`` is NaN, or the trial's ``constraints`` list was written by
+            something else.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a constraint's name must be a non-empty string, got {name!r}.")
+    write_constraints(trial, {name: value}, {name: f"{name} {float(value):+.3g}"})
+
+
+def write_constraints(trial: optuna.Trial, values: Mapping[str, float],
+                      shown: Mapping[str, str]) -> None:
+    """Write constraint values once, where Optuna and optuna-dashboard both read them (see
+    the module docstring), and add ``shown[name]`` to the trial's ``violated`` attribute for
+    each value above 0. A value already set is kept, as ``trial.set_constraint`` does.
+    """
+    if not values:
+        return
+    checked = {}
+    for name, value in values.items():
+        v = float(value)
+        if math.isnan(v):
+            raise ValueError(f"the constraint {name!r} is NaN.")
+        checked[name] = v
+    if not isinstance(trial, optuna.Trial):
+        # A FixedTrial or FrozenTrial has no storage that the dashboard reads.
+        for name, v in checked.items():
+            trial.set_constraint(name, v)
+    else:
+        storage, trial_id = trial.storage, trial._trial_id
+        attrs = storage.get_trial_system_attrs(trial_id)
+        names = list(attrs.get(CONSTRAINT_NAMES_KEY, ()))
+        listed = list(attrs.get(CONSTRAINTS_KEY) or ())
+        if len(listed) != len(names):
+            raise ValueError(
+                f"trial {trial.number} already holds a constraints list that another writer "
+                "made (a sampler's constraints_func?); set its constraints one way.")
+        for name in list(checked):
+            if name in names or f"{CONSTRAINTS_KEY}:{name}" in attrs:
+                warnings.warn(f"the constraint {name!r} of trial {trial.number} is already "
+                              "set; the new value is ignored.", stacklevel=3)
+                del checked[name]
+        if not checked:
+            return
+        # Names first: a reader in between sees no value before its name.
+        storage.set_trial_system_attr(trial_id, CONSTRAINT_NAMES_KEY, names + list(checked))
+        storage.set_trial_system_attr(trial_id, CONSTRAINTS_KEY,
+                                      listed + list(checked.values()))
+    before = trial.user_attrs.get(VIOLATED_ATTR)
+    broken = [] if before in (None, "none") else str(before).split(", ")
+    broken += [shown[name] for name, v in checked.items() if v > 0]
+    trial.set_user_attr(VIOLATED_ATTR, ", ".join(broken) or "none")
+
+
 def trial_violations(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
     """A finished trial's constraint values by name, whoever set them.
 
-    Constraints set with ``trial.set_constraint`` win. The legacy list, which
-    :func:`~optuna_rena.mirror_constraints_for_dashboard` writes beside them, is read only
-    when a trial has nothing else (a study made with ``constraints_func``), so nothing
-    counts twice.
+    The ``constraints`` list that :func:`set_constraint` writes is named by its
+    ``rena:constraint_names``; values set with ``trial.set_constraint`` join them. A list
+    without names beside named values is the mirror that older versions wrote for
+    optuna-dashboard, and is skipped, so nothing counts twice; a list alone (a study made
+    with ``constraints_func``) is named by position.
     """
-    named = named_constraints(trial.system_attrs)
-    if named:
+    attrs = trial.system_attrs
+    named = named_constraints(attrs)
+    names = attrs.get(CONSTRAINT_NAMES_KEY)
+    if names is None and named:
         return named
-    legacy = trial.system_attrs.get(CONSTRAINTS_KEY)
-    return {str(i): float(v) for i, v in enumerate(legacy or ())}
+    names = list(names or ())
+    listed = attrs.get(CONSTRAINTS_KEY) or ()
+    out = {(names[i] if i < len(names) else str(i)): float(v) for i, v in enumerate(listed)}
+    out.update(named)
+    return out
 
 
 def named_constraints(system_attrs: Mapping[str, Any]) -> dict[str, float]:

@@ -1,12 +1,28 @@
 """What optuna-dashboard 0.21 needs beyond Optuna's own records.
 
-* **Feasibility.** The dashboard reads feasibility only from the legacy ``constraints``
-  system attribute, a list, while Optuna 5 stores ``trial.set_constraint`` values under
-  ``constraints:NAME``. :func:`mirror_trial_constraints` writes the list beside them.
-* **Notes.** Each child network's layer table becomes the trial's Markdown note.
+* **Feasibility, for every sampler.** The dashboard reads a trial's feasibility only from
+  the ``constraints`` system attribute, a list; Optuna 5's ``trial.set_constraint`` writes
+  ``constraints:NAME`` instead, so the dashboard drew every such trial as feasible, and its
+  best-value line went through infeasible ones. Writing the list beside the named values
+  (as RenaSampler once did after each of its trials) is no cure: Optuna reads both forms
+  and lists each constraint twice, so GPSampler fits two models of it, and the studies of
+  Optuna's samplers still lacked the list. So the objective's side writes each value once,
+  into the list, which both Optuna and the dashboard read, with the names beside it
+  (:func:`~optuna_rena.set_constraint`, which :meth:`ArchitectureSpace.suggest
+  <optuna_rena.ArchitectureSpace.suggest>` and :meth:`Constraint.set
+  <optuna_rena.Constraint.set>` use). The objective runs whatever the sampler, so every
+  study that ``search``, ``benchmark`` or a user's objective writes this way is right, with
+  no sampler's help. The dashboard's "Best Trial" card is Optuna's storage's best value,
+  blind to constraints; its history plot's best-value line and the figures below are not.
+* **Notes.** Each child network's layer table becomes the trial's Markdown note; the
+  budget and the space, the study's.
+* **Figures.** Plotly figures (:mod:`optuna_rena.visualization`) shown on the study page.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import optuna
 
@@ -14,31 +30,47 @@ from optuna_rena._constraints import CONSTRAINTS_KEY
 from optuna_rena._constraints import named_constraints
 
 
-def mirror_trial_constraints(storage: optuna.storages.BaseStorage, trial_id: int) -> None:
-    """Write a running trial's named constraints as the legacy list, sorted by name."""
-    named = named_constraints(storage.get_trial_system_attrs(trial_id))
-    if named:
+def mirror_constraints_for_dashboard(trial: optuna.Trial) -> None:
+    """Also write the constraints that Optuna's ``trial.set_constraint`` set as the
+    ``constraints`` list that optuna-dashboard 0.21 reads; call it at the end of the
+    objective.
+
+    Prefer :func:`~optuna_rena.set_constraint` instead of ``trial.set_constraint``: this
+    mirror makes Optuna list each constraint twice in ``trial.constraints``, by name and by
+    position, which changes no feasibility but makes GPSampler fit each constraint twice.
+    :func:`~optuna_rena.trial_violations` reads each once. Constraints that
+    :func:`~optuna_rena.set_constraint` wrote are in the list already, and are left alone.
+    """
+    storage, trial_id = trial.storage, trial._trial_id
+    attrs = storage.get_trial_system_attrs(trial_id)
+    named = named_constraints(attrs)
+    if named and CONSTRAINTS_KEY not in attrs:
         storage.set_trial_system_attr(trial_id, CONSTRAINTS_KEY,
                                       [named[k] for k in sorted(named)])
 
 
-def mirror_constraints_for_dashboard(trial: optuna.Trial) -> None:
-    """Also write a running trial's constraints as the legacy ``constraints`` list.
-
-    optuna-dashboard 0.21 reads feasibility only from that list. RenaSampler does this for
-    its trials as they finish; with another sampler, call it at the end of the objective
-    (a finished trial can no longer be written). Optuna then lists each constraint twice in
-    ``trial.constraints``, by name and by position, which changes no feasibility;
-    :func:`~optuna_rena.trial_violations` reads each once.
-    """
-    mirror_trial_constraints(trial.storage, trial._trial_id)
-
-
-def save_note(trial: optuna.Trial, body: str) -> None:
-    """Show ``body`` as the trial's Markdown note in optuna-dashboard, when it is
-    installed; without it, there is nowhere to show a note."""
+def save_note(study_or_trial: optuna.Study | optuna.Trial, body: str, *,
+              keep: bool = False) -> None:
+    """Show ``body`` as the study's or trial's Markdown note in optuna-dashboard, when it is
+    installed; without it, there is nowhere to show a note. With ``keep``, a note already
+    there (which a person may have edited in the dashboard) is left as it is."""
     try:
+        from optuna_dashboard import get_note
         from optuna_dashboard import save_note as dashboard_save_note
     except ImportError:
         return
-    dashboard_save_note(trial, body)
+    if keep and get_note(study_or_trial):
+        return
+    dashboard_save_note(study_or_trial, body)
+
+
+def save_figures(study: optuna.Study, figures: Mapping[str, Any]) -> bool:
+    """Show plotly figures on the study's page in optuna-dashboard, each replacing the
+    figure of the same id; ``False`` when optuna-dashboard is not installed."""
+    try:
+        from optuna_dashboard import save_plotly_graph_object
+    except ImportError:
+        return False
+    for graph_id, figure in figures.items():
+        save_plotly_graph_object(study, figure, graph_object_id=graph_id)
+    return True

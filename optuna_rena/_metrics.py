@@ -1,4 +1,5 @@
-"""RENA's metrics by name, and the trial attributes that an architecture space writes.
+"""RENA's metrics by name, and the trial attributes that an architecture space writes and
+how to read them back.
 
 Every module that names a metric or one of these attributes reads it from here.
 """
@@ -6,6 +7,11 @@ Every module that names a metric or one of these attributes reads it from here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+import hashlib
+
+from optuna.trial import FrozenTrial
+
+from optuna_rena._spec import NetworkSpec
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,21 @@ RESOURCE_METRICS: tuple[str, ...] = tuple(m.name for m in METRICS)
 ANALYTIC_METRICS: tuple[str, ...] = tuple(m.name for m in METRICS if m.analytic)
 """Metrics the resource model counts exactly, before any training."""
 
+CHILD_SPEC_KEY = "rena:child_spec"
+"""Trial system attribute: the child network's spec as JSON, to rebuild it. A system
+attribute, since optuna-dashboard shows every user attribute in its trial table, where
+this one made each row hundreds of pixels tall."""
+
 CHILD_SPEC_ATTR = "child_spec"
-"""User attribute: the child network's spec as JSON."""
+"""User attribute where studies made before :data:`CHILD_SPEC_KEY` keep the spec."""
+
+CHILD_ATTR = "child"
+"""User attribute: a short name of the child network (its layer count and a digest of its
+spec), which the trial table shows; equal names, equal networks."""
+
+VIOLATED_ATTR = "violated"
+"""User attribute: the constraints a trial breaks and by how much (``"params +12%"``), or
+``"none"``; the trial table shows it."""
 
 SKIPPED_EDITS_ATTR = "skipped_edits"
 """User attribute: the edits skipped because they would make an impossible network."""
@@ -53,3 +72,22 @@ SKIPPED_EDITS_ATTR = "skipped_edits"
 INTERRUPTED_ATTR = "rena:interrupted"
 """Trial system attribute: the user stopped the trial (Ctrl-C), so it says nothing about
 its network and teaches the sampler nothing."""
+
+
+def child_name(spec_json: str, spec: NetworkSpec) -> str:
+    """The short name that :data:`CHILD_ATTR` holds: ``"9 layers, 3f2a9c1e"``."""
+    return f"{len(spec.layers)} layers, {hashlib.sha256(spec_json.encode()).hexdigest()[:8]}"
+
+
+def stored_child_spec(trial: FrozenTrial) -> str | None:
+    """The JSON of the child network that a space recorded on ``trial``, wherever the trial
+    keeps it (a system attribute, or the user attribute of older studies)."""
+    spec = trial.system_attrs.get(CHILD_SPEC_KEY)
+    return spec if spec is not None else trial.user_attrs.get(CHILD_SPEC_ATTR)
+
+
+def trial_child(trial: FrozenTrial) -> NetworkSpec | None:
+    """The child network of a trial of an :class:`~optuna_rena.ArchitectureSpace`, rebuilt
+    from its stored spec; ``None`` for a trial without one."""
+    spec = stored_child_spec(trial)
+    return None if spec is None else NetworkSpec.from_json(spec)

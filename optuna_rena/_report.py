@@ -1,4 +1,5 @@
-"""Human-readable renderings of a network: a Markdown table of layers and resources."""
+"""Human-readable renderings: a network's Markdown table of layers and resources, a
+trial's note and log line, a study's note, the best feasible report."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import optuna
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
 
 from optuna_rena._budget import best_feasible_trial
 from optuna_rena._constraints import Constraint
-from optuna_rena._metrics import CHILD_SPEC_ATTR
+from optuna_rena._constraints import is_feasible
+from optuna_rena._constraints import trial_violations
+from optuna_rena._metrics import VIOLATED_ATTR
+from optuna_rena._metrics import trial_child
 from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
 from optuna_rena._spec import NetworkSpec
@@ -24,7 +30,8 @@ def _fmt_value(value: Any) -> str:
     return str(value)
 
 
-def _fmt_count(n: float) -> str:
+def format_count(n: float) -> str:
+    """A count in three significant digits: ``512k``, ``2.36M``."""
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(n) >= scale:
             return f"{n / scale:.3g}{suffix}"
@@ -40,12 +47,12 @@ def layer_table(spec: NetworkSpec, resources: NetworkResources) -> str:
         hp = ", ".join(f"{k}={_fmt_value(v)}" for k, v in layer.hyperparameters().items())
         rows.append(
             f"| {r.index} | {r.type} | {hp} | {_fmt_value(r.output_shape)} | "
-            f"{_fmt_count(r.params)} | {_fmt_count(r.flops)} | {_fmt_count(r.bytes)} | "
+            f"{format_count(r.params)} | {format_count(r.flops)} | {format_count(r.bytes)} | "
             f"{r.compute_intensity:.1f} |"
         )
     rows.append(
-        f"| | **total** | | | {_fmt_count(resources.params)} | {_fmt_count(resources.flops)} | "
-        f"{_fmt_count(resources.bytes)} | {resources.compute_intensity:.1f} |"
+        f"| | **total** | | | {format_count(resources.params)} | {format_count(resources.flops)} | "
+        f"{format_count(resources.bytes)} | {resources.compute_intensity:.1f} |"
     )
     return "\n".join(rows)
 
@@ -60,17 +67,92 @@ def constraint_lines(constraints: Sequence[Constraint], metrics: Mapping[str, fl
         use = metrics[c.metric]
         v = c.violation(use)
         verdict = "met" if v <= 0 else f"violated by {100 * v:.1f}%"
-        lines.append(f"- {c.metric}: {_fmt_count(use)} against {'<=' if c.is_upper else '>='} "
-                     f"{_fmt_count(c.limit)}: {verdict}")
+        lines.append(f"- {c.metric}: {format_count(use)} against {'<=' if c.is_upper else '>='} "
+                     f"{format_count(c.limit)}: {verdict}")
     return lines
+
+
+def _verdict(constraints: Sequence[Constraint], metrics: Mapping[str, float]) -> list[str]:
+    """Whether the child meets its budget, as far as ``metrics`` tell, and which bounds it
+    breaks by how much."""
+    broken = [f"{c} ({c.off_by(metrics[c.metric])})" for c in constraints
+              if c.metric in metrics and c.violation(metrics[c.metric]) > 0]
+    later = [str(c) for c in constraints if c.metric not in metrics]
+    if broken:
+        lines = [f"**Infeasible**: breaks {', '.join(broken)}."]
+    elif later:
+        lines = ["**Feasible so far**: meets every bound measured before training."]
+    elif constraints:
+        lines = [f"**Feasible**: meets {', '.join(str(c) for c in constraints)}."]
+    else:
+        return []
+    if later:
+        # The objective measures these after the note is written; the attribute follows.
+        lines.append(f"The objective measures {', '.join(later)} later: the trial's "
+                     f"`{VIOLATED_ATTR}` attribute names every bound it breaks.")
+    return ["", *lines]
 
 
 def trial_note(spec: NetworkSpec, resources: NetworkResources,
                constraints: Sequence[Constraint], metrics: Mapping[str, float]) -> str:
-    """A trial's note for optuna-dashboard: the child's layers and its budget."""
-    return "\n".join([f"### Child of {spec.name or 'the baseline'}", "",
+    """A trial's note for optuna-dashboard: whether the child meets its budget (which
+    bound it breaks and by how much), its layers and its constraints."""
+    return "\n".join([f"### Child of {spec.name or 'the baseline'}",
+                      *_verdict(constraints, metrics), "",
                       layer_table(spec, resources), "", "**Constraints**", "",
                       *(constraint_lines(constraints, metrics) or ["- none"])])
+
+
+def trial_line(trial: FrozenTrial, metric_name: str, constraints: Sequence[Constraint]) -> str:
+    """One line for a finished trial in a search's log: feasible or not, the objective, the
+    resources that the budget bounds (and ``params``), and the bounds it breaks."""
+    violations = trial_violations(trial)
+    if trial.state == TrialState.PRUNED:
+        verdict = "pruned"
+    elif trial.state != TrialState.COMPLETE:
+        verdict = trial.state.name.lower()
+    elif not violations:
+        verdict = "complete"
+    else:
+        verdict = "feasible" if is_feasible(violations) else "infeasible"
+    parts = [f"trial {trial.number}: {verdict}"]
+    if trial.value is not None:
+        parts.append(f"{metric_name} {trial.value:.4g}")
+    elif trial.intermediate_values:
+        step = max(trial.intermediate_values)
+        parts.append(f"{metric_name} {trial.intermediate_values[step]:.4g} at step {step}")
+    shown = [c.metric for c in constraints]
+    for metric in dict.fromkeys([*shown, "params"]):
+        use = trial.user_attrs.get(metric)
+        if isinstance(use, (int, float)) and not isinstance(use, bool):
+            parts.append(f"{metric} {format_count(use)}")
+    line = ", ".join(parts)
+    broken = trial.user_attrs.get(VIOLATED_ATTR)
+    if verdict == "infeasible" and broken not in (None, "none"):
+        line += f" (over budget: {broken})"
+    return line
+
+
+def study_note(metric_name: str, maximize: bool, constraints: Sequence[Constraint],
+               space_summary: str | None, space_fingerprint: str | None) -> str:
+    """A study's note for optuna-dashboard: the objective, the budget, the space and the
+    figures."""
+    lines = [f"### {metric_name}, {'maximised' if maximize else 'minimised'}", "",
+             "**Budget**", "", *([f"- {c}" for c in constraints] or ["- none"]), ""]
+    if constraints:
+        lines += [
+            "A trial is feasible when it meets every bound; its `violated` attribute "
+            "(a column of the trial table) names the bounds it breaks and by how much "
+            "(`params +12%`: 12 % over). The *Best Trial* card is the best value whatever "
+            "its feasibility; the best feasible one is in the history plot's best-value line "
+            "and the *best feasible* figure.", ""]
+    if space_summary is not None:
+        lines += [f"**Space**: {space_summary} (fingerprint `{space_fingerprint}`).", ""]
+    lines += [f"**Figures** (on this page, refreshed as the search goes on): {metric_name} "
+              "against each constrained metric with the budget as a line, the Pareto front "
+              f"of {metric_name} against each resource, and the best feasible {metric_name} "
+              "so far. `optuna-rena report` writes them as HTML and PNG."]
+    return "\n".join(lines)
 
 
 def best_feasible_report(study: optuna.Study, constraints: Sequence[Constraint]) -> str:
@@ -82,8 +164,8 @@ def best_feasible_report(study: optuna.Study, constraints: Sequence[Constraint])
                 "constraints or run more trials.")
     lines = [f"\nbest feasible architecture: trial {best.number}, "
              f"{(study.metric_names or ['objective'])[0]} {best.value:.4f}"]
-    if CHILD_SPEC_ATTR in best.user_attrs:
-        spec = NetworkSpec.from_json(best.user_attrs[CHILD_SPEC_ATTR])
+    spec = trial_child(best)
+    if spec is not None:
         lines += ["", layer_table(spec, ResourceModel().count(spec))]
     metrics = {k: v for k, v in best.user_attrs.items() if isinstance(v, (int, float))}
     lines += ["", "constraints:", *(constraint_lines(constraints, metrics) or ["- none"])]

@@ -19,14 +19,18 @@ import functools
 import importlib
 from pathlib import Path
 from typing import Any
+import warnings
 
 import optuna
 import torch
 
 from optuna_rena import zoo
+from optuna_rena._budget import record_budget
 from optuna_rena._constraints import Constraint
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import violations_of
+from optuna_rena._dashboard import save_note
+from optuna_rena._report import study_note
 from optuna_rena._resources import ResourceModel
 from optuna_rena._space import ArchitectureSpace
 from optuna_rena._tabular import nas_bench_macro_pair
@@ -58,6 +62,26 @@ class Task:
     def optimum(self) -> float | None:
         """The best feasible value when known, for regret; computed on first use."""
         return self.find_optimum() if self.find_optimum is not None else None
+
+    def record(self, study: optuna.Study) -> None:
+        """Record on ``study`` what it searches: the budget and the space as study user
+        attributes (refusing a continued study of another, see
+        :func:`~optuna_rena._budget.record_budget`), the objective's name, and all three
+        in the study's optuna-dashboard note, when it has none.
+
+        Raises:
+            ValueError: The study holds trials of another budget or space.
+        """
+        fingerprint = self.space.fingerprint if self.space is not None else None
+        summary = self.space.summary if self.space is not None else None
+        record_budget(study, self.constraints, fingerprint, summary)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([self.metric_name])
+        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        # A continued study keeps its note: a person may have added to it in the dashboard.
+        save_note(study, study_note(self.metric_name, maximize, self.constraints, summary,
+                                    fingerprint), keep=True)
 
 
 DEFAULT_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {

@@ -7,24 +7,29 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 import contextlib
+import importlib.util
 import logging
 import os
 from pathlib import Path
+import shlex
 import sys
 import warnings
 
 import optuna
+from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
+from tqdm import tqdm
 
 from optuna_rena import zoo
 from optuna_rena._benchmark import run_benchmark
-from optuna_rena._budget import record_budget
+from optuna_rena._benchmark.results import hide_password
 from optuna_rena._constraints import Constraint
 from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._metrics import METRICS
 from optuna_rena._report import best_feasible_report
 from optuna_rena._report import layer_table
+from optuna_rena._report import trial_line
 from optuna_rena._resources import ResourceModel
 from optuna_rena._sampler import RenaSampler
 from optuna_rena._spec import NetworkSpec
@@ -120,20 +125,24 @@ def _benchmark(args: argparse.Namespace) -> int:
         task_options["device"] = args.device
     if is_user_objective(args.task):
         task_options = {"constraints": task_options["constraints"]}
-    report = run_benchmark(
-        args.task, args.samplers, args.seeds, args.trials, storage=args.storage,
-        sampler_seeds=dict(args.fewer_seeds),
-        study_prefix=args.study_prefix, out_dir=args.out, task_options=task_options,
-        direction=args.direction, jobs=args.jobs, progress=not args.no_progress)
-    print(f"\n{args.task}: {args.trials} trials x {args.seeds} seeds; constraints: "
-          f"{', '.join(report['constraints']) or 'none'}"
-          + (f"; known optimum {report['optimum']:.4g}" if report["optimum"] else ""))
-    print("median [Q1, Q3] over seeds\n")
-    print(report["table"])
+    with _quiet_interruption():  # Ctrl-C: main()'s one line, no trial's traceback
+        report = run_benchmark(
+            args.task, args.samplers, args.seeds, args.trials, storage=args.storage,
+            sampler_seeds=dict(args.fewer_seeds),
+            study_prefix=args.study_prefix, out_dir=args.out, task_options=task_options,
+            direction=args.direction, jobs=args.jobs, progress=not args.no_progress,
+            command=_command_line(args.argv))
+    # results.md's own text, so what is printed and what is kept cannot differ.
+    print("\n" + report["markdown"], end="")
     print("\nwrote " + ", ".join(report["files"]))
     if args.storage:
         print(f"browse the studies: optuna-dashboard {_dashboard_argument(args.storage)}")
     return 0
+
+
+def _command_line(argv: Sequence[str]) -> str:
+    """``argv`` as one shell line after ``optuna-rena``, without a storage password."""
+    return hide_password(shlex.join(["optuna-rena", *argv]))
 
 
 _PRUNERS = {
@@ -166,25 +175,27 @@ def _search(args: argparse.Namespace) -> int:
                          "objective; give another --study-name.")
     if task.space is not None:
         task.space.check_study(study)  # before a trial is made that Optuna would fail
-    record_budget(study, task.constraints,
-                  task.space.fingerprint if task.space is not None else None)
+    task.record(study)  # refuses a study of another budget or space
     finished = len(study.trials)
     if finished:
         print(f"continuing the study {study_name!r}: {finished} trials so far")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        study.set_metric_names([task.metric_name])
     unreachable = task.space.unreachable() if task.space is not None else []
     for problem in unreachable:
         print(f"optuna-rena search: warning: {problem}; loosen it or widen the space; the "
               "search goes on, for the least infeasible children.", file=sys.stderr)
+    # Imported here: plotly takes a while to import, and only a search draws.
+    from optuna_rena.visualization import DashboardFigures
+
+    figures = DashboardFigures(every=10, constraints=task.constraints)
+    callbacks = [_log_trial(task.metric_name, task.constraints), figures]
     try:
-        with _quiet_interruption(), warnings.catch_warnings():
+        with _quiet_interruption(), _quiet_trial_lines(), warnings.catch_warnings():
             # Said above, once, without the sampler's source line.
             warnings.filterwarnings("ignore", message="no child of this space meets")
             study.optimize(_interruptible(study, task.objective), n_trials=args.trials,
                            timeout=args.timeout, show_progress_bar=not args.no_progress,
-                           catch=(RuntimeError,))
+                           catch=(RuntimeError,), callbacks=callbacks)
+        figures.refresh(study)  # the last trials' too
     except KeyboardInterrupt:
         done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         print(f"\noptuna-rena search: interrupted; {done} complete trials are kept in "
@@ -192,6 +203,57 @@ def _search(args: argparse.Namespace) -> int:
         return 130
     print(best_feasible_report(study, task.constraints))
     print(f"\nwatch it: optuna-dashboard {_dashboard_argument(args.storage)}")
+    return 0
+
+
+def _log_trial(metric_name: str, constraints: Sequence[Constraint]
+               ) -> Callable[[optuna.Study, FrozenTrial], None]:
+    """A callback that prints one line per finished trial: feasible or not, the objective
+    and the resources under budget (Optuna warns of a failed trial itself)."""
+    def log(study: optuna.Study, trial: FrozenTrial) -> None:
+        if trial.state != TrialState.FAIL:
+            # Above the progress bar, when there is one.
+            tqdm.write(trial_line(trial, metric_name, constraints), file=sys.stdout)
+    return log
+
+
+@contextlib.contextmanager
+def _quiet_trial_lines() -> Iterator[None]:
+    """Optuna's INFO line per trial (every parameter, a dict as the value, no word on the
+    budget) gives way to :func:`_log_trial`'s."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(max(verbosity, optuna.logging.WARNING))
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def _report(args: argparse.Namespace) -> int:
+    missing = [m for m in ("plotly", "matplotlib") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ValueError(f"the report needs {' and '.join(missing)}: pip install "
+                         "'optuna-rena[dashboard,benchmark]'.")
+    from optuna_rena._offline_report import write_report
+
+    try:
+        storage = open_storage(args.storage)
+        names = optuna.get_all_study_names(storage)
+    except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
+        raise ValueError(f"cannot open the storage {args.storage!r}: "
+                         f"{storage_error_text(e)}") from None
+    name = args.study_name
+    if name is None and len(names) != 1:
+        raise ValueError(f"{args.storage} holds {len(names)} studies; name one with "
+                         f"--study-name: {', '.join(names) or 'none'}.")
+    name = name if name is not None else names[0]
+    if name not in names:
+        raise ValueError(f"no study {name!r} in {args.storage}; it holds "
+                         f"{', '.join(names) or 'none'}.")
+    study = optuna.load_study(study_name=name, storage=storage)
+    paths = write_report(study, args.out)
+    print(f"{name}: wrote " + ", ".join(str(p) for p in paths))
+    print(f"open {paths[0]} in a browser; it needs no network.")
     return 0
 
 
@@ -376,6 +438,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_constraint_flags(bench)
     bench.set_defaults(func=_benchmark)
+
+    report = sub.add_parser(
+        "report", help="write a study's resource figures as HTML and PNG, for offline reading",
+        description="Write the resource figures of a study of any sampler (the objective "
+                    "against each constrained metric with the budget, the Pareto front "
+                    "against each resource, the best feasible so far) as report.html, "
+                    "which embeds plotly.js and opens with no network, and as PNGs.")
+    report.add_argument("--storage", default="sqlite:///optuna-rena.db",
+                        help="Optuna storage URL, or journal:PATH for a journal file "
+                             "(default: sqlite:///optuna-rena.db)")
+    report.add_argument("--study-name", default=None,
+                        help="the study (default: the storage's only study)")
+    report.add_argument("--out", default="optuna-rena-report",
+                        help="output folder (default: optuna-rena-report)")
+    report.set_defaults(func=_report)
     return parser
 
 
@@ -390,6 +467,8 @@ def _default_data_dir() -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The benchmark writes the command that ran it into its results.
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args))
     except (SpecError, ValueError) as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import re
 from typing import Any
 
 import optuna
@@ -23,7 +24,7 @@ def test_benchmark_smoke(tmp_path: Path, data_dir: Path,
             "--storage", storage, "--out", str(tmp_path / "out"), "--no-progress"]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "known optimum 86.43" in out and "| rena |" in out and "| tpe |" in out
+    assert "known optimum: 86.4267" in out and "| rena |" in out and "| tpe |" in out
     files = {p.name for p in (tmp_path / "out").iterdir()}
     assert files == {"results.json", "results.md", "curves.png", "curves.html"}
     report = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -33,7 +34,7 @@ def test_benchmark_smoke(tmp_path: Path, data_dir: Path,
         for key in ("trials_to_first_feasible", "feasible_fraction", "sampler_ms_per_trial",
                     "wall_seconds", "best_feasible_at_6",
                     "regret_at_6"):
-            assert set(figures[key]) == {"median", "q1", "q3"}
+            assert set(figures[key]) == {"median", "q1", "q3", "none"}
     assert len(report["runs"]) == 6 and all(len(r["values"]) == 6 for r in report["runs"])
     # Every run is its own study in the one storage, for optuna-dashboard.
     names = optuna.get_all_study_names(storage)
@@ -140,7 +141,7 @@ def test_feasible_random_samples_new_feasible_children(data_dir: Path) -> None:
     task = make_task("nas-bench-macro", data_dir=data_dir, notes=False)
     study.optimize(task.objective, n_trials=8)
     assert all(is_feasible(trial_violations(t)) for t in study.trials)
-    assert len({t.user_attrs["child_spec"] for t in study.trials}) == 8
+    assert len({t.system_attrs["rena:child_spec"] for t in study.trials}) == 8
 
 
 @pytest.mark.parametrize("flag,message", [
@@ -192,3 +193,285 @@ def test_unwritable_outputs_are_refused_before_any_run(
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert optuna.get_all_study_names(storage) == []
+
+
+# Issue 11, item 5: outputs that stand alone.
+
+def _strict_json(text: str) -> Any:
+    """``json.loads`` refusing what Python's parser accepts and standard JSON does not."""
+    def refuse(name: str) -> Any:
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+# Feasible only in the random sampler's studies: seed s from trial s + 1 on, and never for
+# seed 4; so at trial t the random seeds with a feasible trial are min(t, 4) of 5, and the
+# TPE seeds none. The value is the trial number, so every figure is known in advance.
+_STAGGERED = '''
+import optuna
+
+
+def objective(trial: optuna.Trial) -> float:
+    trial.suggest_float("x", 0.0, 1.0)
+    seed = int(trial.study.study_name.rsplit("seed", 1)[1])
+    feasible = ":random:" in trial.study.study_name and seed < 4 and trial.number >= seed
+    trial.set_constraint("budget", -1.0 if feasible else 1.0)
+    return float(trial.number)
+'''
+
+
+@pytest.fixture
+def staggered_benchmark(tmp_path_factory: pytest.TempPathFactory,
+                        monkeypatch: pytest.MonkeyPatch,
+                        capsys: pytest.CaptureFixture[str]) -> tuple[Path, str]:
+    """A benchmark of the staggered objective, TPE and random, 5 trials x 5 seeds: its
+    output folder and what it printed."""
+    root = tmp_path_factory.mktemp("staggered")
+    (root / "bench_staggered.py").write_text(_STAGGERED)
+    monkeypatch.syspath_prepend(str(root))
+    # TPE first: random's colour is then not the first of a cycle, which a band left to
+    # matplotlib's own colour cycle would also get.
+    argv = ["benchmark", "--task", "bench_staggered:objective", "--samplers", "tpe", "random",
+            "--trials", "5", "--seeds", "5", "--storage", f"sqlite:///{root / 'b.db'}",
+            "--out", str(root / "out"), "--no-progress"]
+    assert main(argv) == 0
+    return root / "out", capsys.readouterr().out
+
+
+def _row(markdown: str, sampler: str) -> list[str]:
+    line = next(l for l in markdown.splitlines() if l.startswith(f"| {sampler} |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_results_md_carries_the_header_that_stdout_prints(tmp_path: Path, data_dir: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    argv = ["benchmark", "--task", "nas-bench-macro-plain", "--samplers", "random",
+            "--trials", "4", "--seeds", "2", "--data-dir", str(data_dir),
+            "--storage", f"sqlite:///{tmp_path / 'b.db'}", "--out", str(tmp_path / "out"),
+            "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    md = (tmp_path / "out" / "results.md").read_text()
+    # One function writes both: the whole file is what the command printed.
+    assert md.strip() in out
+    for text in ("nas-bench-macro-plain", "4 trials x 2 seeds",
+                 "constraints: params <= 600000, macs <= 2.5e+07",
+                 "median [Q1, Q3] over seeds", "known optimum: 86.4267",
+                 "command: `optuna-rena benchmark --task nas-bench-macro-plain --samplers random "
+                 "--trials 4 --seeds 2"):
+        assert text in md
+    assert md.index("known optimum") < md.index("| sampler |")
+    report = _strict_json((tmp_path / "out" / "results.json").read_text())
+    assert report["command"].startswith("optuna-rena benchmark --task nas-bench-macro-plain")
+    assert report["direction"] == "maximize"
+
+
+def test_a_password_in_the_storage_url_is_not_written(tmp_path: Path) -> None:
+    from optuna_rena.cli import _command_line
+
+    line = _command_line(["benchmark", "--storage", "postgresql://me:s3cret@db/x",
+                          "--out", str(tmp_path / "out dir")])
+    assert "s3cret" not in line and "postgresql://me:***@db/x" in line
+    assert f"'{tmp_path / 'out dir'}'" in line  # quoted as a shell would need
+
+
+def test_seeds_that_found_nothing_are_written_in_words(
+        staggered_benchmark: tuple[Path, str]) -> None:
+    out_dir, stdout = staggered_benchmark
+    md = (out_dir / "results.md").read_text()
+    assert md.strip() in stdout
+    assert "inf" not in md.replace("info", "")  # neither inf nor -inf
+    head = _row(md, "sampler")
+    random, tpe = _row(md, "random"), _row(md, "tpe")
+    column = dict(zip(head, random))
+    # Seeds reach a feasible trial at trials 1, 2, 3, 4 and never: the nearest ranks.
+    assert column["trials to first feasible"] == "3.0 [2.0, 4.0] (none in 1 of 5 seeds)"
+    assert column["best feasible @5"] == "4.00 [4.00, 4.00] (none in 1 of 5 seeds)"
+    column = dict(zip(head, tpe))
+    assert column["trials to first feasible"] == "none found"
+    assert column["best feasible @5"] == "none found"
+    # The footnote says what the words mean.
+    assert '"none found"' in md and "(none in k of n seeds)" in md and "> 5" in md
+    assert "known optimum: not known" in md
+    report = _strict_json((out_dir / "results.json").read_text())
+    first = report["summary"]["tpe"]["trials_to_first_feasible"]
+    assert first["median"] is None and first["none"] == 5
+    assert report["summary"]["random"]["trials_to_first_feasible"]["q3"] == 4.0
+    assert "null" in report["null_means"]
+
+
+def test_a_median_that_is_censored_says_so() -> None:
+    from optuna_rena._benchmark.results import markdown_table
+
+    runs = [RunResult("s", i, "n", [1.0] * 3, [i == 0 and t == 2 for t in range(3)],
+                      ["COMPLETE"] * 3, 0.1, 1.0) for i in range(3)]
+    table = markdown_table({"s": summarise(runs, [3], optimum=1.0)}, [3], 1.0)
+    column = dict(zip(_row(table, "sampler"), _row(table, "s")))
+    # 2 of 3 seeds never found a feasible trial in 3: the median is "more than 3".
+    assert column["trials to first feasible"] == "> 3 [3.0, > 3] (none in 2 of 3 seeds)"
+    assert column["trials to optimum"] == "> 3 [3, > 3] (none in 2 of 3 seeds)"
+    assert column["best feasible @3"] == "none [none, 1.00] (none in 2 of 3 seeds)"
+    runs = [RunResult("s", i, "n", [1.0] * 3, [False] * 2 + [i == 0], ["COMPLETE"] * 3, 0.1,
+                      1.0) for i in range(5)]
+    table = markdown_table({"s": summarise(runs, [3], optimum=1.0)}, [3], 1.0)
+    column = dict(zip(_row(table, "sampler"), _row(table, "s")))
+    # All three figures fall on seeds with nothing: one "> 3", not three.
+    assert column["trials to first feasible"] == "> 3 (none in 4 of 5 seeds)"
+
+
+def test_results_json_is_standard_json(staggered_benchmark: tuple[Path, str]) -> None:
+    out_dir, _ = staggered_benchmark
+    text = (out_dir / "results.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    report = _strict_json(text)
+    # The keys that benchmarks/tables.py reads are there.
+    assert {"task", "samplers", "seeds", "trials", "constraints", "optimum", "runs",
+            "summary"} <= set(report)
+    assert [len(r["values"]) for r in report["runs"]] == [5] * 10
+
+
+def test_tables_script_rerenders_an_old_results_json(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    # results.json as runs wrote it before it was standard JSON: Infinity in the summary,
+    # no direction, command or "none" counts.
+    report = _strict_json((REPO / "benchmarks" / "nas-bench-macro-tight" / "results.json"
+                           ).read_text())
+    for key in ("direction", "command", "null_means"):
+        report.pop(key, None)
+    runs = [RunResult(**r) for r in report["runs"]]
+    report["summary"] = {
+        s: {k: {q: v for q, v in f.items() if q != "none"} if isinstance(f, dict) else f
+            for k, f in summarise([r for r in runs if r.sampler == s], [50, 100, 200],
+                                  report["optimum"]).items()}
+        for s in report["samplers"]}
+    folder = tmp_path / "tight"
+    folder.mkdir()
+    (folder / "results.json").write_text(json.dumps(report, indent=1))
+    with pytest.raises(ValueError, match="non-standard JSON constant Infinity"):
+        _strict_json((folder / "results.json").read_text())
+    old = folder / "old.json"
+    shutil.copy(folder / "results.json", old)
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "tables.py"),
+                             str(folder)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    md = (folder / "results.md").read_text()
+    assert "200 trials x 20 seeds" in md and "median [Q1, Q3] over seeds" in md
+    assert "command: not recorded" in md
+    assert "inf" not in md.replace("info", "")
+    random = dict(zip(_row(md, "sampler"), _row(md, "random")))
+    assert "(none in" in random["trials to first feasible"]
+    report = _strict_json((folder / "results.json").read_text())
+    assert report["runs"] == json.loads(old.read_text())["runs"]  # the raw runs as they were
+
+
+def test_curves_html_works_offline(staggered_benchmark: tuple[Path, str]) -> None:
+    from plotly.offline import get_plotlyjs
+
+    out_dir, _ = staggered_benchmark
+    html = (out_dir / "curves.html").read_text()
+    # Not `<script src="http` alone: plotly's CDN tag is `<script charset="utf-8" src=...`.
+    assert re.search(r"<script[^>]*\bsrc=", html) is None
+    assert get_plotlyjs()[:2000] in html
+
+
+def test_curves_png_is_matplotlibs(staggered_benchmark: tuple[Path, str]) -> None:
+    # Plotly would need kaleido (and a browser) for a PNG; matplotlib writes it.
+    out_dir, _ = staggered_benchmark
+    png = (out_dir / "curves.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and b"Matplotlib" in png
+
+
+def _runs(out_dir: Path) -> list[RunResult]:
+    return [RunResult(**r) for r in _strict_json((out_dir / "results.json").read_text())["runs"]]
+
+
+def test_bands_have_their_lines_colour_and_no_false_edge(
+        staggered_benchmark: tuple[Path, str]) -> None:
+    from matplotlib.colors import to_rgba
+    from optuna_rena._benchmark.plots import matplotlib_figure
+    from optuna_rena._benchmark.plots import plotly_figure
+
+    out_dir, _ = staggered_benchmark
+    runs = _runs(out_dir)
+    # Random's seeds have a feasible trial from trials 1, 2, 3, 4 and never: Q3 is
+    # defined from trial 2, the median from 3, Q1 (so the band) only at 4 and 5.
+    fig = plotly_figure(runs, "t", None)
+    line = next(t for t in fig.data if t.name == "random")
+    assert list(line.y) == [None, None, 2.0, 3.0, 4.0]  # the trial number reached
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert len(bands) == 1
+    band = bands[0]
+    # Upper and lower edges over the same trials: no edge from Q3's start to Q1's.
+    assert list(band.x) == [4, 5, 5, 4] and list(band.y) == [3.0, 4.0, 4.0, 3.0]
+    rgba = re.fullmatch(r"rgba\((\d+), (\d+), (\d+), ([\d.]+)\)", band.fillcolor)
+    assert rgba is not None
+    assert tuple(int(v) / 255 for v in rgba.groups()[:3]) == pytest.approx(
+        to_rgba(line.line.color)[:3])
+    assert 0 < float(rgba.group(4)) < 1
+
+    fig = matplotlib_figure(runs, "t", None)
+    ax = fig.axes[0]
+    line2d = next(l for l in ax.get_lines() if l.get_label() == "random")
+    polys = ax.collections
+    assert len(polys) == 1
+    xs = polys[0].get_paths()[0].vertices[:, 0]
+    assert xs.min() == 4 and xs.max() == 5
+    face = polys[0].get_facecolor()[0]
+    assert tuple(face[:3]) == pytest.approx(to_rgba(line2d.get_color())[:3])
+    assert 0 < face[3] < 1
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_a_sampler_without_a_line_says_why(staggered_benchmark: tuple[Path, str]) -> None:
+    from optuna_rena._benchmark.plots import matplotlib_figure
+
+    out_dir, _ = staggered_benchmark
+    html = (out_dir / "curves.html").read_text()
+    assert "tpe: no feasible trial in any seed" in html
+    fig = matplotlib_figure(_runs(out_dir), "t", None)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "tpe: no feasible trial in any seed" in labels
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    # With 1 of 5 seeds feasible, there is no median either: said with the count.
+    runs = [RunResult("r", i, "n", [1.0, 2.0], [i == 0] * 2, ["COMPLETE"] * 2, 0.1, 1.0)
+            for i in range(5)]
+    fig = matplotlib_figure(runs, "t", None)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["r: no median: 1 of 5 seeds found a feasible trial"]
+    plt.close(fig)
+
+
+def test_the_known_optimum_is_a_dashed_line(tmp_path: Path, data_dir: Path) -> None:
+    from optuna_rena._benchmark import run_benchmark
+    from optuna_rena._benchmark.plots import matplotlib_figure
+    from optuna_rena._benchmark.plots import plotly_figure
+
+    report = run_benchmark("nas-bench-macro-plain", ["rena"], 1, 3, storage=None,
+                           out_dir=tmp_path / "out", task_options={"data_dir": data_dir},
+                           progress=False)
+    optimum = report["optimum"]
+    html = (tmp_path / "out" / "curves.html").read_text()
+    assert "known optimum 86.4267" in html
+    runs = [RunResult(**r) for r in report["runs"]]
+    fig = plotly_figure(runs, "t", optimum)
+    (shape,) = fig.layout.shapes
+    assert shape.line.dash == "dash" and shape.y0 == shape.y1 == optimum
+    assert any(a.text == "known optimum 86.4267" for a in fig.layout.annotations)
+    fig = matplotlib_figure(runs, "t", optimum)
+    dashed = [l for l in fig.axes[0].get_lines() if l.get_linestyle() == "--"]
+    assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [optimum, optimum]
+    assert dashed[0].get_label() == "known optimum 86.4267"
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

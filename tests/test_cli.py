@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import re
 import subprocess
 
+import optuna
 import pytest
 
 from optuna_rena import NetworkSpec
@@ -60,3 +62,24 @@ def test_installed_entry_point() -> None:
     bad = subprocess.run([exe, "resources", "--batch-size", "0", "--latency"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "expected a positive integer, got '0'" in bad.stderr
+
+
+def test_search_logs_one_line_per_trial_and_draws_the_figures(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'log.db'}"
+    # A budget no child meets (the smallest has 387.9 k parameters): every trial breaks it.
+    assert main(["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
+                 "--trials", "3", "--max-params", "380000", "--storage", storage,
+                 "--seed", "0", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    lines = [line for line in captured.out.splitlines() if line.startswith("trial ")]
+    assert len(lines) == 3
+    for number, line in enumerate(lines):
+        assert re.fullmatch(
+            rf"trial {number}: infeasible, mean accuracy \(%\) [\d.]+, params [\d.]+[kM] "
+            r"\(over budget: params \+\d+%\)", line), line
+    assert "finished with value" not in captured.err  # Optuna's own line, parameters and all
+    study = optuna.load_study(study_name="rena-nas-bench-macro", storage=storage)
+    attrs = study._storage.get_study_system_attrs(study._study_id)
+    drawn = {k.split(":")[2] for k in attrs if k.startswith("dashboard:plot_data:")}
+    assert drawn == {"objective-vs-params", "pareto-front", "best-feasible"}

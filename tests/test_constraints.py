@@ -8,6 +8,7 @@ import pytest
 
 from optuna_rena import Constraint
 from optuna_rena import mirror_constraints_for_dashboard
+from optuna_rena import set_constraint
 from optuna_rena import trial_violations
 from optuna_rena._sampler.reward import penalty
 from optuna_rena._sampler.reward import performances
@@ -46,7 +47,7 @@ def test_bad_constraints(kwargs: dict[str, Any], message: str) -> None:
         Constraint(**kwargs)
 
 
-def test_set_writes_optunas_constraint_and_dashboards_list() -> None:
+def test_set_writes_each_constraint_once_where_optuna_and_the_dashboard_read_it() -> None:
     study = optuna.create_study()
     latency = Constraint("latency_ms", max=10)
     energy = Constraint("energy_mj", min=2, user=True)
@@ -54,20 +55,50 @@ def test_set_writes_optunas_constraint_and_dashboards_list() -> None:
     def objective(trial: optuna.Trial) -> float:
         latency.set(trial, 12.0)
         energy.set(trial, 4.0)
-        mirror_constraints_for_dashboard(trial)
+        mirror_constraints_for_dashboard(trial)  # older code's call: nothing left to do
         return 1.0
 
     study.optimize(objective, n_trials=1)
     t = study.trials[0]
-    assert t.user_attrs == {"latency_ms": 12.0, "energy_mj": 4.0}
-    assert t.system_attrs["constraints:latency_ms_max"] == pytest.approx(0.2)
-    # The legacy list (for optuna-dashboard) is sorted by name; read once, not twice.
-    assert t.system_attrs["constraints"] == pytest.approx([-0.5, 0.2])
-    assert trial_violations(t) == pytest.approx({"energy_mj_min": -0.5, "latency_ms_max": 0.2})
-    # Optuna itself lists both forms; feasibility is the same either way.
-    assert len(t.constraints) == 4
+    assert t.user_attrs == {"latency_ms": 12.0, "energy_mj": 4.0, "violated": "latency_ms +20%"}
+    # optuna-dashboard reads only the list; Optuna reads it too, so nothing is named twice.
+    assert t.system_attrs["constraints"] == pytest.approx([0.2, -0.5])
+    assert not any(k.startswith("constraints:") for k in t.system_attrs)
+    assert t.constraints == pytest.approx({"0": 0.2, "1": -0.5})
+    assert trial_violations(t) == pytest.approx({"latency_ms_max": 0.2, "energy_mj_min": -0.5})
     with pytest.raises(ValueError, match="No feasible trials"):
         study.best_trial
+
+
+def test_set_constraint_is_optunas_with_the_dashboards_list() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        set_constraint(trial, "x_max", x / 0.5 - 1)
+        trial.set_constraint("y_max", -1.0)  # Optuna's own joins them, once
+        with pytest.warns(UserWarning, match="already set"):
+            set_constraint(trial, "x_max", 5.0)
+        return x
+
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=20)
+    for t in study.trials:
+        assert t.constraints == pytest.approx({"0": t.params["x"] / 0.5 - 1, "y_max": -1.0})
+        assert trial_violations(t) == pytest.approx({"x_max": t.params["x"] / 0.5 - 1,
+                                                     "y_max": -1.0})
+        v = t.params["x"] / 0.5 - 1
+        assert t.user_attrs["violated"] == (f"x_max {v:+.3g}" if v > 0 else "none")
+    best = max((t for t in study.trials if t.params["x"] <= 0.5), key=lambda t: t.value)
+    assert study.best_trial.number == best.number
+    with pytest.raises(ValueError, match="NaN"):
+        study.optimize(lambda t: set_constraint(t, "x_max", float("nan")) or 0.0, n_trials=1)
+
+
+def test_trial_violations_reads_the_old_mirror_once() -> None:
+    # What RenaSampler and mirror_constraints_for_dashboard wrote before: both forms.
+    trial = optuna.trial.create_trial(value=1.0, system_attrs={
+        "constraints:b_max": 0.5, "constraints:a_max": -1.0, "constraints": [-1.0, 0.5]})
+    assert trial_violations(trial) == {"a_max": -1.0, "b_max": 0.5}
 
 
 def test_trial_violations_reads_legacy_only_studies() -> None:

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from collections.abc import Iterator
 import json
+import os
 from pathlib import Path
 import shutil
 import subprocess
 import time
+from typing import Any
 import urllib.request
 
 import optuna
 import pytest
 
+from optuna_rena import Constraint
 from optuna_rena import mirror_constraints_for_dashboard
 from optuna_rena import RenaSampler
+from optuna_rena import ResourceModel
 from optuna_rena import trial_violations
 from optuna_rena import zoo
+from optuna_rena._benchmark.runner import run_one
+from optuna_rena._constraints import is_feasible
+from optuna_rena._offline_report import write_report
+from optuna_rena._tasks import make_task
+from optuna_rena.visualization import save_to_dashboard
 
 from helpers import console_script
 from helpers import free_port
+from helpers import macro_space
+from helpers import REPO
 from helpers import synthetic_accuracy
 from helpers import TIGHT
 from helpers import unavailable
@@ -71,14 +84,11 @@ def test_dashboard_shows_feasibility_and_resources(dashboard: tuple[str, int]) -
     rena.enqueue_trial({f"L{i}.variant": "remove" for i in range(1, 9)})
     rena.optimize(objective, n_trials=12)
 
-    def tpe_objective(trial: optuna.Trial) -> float:
-        value = objective(trial)
-        mirror_constraints_for_dashboard(trial)  # other samplers: the objective mirrors
-        return value
-
+    # Another sampler, the same objective: no call of its own is needed.
     tpe = optuna.create_study(storage=storage, study_name="tpe", direction="maximize",
                               sampler=optuna.samplers.TPESampler(seed=0))
-    tpe.optimize(tpe_objective, n_trials=6)
+    tpe.enqueue_trial({f"L{i}.variant": "remove" for i in range(1, 9)})  # one within budget
+    tpe.optimize(objective, n_trials=6)
 
     studies = {s["study_name"]: s["study_id"] for s in _get(port, "/api/studies")["study_summaries"]}
     for study in (rena, tpe):
@@ -90,15 +100,101 @@ def test_dashboard_shows_feasibility_and_resources(dashboard: tuple[str, int]) -
             api = shown[trial.number]
             expected = trial_violations(trial)
             # The dashboard's constraints: the same values, so infeasible shows infeasible.
-            assert api["constraints"] == pytest.approx(
-                [expected[k] for k in sorted(expected)])
+            assert api["constraints"] == pytest.approx(list(expected.values()))
             kinds.add(all(v <= 0 for v in api["constraints"]))
             attrs = {a["key"]: a["value"] for a in api["user_attrs"]}
-            for key in ("params", "flops", "macs", "bytes", "compute_intensity", "child_spec"):
+            for key in ("params", "flops", "macs", "bytes", "compute_intensity", "child",
+                        "violated"):
                 assert key in attrs
             assert attrs["params"] == str(trial.user_attrs["params"])
-        if study is rena:
-            assert kinds == {True, False}  # both feasible and infeasible trials are shown
+        assert kinds == {True, False}  # both feasible and infeasible trials are shown
+
+
+def _gp_constraint_models(write: Callable[[optuna.Trial], None]) -> tuple[int, optuna.Study]:
+    """How many constraint models GPSampler fits when ``write`` records each trial's
+    constraints of NAS-Bench-Macro's tight budget."""
+    sampler = optuna.samplers.GPSampler(seed=0, n_startup_trials=3)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+
+    def objective(trial: optuna.Trial) -> float:
+        write(trial)
+        return synthetic_accuracy(trial.params)
+
+    study.optimize(objective, n_trials=4)
+    models = sampler._constraints_gprs_cache_list  # Optuna's own: one GP per constraint
+    assert models is not None
+    return len(models), study
+
+
+def test_gp_fits_each_constraint_once_where_the_dashboard_reads_it() -> None:
+    space = macro_space(TIGHT)
+
+    def optunas_own(trial: optuna.Trial) -> None:
+        labels = space.decisions()
+        name, choices = next(labels)
+        try:
+            while True:
+                name, choices = labels.send(trial.suggest_categorical(name, choices))
+        except StopIteration as done:
+            child = done.value[0]
+        metrics = ResourceModel().count(child).as_dict()
+        for c in TIGHT:
+            trial.set_constraint(c.name, c.violation(metrics[c.metric]))
+
+    def mirrored(trial: optuna.Trial) -> None:
+        optunas_own(trial)
+        mirror_constraints_for_dashboard(trial)
+
+    plain, _ = _gp_constraint_models(optunas_own)
+    ours, study = _gp_constraint_models(space.suggest)
+    assert plain == ours == len(TIGHT)
+    for t in study.trials:  # and optuna-dashboard reads every one of them
+        assert len(t.constraints) == len(TIGHT)
+        assert t.system_attrs["constraints"] == list(trial_violations(t).values())
+    # Why not the old mirror beside Optuna's own: GPSampler would fit each one twice.
+    assert _gp_constraint_models(mirrored)[0] == 2 * len(TIGHT)
+
+
+@pytest.mark.slow
+def test_a_benchmark_study_of_tpe_is_right_in_the_dashboard(dashboard: tuple[str, int],
+                                                             data_dir: Path) -> None:
+    storage, port = dashboard
+    budget = [Constraint("params", max=1_500_000), Constraint("macs", max=60_000_000)]
+    run_one("nas-bench-macro", "tpe", 0, 16, storage=storage, study_name="bench-tpe",
+            task_options={"data_dir": str(data_dir), "constraints": budget, "notes": False})
+    study = optuna.load_study(study_name="bench-tpe", storage=storage)
+    study_id = {s["study_name"]: s["study_id"]
+                for s in _get(port, "/api/studies")["study_summaries"]}["bench-tpe"]
+    detail = _get(port, f"/api/studies/{study_id}")
+    shown = {t["number"]: t for t in detail["trials"]}
+    kinds = set()
+    for trial in study.trials:
+        api = shown[trial.number]
+        assert api["constraints"] == pytest.approx(list(trial_violations(trial).values()))
+        feasible = all(v <= 0 for v in api["constraints"])
+        kinds.add(feasible)
+        attrs = {a["key"]: a["value"] for a in api["user_attrs"]}
+        assert "child_spec" not in attrs and len(attrs["child"]) < 30
+        if feasible:
+            assert attrs["violated"] == "none"
+        else:
+            assert attrs["violated"].startswith(("params +", "macs +")), attrs["violated"]
+    assert kinds == {True, False}
+    # The history plot's best-value line runs through the feasible complete trials only:
+    # it ends at Optuna's best trial.
+    best = max(t["values"][0] for t in detail["trials"]
+               if t["state"] == "Complete" and all(v <= 0 for v in t["constraints"]))
+    assert best == pytest.approx(study.best_trial.value)
+    # The budget, the space and the objective's name, at study level.
+    attrs = {a["key"]: a["value"] for a in detail["user_attrs"]}
+    assert json.loads(attrs["constraints"]) == ["params <= 1.5e+06", "macs <= 6e+07"]
+    assert len(attrs["space"]) == 16
+    assert attrs["space_summary"].startswith("edits of nas_bench_macro_11111111 (")
+    assert detail["objective_names"] == ["mean accuracy (%)"]
+    note = detail["note"]["body"]
+    assert "- params <= 1.5e+06\n- macs <= 6e+07" in note and "**Space**: edits of" in note
+    assert {g["id"] for g in detail["plotly_graph_objects"]} == {
+        "objective-vs-params", "objective-vs-macs", "pareto-front", "best-feasible"}
 
 
 def _chromium() -> str:
@@ -109,37 +205,162 @@ def _chromium() -> str:
     unavailable("Chromium is not installed: apt-get install chromium (.ci/run does)")
 
 
-def _render(chromium: str, url: str, tmp_path: Path) -> str:
-    """The page's DOM after its scripts ran, from headless Chromium."""
-    result = subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'chromium-profile'}",
-         "--window-size=1400,1000", "--virtual-time-budget=20000", "--dump-dom", url],
-        capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
+class _Browser:
+    """Headless Chromium driven over its DevTools pipe (file descriptors 3 and 4), so a
+    test can wait for what a page shows, measure its layout and take screenshots, with
+    nothing beyond the standard library."""
+
+    def __init__(self, chromium: str, profile: Path) -> None:
+        commands, self._to_browser = os.pipe()
+        self._from_browser, replies = os.pipe()
+
+        def as_fds_3_and_4() -> None:
+            os.dup2(commands, 3)
+            os.dup2(replies, 4)
+
+        self._process = subprocess.Popen(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--remote-debugging-pipe", f"--user-data-dir={profile}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(3, 4),
+            preexec_fn=as_fds_3_and_4)
+        os.close(commands)
+        os.close(replies)
+        self._buffer = b""
+        self._id = 0
+
+    def __enter__(self) -> _Browser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.send("Browser.close")
+        except (OSError, RuntimeError):
+            pass
+        os.close(self._to_browser)
+        os.close(self._from_browser)
+        try:
+            self._process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def send(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
+        self._id += 1
+        message: dict[str, Any] = {"id": self._id, "method": method, "params": params}
+        if session is not None:
+            message["sessionId"] = session
+        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self._buffer:
+                chunk = os.read(self._from_browser, 1 << 16)
+                if not chunk:
+                    raise RuntimeError("Chromium closed its DevTools pipe")
+                self._buffer += chunk
+            raw, _, self._buffer = self._buffer.partition(b"\0")
+            reply = json.loads(raw)
+            if reply.get("id") == self._id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+
+    def open(self, url: str, *, offline: bool = False) -> str:
+        """A new 1400 x 1000 tab at ``url``; its session."""
+        target = self.send("Target.createTarget", url="about:blank")["targetId"]
+        session = self.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.send("Emulation.setDeviceMetricsOverride", session, width=1400, height=1000,
+                  deviceScaleFactor=1, mobile=False)
+        if offline:
+            self.send("Network.enable", session)
+            self.send("Network.emulateNetworkConditions", session, offline=True, latency=0,
+                      downloadThroughput=-1, uploadThroughput=-1)
+        self.send("Page.navigate", session, url=url)
+        return session
+
+    def wait(self, session: str, expression: str, done: Callable[[Any], bool],
+             timeout: float = 60) -> Any:
+        """The value of ``expression`` in the page once ``done`` accepts it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.send("Runtime.evaluate", session, expression=expression,
+                              returnByValue=True)["result"].get("value")
+            if value is not None and done(value):  # None: the page is not there yet
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the page never showed it; last {expression} = "
+                                     f"{str(value)[:2000]}")
+            time.sleep(0.25)
+
+    def screenshot(self, session: str, name: str) -> Path:
+        """The whole page as ``tests/artifacts/NAME.png`` (gitignored), for a person to
+        look at."""
+        data = self.send("Page.captureScreenshot", session, captureBeyondViewport=True)["data"]
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        path.write_bytes(base64.b64decode(data))
+        print(f"screenshot: {path}")
+        return path
+
+
+ARTIFACTS = REPO / "tests" / "artifacts"
+_TEXT = "document.body.textContent"
 
 
 @pytest.mark.slow
-def test_browser_renders_the_study(dashboard: tuple[str, int], tmp_path: Path) -> None:
-    """The dashboard's pages, rendered by headless Chromium: the trial list with every
-    trial, and the study page whose timeline marks infeasible trials."""
+def test_browser_shows_feasibility_the_figures_and_short_rows(
+        dashboard: tuple[str, int], data_dir: Path, tmp_path: Path) -> None:
+    """The dashboard as a person sees it, in headless Chromium, on a study with TPE's
+    trials (as the benchmark writes them) and then RenaSampler's: the study page shows
+    the resource figures and marks infeasible trials, an infeasible trial says what it
+    breaks, the trial table's rows stay short; and the offline report draws with no
+    network."""
     chromium = _chromium()
     storage, port = dashboard
-    space = zoo.nas_bench_macro_space(TIGHT)
-    # Pre-training makes RenaSampler's own trials feasible: the timeline marks feasibility
-    # only in a study that has both kinds.
-    study = optuna.create_study(storage=storage, study_name="browser", direction="maximize",
-                                sampler=RenaSampler(seed=0))
-    study.enqueue_trial({f"L{i}.variant": "kernel=5,expansion=6" for i in range(1, 9)})
-    study.optimize(lambda t: (space.suggest(t), synthetic_accuracy(t.params))[1], n_trials=4)
+    run_one("nas-bench-macro", "tpe", 0, 8, storage=storage, study_name="browser",
+            task_options={"data_dir": str(data_dir)})
+    task = make_task("nas-bench-macro", data_dir=str(data_dir))
+    study = optuna.load_study(study_name="browser", storage=storage,
+                              sampler=RenaSampler(seed=0))
+    study.optimize(task.objective, n_trials=4)
+    save_to_dashboard(study)
+    kinds = [is_feasible(trial_violations(t)) for t in study.trials]
+    assert True in kinds and False in kinds
+    infeasible = study.trials[kinds.index(False)]
     study_id = {s["study_name"]: s["study_id"]
                 for s in _get(port, "/api/studies")["study_summaries"]}["browser"]
     base = f"http://127.0.0.1:{port}/dashboard/studies/{study_id}"
-    trials_page = _render(chromium, f"{base}/trials", tmp_path)
-    for number in range(4):
-        assert f"Trial {number}" in trials_page
-    assert "Child of nas_bench_macro_11111111" in trials_page  # the selected trial's note
-    study_page = _render(chromium, base, tmp_path)
-    assert 'data-unformatted="Infeasible"' in study_page
+    titles = ["mean accuracy (%) against params", "mean accuracy (%) against macs",
+              "Pareto front: mean accuracy (%)",
+              "Best feasible mean accuracy (%) so far"]
+    with _Browser(chromium, tmp_path / "profile") as browser:
+        page = browser.open(base)
+        browser.wait(page, _TEXT, lambda text: all(t in text for t in titles))
+        # The timeline's legend: infeasible trials are drawn as such.
+        browser.wait(page, "document.querySelectorAll('[data-unformatted=\"Infeasible\"]')"
+                           ".length", lambda n: n >= 1)
+        browser.screenshot(page, "dashboard-study")
+
+        page = browser.open(f"{base}/trials?numbers={infeasible.number}")
+        text = browser.wait(page, _TEXT, lambda text: "Infeasible: breaks" in text)
+        assert f"Trial {infeasible.number}" in text
+        assert "Infeasible: breaks params <= 600000 (+" in text  # the note's first line
+        assert infeasible.user_attrs["violated"] in text  # the user attribute, too
+        browser.screenshot(page, "dashboard-infeasible-trial")
+
+        page = browser.open(f"{base}/smartSelection")
+        heights = browser.wait(
+            page, "Array.from(document.querySelectorAll('tbody tr'))"
+                  ".map(r => r.getBoundingClientRect().height)",
+            lambda h: isinstance(h, list) and len(h) == len(study.trials))
+        # One or two lines each: the child's spec no longer fills a row ~700 px tall.
+        assert max(heights) < 150, heights
+        browser.screenshot(page, "dashboard-trial-table")
+
+        written = write_report(study, tmp_path / "report")
+        page = browser.open(written[0].as_uri(), offline=True)
+        drawn = browser.wait(
+            page, "Array.from(document.querySelectorAll('.plotly-graph-div'))"
+                  ".map(d => d.querySelectorAll('.main-svg').length)",
+            lambda n: isinstance(n, list) and len(n) == 4 and all(n))
+        assert len(drawn) == 4
+        browser.screenshot(page, "offline-report")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 import signal
 import sqlite3
@@ -98,7 +99,7 @@ def test_search_warns_in_one_line_of_a_budget_out_of_reach(
     assert "UserWarning" not in captured.err
     assert "no feasible architecture among 6 trials" in captured.out
     study = optuna.load_study(study_name="rena-nas-bench-macro", storage=storage)
-    assert len({t.user_attrs["child_spec"] for t in study.trials}) == 6
+    assert len({t.system_attrs["rena:child_spec"] for t in study.trials}) == 6
 
 
 def test_a_study_without_a_recorded_budget_is_not_continued(
@@ -143,7 +144,7 @@ def test_ctrl_c_ends_a_search_in_one_line_and_teaches_nothing(tmp_path: Path) ->
         time.sleep(0.5)
         if db.exists() and "rena-digits" in optuna.get_all_study_names(storage):
             trials = optuna.load_study(study_name="rena-digits", storage=storage).trials
-            if trials and "child_spec" in trials[-1].user_attrs:
+            if trials and "child" in trials[-1].user_attrs:
                 break
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=60)
@@ -160,6 +161,58 @@ def test_ctrl_c_ends_a_search_in_one_line_and_teaches_nothing(tmp_path: Path) ->
     with sqlite3.connect(db) as connection:
         beats = connection.execute("SELECT trial_id FROM trial_heartbeats").fetchall()
     assert beats == [(trial._trial_id,)]
+
+
+@pytest.mark.slow
+def test_a_killed_search_is_retried_by_the_next_run(tmp_path: Path) -> None:
+    db = tmp_path / "killed.db"
+    storage = f"sqlite:///{db}"
+    argv = [console_script("optuna-rena"), "search", "--storage", storage, "--seed", "0",
+            "--no-progress", "--heartbeat", "1"]
+    run = subprocess.Popen([*argv, "--trials", "5", "--epochs", "200"], cwd=tmp_path,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if db.exists() and "rena-digits" in optuna.get_all_study_names(storage):
+            trials = optuna.load_study(study_name="rena-digits", storage=storage).trials
+            if trials and "child" in trials[-1].user_attrs:
+                break
+    run.kill()  # a lost machine: no cleanup at all
+    run.wait()
+    study = optuna.load_study(study_name="rena-digits", storage=storage)
+    (killed,) = study.trials
+    assert killed.state == optuna.trial.TrialState.RUNNING
+    time.sleep(3)  # past the grace period, twice the heartbeat interval
+    done = subprocess.run([*argv, "--trials", "1", "--epochs", "1"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    first, retry = study.trials
+    assert first.state == optuna.trial.TrialState.FAIL
+    assert retry.state == optuna.trial.TrialState.COMPLETE
+    assert retry.system_attrs["failed_trial"] == first.number
+    assert retry.params == first.params  # the same network, trained this time
+    assert outcome_of(first, {first.number}, 1) is None  # the killed run teaches nothing
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_parallel_benchmark_in_one_line(tmp_path: Path, data_dir: Path) -> None:
+    log = tmp_path / "bench.log"
+    run = subprocess.Popen(
+        [console_script("optuna-rena"), "benchmark", "--task", "nb201:pixel3:2.5",
+         "--data-dir", str(data_dir), "--samplers", "gp", "tpe", "--trials", "150",
+         "--seeds", "2", "--jobs", "2", "--no-progress", "--out", str(tmp_path / "out"),
+         "--storage", f"journal:{log}"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not log.exists() or log.stat().st_size < 20_000):
+        time.sleep(0.2)  # until both workers have trials under way
+    os.killpg(run.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    assert err.strip() == "optuna-rena benchmark: interrupted", err
+    assert not (tmp_path / "out" / "results.json").exists()
 
 
 def test_digits_dataset() -> None:

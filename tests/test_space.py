@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 
@@ -12,6 +13,7 @@ from optuna_rena import ArchitectureSpace
 from optuna_rena import Constraint
 from optuna_rena import NetworkSpec
 from optuna_rena import ResourceModel
+from optuna_rena import trial_child
 from optuna_rena import trial_violations
 from optuna_rena import zoo
 from optuna_rena._space import scale_value
@@ -44,9 +46,18 @@ def test_suggest_records_resources_and_constraints() -> None:
         assert trial.user_attrs["params"] == r.params
         assert trial.user_attrs["macs"] == r.macs and trial.user_attrs["flops"] == r.flops
         assert trial.user_attrs["compute_intensity"] == pytest.approx(r.compute_intensity)
-        assert NetworkSpec.from_json(trial.user_attrs["child_spec"]) == child
+        assert trial_child(trial) == child
+        # The spec is kept out of the user attributes, which the dashboard's table shows.
+        assert "child_spec" not in trial.user_attrs
+        assert trial.user_attrs["child"] == f"{len(child.layers)} layers, " + (
+            hashlib.sha256(child.to_json().encode()).hexdigest()[:8])
         assert trial_violations(trial) == pytest.approx({
             "params_max": r.params / 600_000 - 1, "macs_max": r.macs / 25_000_000 - 1})
+        over = {m: 100 * (use / limit - 1) for m, use, limit in
+                (("params", r.params, 600_000), ("macs", r.macs, 25_000_000)) if use > limit}
+        broken = [f"{m} {pct:+.0f}%" if pct >= 10 else f"{m} {pct:+.1f}%"
+                  for m, pct in over.items()]
+        assert trial.user_attrs["violated"] == (", ".join(broken) or "none")
 
 
 def test_parameter_scheme_of_a_full_space() -> None:
@@ -147,7 +158,7 @@ def test_impossible_edits_are_skipped_and_listed() -> None:
     assert trial.user_attrs["skipped_edits"] == [
         "L0: edit reverted, the network would be impossible",
         "I0: max_pool2d at 2 skipped, the network would be impossible"]
-    assert NetworkSpec.from_json(trial.user_attrs["child_spec"]).layers == base.layers
+    assert trial_child(trial).layers == base.layers
 
 
 def test_restricted_space_only_scale_and_remove() -> None:

@@ -157,7 +157,7 @@ def test_a_space_is_planned_in_the_world_model() -> None:
     sampler = RenaSampler(seed=0)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(macro_objective(macro_space()), n_trials=40)
-    children = [t.user_attrs["child_spec"] for t in study.trials]
+    children = [t.system_attrs["rena:child_spec"] for t in study.trials]
     assert len(set(children)) == len(children)
     # 39 of 6561 children are feasible: most trials find new ones.
     feasible = [is_feasible(trial_violations(t)) for t in study.trials[10:]]

@@ -3,9 +3,12 @@ quartiles; and the Markdown table."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 import math
+import re
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -14,6 +17,7 @@ from optuna.trial import TrialState
 
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import trial_violations
+from optuna_rena._tasks import is_user_objective
 
 
 @dataclass
@@ -63,12 +67,19 @@ def feasible_and_complete(trial: FrozenTrial) -> bool:
 
 
 def _stats(xs: Sequence[float]) -> dict[str, float]:
-    """Median and quartiles; with infinite values (no feasible trial), the nearest ranks,
-    since interpolating between infinities is undefined."""
+    """Median and quartiles, and ``none``: how many values are infinite (a seed that found
+    nothing, ranked worst). With infinite values, the nearest ranks, since interpolating
+    between infinities is undefined."""
     a = np.array(xs, dtype=float)
     method = "linear" if np.isfinite(a).all() else "nearest"
     q1, median, q3 = np.percentile(a, [25, 50, 75], method=method)
-    return {"median": float(median), "q1": float(q1), "q3": float(q3)}
+    return {"median": float(median), "q1": float(q1), "q3": float(q3),
+            "none": int((~np.isfinite(a)).sum())}
+
+
+def checkpoints_for(n_trials: int) -> list[int]:
+    """The trial counts at which the table gives the best feasible value."""
+    return sorted({k for k in (50, 100) if k < n_trials} | {n_trials})
 
 
 def summarise(results: Sequence[RunResult], checkpoints: Sequence[int],
@@ -101,12 +112,12 @@ def summarise(results: Sequence[RunResult], checkpoints: Sequence[int],
 
 def markdown_table(summary: dict[str, dict[str, Any]], checkpoints: Sequence[int],
                    optimum: float | None) -> str:
-    """One row per sampler: medians with the inter-quartile range in brackets."""
-    def cell(stats: dict[str, float], digits: int = 2) -> str:
-        return (f"{stats['median']:.{digits}f} [{stats['q1']:.{digits}f}, "
-                f"{stats['q3']:.{digits}f}]")
-
+    """One row per sampler: medians with the inter-quartile range in brackets, and seeds
+    that found nothing in words (see :func:`table_notes`)."""
     last = checkpoints[-1]
+    # A seed that never got there has a count of more than the trials it ran.
+    censored = f"> {last}"
+
     head = ["sampler", "seeds", "trials to first feasible"]
     head += [f"best feasible @{k}" for k in checkpoints]
     if optimum is not None:
@@ -114,15 +125,125 @@ def markdown_table(summary: dict[str, dict[str, Any]], checkpoints: Sequence[int
     head += ["feasible fraction", "sampler ms/trial", "wall s/run"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, m in summary.items():
-        row = [name, str(m["runs"]), cell(m["trials_to_first_feasible"], 1)]
+        runs = int(m["runs"])
+
+        def cell(stats: dict[str, Any], digits: int = 2) -> str:
+            return _cell(stats, runs, digits, "none")
+
+        def count(stats: dict[str, Any], digits: int) -> str:
+            return _cell(stats, runs, digits, censored)
+
+        row = [name, str(m["runs"]), count(m["trials_to_first_feasible"], 1)]
         row += [cell(m[f"best_feasible_at_{k}"]) for k in checkpoints]
         if optimum is not None:
             row += [cell(m[f"regret_at_{last}"], 3), f"{m[f'optimum_found_at_{last}']}/{m['runs']}",
-                    cell(m["trials_to_optimum"], 0)]
+                    count(m["trials_to_optimum"], 0)]
         row += [cell(m["feasible_fraction"]), cell(m["sampler_ms_per_trial"], 1),
                 cell(m["wall_seconds"], 1)]
         rows.append("| " + " | ".join(row) + " |")
     return "\n".join(rows)
+
+
+def _cell(stats: dict[str, Any], runs: int, digits: int, missing: str) -> str:
+    """``median [Q1, Q3]``, with ``missing`` for a figure that falls on a seed that found
+    nothing (infinite here, null in results.json) and how many seeds those were."""
+    none = int(stats.get("none", 0))
+    if runs and none >= runs:
+        return "none found"
+
+    def text(v: float | None) -> str:
+        return missing if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
+
+    median, q1, q3 = (text(stats[k]) for k in ("median", "q1", "q3"))
+    # "> 200 [> 200, > 200]" says no more than "> 200".
+    out = median if median == q1 == q3 == missing else f"{median} [{q1}, {q3}]"
+    return out + (f" (none in {none} of {runs} seeds)" if none else "")
+
+
+def table_notes(n_trials: int) -> str:
+    """How to read the table's words, below it."""
+    text = (
+        "Each cell is the median [Q1, Q3] over the seeds of a sampler. A seed that found "
+        "nothing ranks worst: where the median or a quartile falls on such seeds, it reads "
+        "\"none\" for a value (best feasible and regret: no feasible trial by then) and "
+        f"\"> {n_trials}\" for a count of trials (trials to first feasible: no feasible trial "
+        f"in the {n_trials} trials of the run; trials to optimum: the optimum not reached). "
+        "\"(none in k of n seeds)\" says how many seeds found nothing, and \"none found\" "
+        "that none of them found anything. \"optimum found\" counts the seeds that reached "
+        "the known optimum. In results.json these figures are null and \"none\" counts "
+        "those seeds.")
+    # Wrapped for the terminal; a quoted phrase stays on one line, to be found whole.
+    keep = re.sub(r'"[^"]*"', lambda m: m.group().replace(" ", "\0"), text)
+    return textwrap.fill(keep, width=90).replace("\0", " ")
+
+
+def results_header(report: Mapping[str, Any]) -> str:
+    """What was run, from results.json's keys: the task, trials x seeds, the constraints,
+    the known optimum, the command, and how to read a cell. Above the table in results.md
+    and on the command's output alike."""
+    # Old results.json files have no direction: their runs say it.
+    direction = report.get("direction") or (
+        "maximize" if all(r.get("maximize", True) for r in report.get("runs", ())) else
+        "minimize")
+    fewer = report.get("sampler_seeds") or {}
+    seeds = f"{report['trials']} trials x {report['seeds']} seeds" + (
+        " (" + ", ".join(f"{s}: {n} seed{'s' * (n != 1)}" for s, n in fewer.items()) + ")"
+        if fewer else "")
+    if report["constraints"]:
+        constraints = ", ".join(report["constraints"])
+    elif is_user_objective(report["task"]):
+        constraints = "none given here (the objective may set its own)"
+    else:
+        constraints = "none"
+    optimum = report["optimum"]
+    known = ("not known" if optimum is None else
+             f"{optimum:.6g} (the best feasible value of the whole space; regret is from it)")
+    command = report.get("command")
+    lines = [
+        f"# Benchmark: {report['task']}",
+        "",
+        f"- task: {report['task']} ({direction})",
+        f"- samplers: {', '.join(report['samplers'])}",
+        f"- runs: {seeds}",
+        f"- constraints: {constraints}",
+        f"- known optimum: {known}",
+        f"- command: `{command}`" if command else "- command: not recorded",
+        "",
+        "median [Q1, Q3] over seeds; words for seeds that found nothing are explained "
+        "below the table.",
+    ]
+    return "\n".join(lines)
+
+
+def results_markdown(report: Mapping[str, Any], table: str) -> str:
+    """The whole of results.md: the header, the table and how to read it."""
+    return (f"{results_header(report)}\n\n{table}\n\n{table_notes(report['trials'])}\n")
+
+
+def hide_password(text: str) -> str:
+    """``text`` with the password of any ``scheme://user:password@host`` URL in it as
+    ``***``: results are shared, and the storage URL is in them."""
+    return re.sub(r"(://[^/:@\s]*:)[^/@\s]+@", r"\1***@", text)
+
+
+NULL_MEANS = (
+    "In summary, a median or quartile is null where it falls on seeds that found nothing "
+    "(no feasible trial: best feasible, regret, trials to first feasible; the optimum not "
+    "reached: trials to optimum); such seeds rank worst, and \"none\" counts them. In runs, "
+    "a value is null unless its trial completed with a finite value.")
+"""What null means in results.json, written there beside the figures."""
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every infinite or NaN float as ``None``: standard JSON has neither, and
+    Python's ``Infinity`` breaks other readers."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def curves(results: Sequence[RunResult]) -> dict[str, np.ndarray]:

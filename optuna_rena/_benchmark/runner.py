@@ -7,6 +7,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 import json
 from pathlib import Path
+import signal
 import tempfile
 import time
 from typing import Any
@@ -16,8 +17,13 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_rena._benchmark.plots import write_plots
+from optuna_rena._benchmark.results import checkpoints_for
 from optuna_rena._benchmark.results import feasible_and_complete
+from optuna_rena._benchmark.results import hide_password
+from optuna_rena._benchmark.results import json_safe
 from optuna_rena._benchmark.results import markdown_table
+from optuna_rena._benchmark.results import NULL_MEANS
+from optuna_rena._benchmark.results import results_markdown
 from optuna_rena._benchmark.results import RunResult
 from optuna_rena._benchmark.results import summarise
 from optuna_rena._benchmark.samplers import make_sampler
@@ -25,6 +31,7 @@ from optuna_rena._benchmark.samplers import TimedSampler
 from optuna_rena._storage import open_storage
 from optuna_rena._storage import storage_error_text
 from optuna_rena._tasks import make_task
+from optuna_rena.visualization import save_to_dashboard
 
 
 def run_one(
@@ -44,17 +51,19 @@ def run_one(
     task = make_task(task_name, **(task_options or {}))
     timed = TimedSampler(make_sampler(sampler_name, seed))
 
-    # The legacy constraints list that optuna-dashboard reads is not written here for
-    # Optuna's samplers: they would read each constraint twice (GP would fit twice as many
-    # constraint models), and the comparison must be of Optuna as users run it.
+    # The objective writes each constraint where Optuna and optuna-dashboard both read it,
+    # once (optuna_rena.set_constraint), so every sampler's study shows right in the
+    # dashboard and Optuna's samplers run as users run them.
     objective = task.objective
     name = study_name or f"{task_name}:{sampler_name}:seed{seed}"
     study = optuna.create_study(direction=direction, sampler=timed, storage=open_storage(storage),
                                 study_name=name)
+    task.record(study)  # the budget, the space and the objective's name, for the dashboard
     start = time.perf_counter()
     study.optimize(objective, n_trials=n_trials, callbacks=list(callbacks),
                    catch=(RuntimeError, ValueError))
     wall = time.perf_counter() - start
+    save_to_dashboard(study, task.constraints)  # once, after the run: no cost on its clock
     trials = study.get_trials(deepcopy=False)
     return RunResult(
         sampler_name, seed, name,
@@ -78,13 +87,17 @@ def run_benchmark(
     jobs: int = 1,
     progress: bool = True,
     sampler_seeds: dict[str, int] | None = None,
+    command: str | None = None,
 ) -> dict[str, Any]:
     """Run every sampler with every seed on ``task`` and write the results.
 
     Each run is its own study named ``{study_prefix}{task}:{sampler}:seed{seed}`` in one
     ``storage``, so optuna-dashboard can show them side by side. ``out_dir`` receives
-    ``results.json`` (every raw number), ``results.md`` (the table) and ``curves.png`` /
-    ``curves.html``.
+    ``results.json`` (every raw number, in standard JSON: null where a figure has no value,
+    as its ``null_means`` says), ``results.md`` (what was run, with ``command``, the command
+    line that ran it when given, and the table) and ``curves.png`` / ``curves.html``
+    (``curves.html`` embeds plotly.js, so it opens offline). The returned report holds
+    ``markdown``, the text of results.md.
 
     Raises:
         ValueError: Bad arguments, a repeated sampler, an output that cannot be written in
@@ -137,18 +150,26 @@ def run_benchmark(
                                    task_options=task_options, direction=direction,
                                    callbacks=[lambda study, trial: bar.update(1)]))
     else:
-        from concurrent.futures import ProcessPoolExecutor
+        import multiprocessing
 
-        with ProcessPoolExecutor(jobs, initializer=_one_thread) as pool:
-            futures = [pool.submit(run_one, task, s, seed, n_trials, storage=storage,
-                                   study_name=name, task_options=task_options,
-                                   direction=direction)
-                       for (s, seed), name in zip(runs, names)]
-            for f in futures:
-                results.append(f.result())
+        # multiprocessing's pool, not concurrent.futures': on Ctrl-C it can stop its
+        # workers at once (they ignore SIGINT, so they print no tracebacks of their own).
+        pool = multiprocessing.Pool(jobs, initializer=_worker_init)
+        try:
+            pending = [pool.apply_async(run_one, (task, s, seed, n_trials), dict(
+                storage=storage, study_name=name, task_options=task_options,
+                direction=direction)) for (s, seed), name in zip(runs, names)]
+            for p in pending:
+                results.append(p.get())
                 bar.update(1)
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
     bar.close()
-    checkpoints = sorted({k for k in (50, 100) if k < n_trials} | {n_trials})
+    checkpoints = checkpoints_for(n_trials)
     summary = {s: summarise([r for r in results if r.sampler == s], checkpoints, probe.optimum)
                for s in samplers}
     table = markdown_table(summary, checkpoints, probe.optimum)
@@ -156,13 +177,18 @@ def run_benchmark(
         "task": task, "samplers": list(samplers), "seeds": seeds, "trials": n_trials,
         "sampler_seeds": sampler_seeds,
         "constraints": [str(c) for c in probe.constraints], "optimum": probe.optimum,
-        "storage": storage if isinstance(storage, str) else None,
+        "storage": hide_password(storage) if isinstance(storage, str) else None,
+        "direction": direction, "command": command, "null_means": NULL_MEANS,
         "summary": summary, "runs": [r.__dict__ for r in results],
     }
-    (out / "results.json").write_text(json.dumps(report, indent=1, default=str))
-    (out / "results.md").write_text(table + "\n")
-    plots = write_plots(results, out, f"{task}: {', '.join(str(c) for c in probe.constraints)}")
+    (out / "results.json").write_text(json.dumps(json_safe(report), indent=1, default=str,
+                                                  allow_nan=False))
+    markdown = results_markdown(report, table)
+    (out / "results.md").write_text(markdown)
+    plots = write_plots(results, out, f"{task}: {', '.join(str(c) for c in probe.constraints)}",
+                        probe.optimum)
     report["table"] = table
+    report["markdown"] = markdown
     report["files"] = [str(out / "results.json"), str(out / "results.md"), *map(str, plots)]
     return report
 
@@ -207,11 +233,13 @@ def _check_outputs(out: Path) -> None:
                          "--out.") from None
 
 
-def _one_thread() -> None:
+def _worker_init() -> None:
     # Parallel runs share the cores: one intra-op thread each avoids oversubscription.
     import torch
 
     torch.set_num_threads(1)
+    # Ctrl-C reaches the whole process group; the parent alone answers it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _progress_bar(total: int, unit: str, enabled: bool) -> Any:

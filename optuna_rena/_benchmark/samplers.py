@@ -17,7 +17,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_rena._constraints import is_feasible
-from optuna_rena._metrics import CHILD_SPEC_ATTR
+from optuna_rena._metrics import stored_child_spec
 from optuna_rena._sampler import RenaSampler
 from optuna_rena._sampler.candidates import SpaceEpisodes
 from optuna_rena._space import ArchitectureSpace
@@ -114,7 +114,7 @@ class FeasibleRandomSampler(BaseSampler):
         return plan[param_name]
 
     def _draw(self, study: optuna.Study, space: ArchitectureSpace) -> dict[str, Any]:
-        seen = {t.user_attrs.get(CHILD_SPEC_ATTR) for t in study.get_trials(deepcopy=False)}
+        seen = {stored_child_spec(t) for t in study.get_trials(deepcopy=False)}
         source = self._source
         assert source is not None
         new = None

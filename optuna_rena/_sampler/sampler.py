@@ -20,8 +20,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import torch
 
-from optuna_rena._dashboard import mirror_trial_constraints
-from optuna_rena._metrics import CHILD_SPEC_ATTR
+from optuna_rena._metrics import stored_child_spec
 from optuna_rena._sampler.acquisition import WorldModel
 from optuna_rena._sampler.candidates import Candidate
 from optuna_rena._sampler.candidates import ParamEpisodes
@@ -385,7 +384,7 @@ class RenaSampler(BaseSampler):
 
     def _space_candidate(self, trial: FrozenTrial) -> Candidate | None:
         assert self._space is not None
-        spec = trial.user_attrs.get(CHILD_SPEC_ATTR)
+        spec = stored_child_spec(trial)
         if spec is None or self._planner is None:
             return None
         source = self._planner.source
@@ -455,7 +454,6 @@ class RenaSampler(BaseSampler):
         # The trial is still running here, so its system attributes can be written.
         if episode is not None and episode.order:
             study._storage.set_trial_system_attr(trial._trial_id, ORDER_KEY, episode.order)
-        mirror_trial_constraints(study._storage, trial._trial_id)
 
     def _plan_space(self, study: Study) -> dict[str, Any] | None:
         """A planned child of the space: from the world model once it has data, else
@@ -519,7 +517,7 @@ def _all_trials(study: Study) -> list[FrozenTrial]:
 
 def _child_specs(trials: Sequence[FrozenTrial]) -> set[str]:
     """The child networks of the trials, finished or running, as JSON."""
-    return {t.user_attrs.get(CHILD_SPEC_ATTR) for t in trials} - {None}
+    return {stored_child_spec(t) for t in trials} - {None}
 
 
 def _check_number(name: str, value: Any, low: float, high: float, *, low_open: bool = False,

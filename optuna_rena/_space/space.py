@@ -42,10 +42,13 @@ from optuna.distributions import check_distribution_compatibility
 from optuna_rena._constraints import Constraint
 from optuna_rena._constraints import constraint_list
 from optuna_rena._constraints import violations_of
+from optuna_rena._constraints import write_constraints
 from optuna_rena._dashboard import save_note
 from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import ANALYTIC_METRICS
-from optuna_rena._metrics import CHILD_SPEC_ATTR
+from optuna_rena._metrics import CHILD_ATTR
+from optuna_rena._metrics import CHILD_SPEC_KEY
+from optuna_rena._metrics import child_name
 from optuna_rena._metrics import LATENCY_MS
 from optuna_rena._metrics import SKIPPED_EDITS_ATTR
 from optuna_rena._report import trial_note
@@ -71,8 +74,10 @@ class ArchitectureSpace:
     ``suggest(trial)`` asks the trial for RENA's three kinds of edits of ``baseline``
     (scale, remove, insert; the parameter names are in this module's docstring), builds the
     child :class:`~optuna_rena.NetworkSpec`, records its resources on the trial as user
-    attributes (``params``, ``flops``, ``macs``, ``bytes``, ``compute_intensity``, and
-    ``child_spec`` as JSON) and writes each constraint with ``trial.set_constraint``. Any
+    attributes (``params``, ``flops``, ``macs``, ``bytes``, ``compute_intensity``,
+    ``child``, a short name of the child, and ``violated``, the bounds it breaks), keeps the
+    child's spec for :func:`~optuna_rena.trial_child` and writes each constraint with
+    :func:`~optuna_rena.set_constraint`, where Optuna and optuna-dashboard read it. Any
     Optuna sampler can search the space; :class:`~optuna_rena.RenaSampler` also reads the
     baseline's layers to condition its decisions on them, through the documented hook
     :class:`~optuna_rena.SpaceAwareSampler`.
@@ -172,6 +177,22 @@ class ArchitectureSpace:
         same space gives the same fingerprint in every process, so a study can record
         which space its trials searched."""
         return hashlib.sha256(repr(self._rules.signature()).encode()).hexdigest()[:16]
+
+    @property
+    def summary(self) -> str:
+        """What the space edits and how, in one line, for a study's record and its note."""
+        rules, base = self._rules, self.resource_model.count(self.baseline)
+        parts = [f"{len(rules.editable)} of {len(self.baseline.layers)} layers editable"]
+        if rules.options:
+            parts.append(f"{len(rules.options)} with options")
+        if rules.removable:
+            parts.append(f"{len(rules.removable)} removable")
+        for hp, factors in sorted(rules.factors.items()):
+            parts.append(f"{hp} x {'/'.join(f'{f:g}' for f in factors)}")
+        parts.append(f"up to {rules.max_inserts} insertions" if rules.max_inserts else
+                     "no insertions")
+        return (f"edits of {self.baseline.name or 'the baseline'} ({base.params:,} params, "
+                f"{base.macs:,} MACs): {', '.join(parts)}")
 
     def check_study(self, study: optuna.Study) -> None:
         """Refuse a study whose trials give one of this space's decisions another
@@ -340,12 +361,16 @@ class ArchitectureSpace:
         metrics = self.metrics(child, resources)
         for name, value in metrics.items():
             trial.set_user_attr(name, value)
-        trial.set_user_attr(CHILD_SPEC_ATTR, child.to_json())
+        spec_json = child.to_json()
+        # Kept out of the user attributes, which optuna-dashboard's trial table shows whole.
+        trial.storage.set_trial_system_attr(trial._trial_id, CHILD_SPEC_KEY, spec_json)
+        trial.set_user_attr(CHILD_ATTR, child_name(spec_json, child))
         if skipped:
             trial.set_user_attr(SKIPPED_EDITS_ATTR, skipped)
-        for c in self.constraints:
-            if c.metric in metrics:
-                trial.set_constraint(c.name, c.violation(metrics[c.metric]))
+        measured = [c for c in self.constraints if c.metric in metrics]
+        write_constraints(trial, {c.name: c.violation(metrics[c.metric]) for c in measured},
+                          {c.name: f"{c.metric} {c.off_by(metrics[c.metric])}"
+                           for c in measured})
         if self.notes:
             save_note(trial, trial_note(child, resources, self.constraints, metrics))
         return child
