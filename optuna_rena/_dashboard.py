@@ -12,8 +12,10 @@
   <optuna_rena.ArchitectureSpace.suggest>` and :meth:`Constraint.set
   <optuna_rena.Constraint.set>` use). The objective runs whatever the sampler, so every
   study that ``search``, ``benchmark`` or a user's objective writes this way is right, with
-  no sampler's help. The dashboard's "Best Trial" card is Optuna's storage's best value,
-  blind to constraints; its history plot's best-value line and the figures below are not.
+  no sampler's help. The dashboard's "Best Trial" card asks the storage for its best trial,
+  which is blind to constraints; ``optuna-rena dashboard`` serves the storage with that
+  answer made feasible (:func:`feasible_best_trial_storage`). The history plot's
+  best-value line and the figures below are right in either.
 * **Notes.** Each child network's layer table becomes the trial's Markdown note; the
   budget and the space, the study's.
 * **Figures.** Plotly figures (:mod:`optuna_rena.visualization`) shown on the study page.
@@ -25,8 +27,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import optuna
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
 
 from optuna_rena._constraints import CONSTRAINTS_KEY
+from optuna_rena._constraints import is_feasible
+from optuna_rena._constraints import trial_violations
 from optuna_rena._constraints import named_constraints
 
 
@@ -74,3 +81,30 @@ def save_figures(study: optuna.Study, figures: Mapping[str, Any]) -> bool:
     for graph_id, figure in figures.items():
         save_plotly_graph_object(study, figure, graph_object_id=graph_id)
     return True
+
+
+def feasible_best_trial_storage(storage: optuna.storages.BaseStorage
+                                ) -> optuna.storages.BaseStorage:
+    """``storage``, whose ``get_best_trial`` answers as ``study.best_trial`` does: the best
+    complete trial that meets every constraint it recorded.
+
+    optuna-dashboard 0.21 shows ``storage.get_best_trial`` as a study's "Best Trial", and
+    Optuna's storages ignore constraints there. When no trial is feasible, the storage's
+    own answer stands (the dashboard needs one; its timeline marks the trial infeasible).
+    """
+    own = storage.get_best_trial
+
+    def get_best_trial(study_id: int) -> FrozenTrial:
+        maximize = storage.get_study_directions(study_id)[0] == StudyDirection.MAXIMIZE
+        feasible = [t for t in storage.get_all_trials(study_id, deepcopy=False,
+                                                      states=(TrialState.COMPLETE,))
+                    if t.values is not None and is_feasible(trial_violations(t))]
+        if not feasible:
+            return own(study_id)
+        best = (max if maximize else min)(feasible, key=lambda t: t.values[0])
+        return storage.get_trial(best._trial_id)
+
+    # An attribute of this instance only: the dashboard calls it on the instance.
+    storage.get_best_trial = get_best_trial  # type: ignore[method-assign]
+    return storage
+

@@ -24,6 +24,7 @@ from optuna_rena import zoo
 from optuna_rena._benchmark import run_benchmark
 from optuna_rena._benchmark.results import hide_password
 from optuna_rena._constraints import Constraint
+from optuna_rena._dashboard import feasible_best_trial_storage
 from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._metrics import METRICS
@@ -227,6 +228,24 @@ def _quiet_trial_lines() -> Iterator[None]:
         yield
     finally:
         optuna.logging.set_verbosity(verbosity)
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    try:
+        import optuna_dashboard
+    except ImportError:
+        raise ValueError("the dashboard needs optuna-dashboard: pip install "
+                         "'optuna-rena[dashboard]'.") from None
+    try:
+        storage = open_storage(args.storage)
+        optuna.get_all_study_names(storage)
+    except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
+        raise ValueError(f"cannot open the storage {args.storage!r}: "
+                         f"{storage_error_text(e)}") from None
+    print(f"optuna-dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
+    optuna_dashboard.run_server(feasible_best_trial_storage(storage), host=args.host,
+                                port=args.port)
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -438,6 +457,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_constraint_flags(bench)
     bench.set_defaults(func=_benchmark)
+
+    dash = sub.add_parser(
+        "dashboard", help="optuna-dashboard, whose Best Trial is the best feasible one",
+        description="Serve optuna-dashboard on a storage, as `optuna-dashboard STORAGE` "
+                    "does, except that each study's Best Trial is the best trial that "
+                    "meets its constraints, as Optuna's study.best_trial is (the plain "
+                    "dashboard's ignores constraints).")
+    dash.add_argument("storage", help="Optuna storage URL, or journal:PATH for a journal file")
+    dash.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    dash.add_argument("--port", type=_positive_int, default=8080, help="default: 8080")
+    dash.set_defaults(func=_dashboard)
 
     report = sub.add_parser(
         "report", help="write a study's resource figures as HTML and PNG, for offline reading",

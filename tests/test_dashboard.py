@@ -197,6 +197,38 @@ def test_a_benchmark_study_of_tpe_is_right_in_the_dashboard(dashboard: tuple[str
         "objective-vs-params", "objective-vs-macs", "pareto-front", "best-feasible"}
 
 
+def test_optuna_rena_dashboard_shows_the_best_feasible_trial(tmp_path: Path,
+                                                             data_dir: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'best.db'}"
+    budget = [Constraint("params", max=1_500_000), Constraint("macs", max=60_000_000)]
+    run_one("nas-bench-macro", "tpe", 0, 16, storage=storage, study_name="bench-tpe",
+            task_options={"data_dir": str(data_dir), "constraints": budget, "notes": False})
+    study = optuna.load_study(study_name="bench-tpe", storage=storage)
+    raw_best = study._storage.get_best_trial(study._study_id)
+    assert not is_feasible(trial_violations(raw_best))  # what the plain dashboard shows
+    port = free_port()
+    server = subprocess.Popen([console_script("optuna-rena"), "dashboard", storage,
+                               "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                summaries = _get(port, "/api/studies")["study_summaries"]
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "optuna-rena dashboard did not start"
+                time.sleep(0.3)
+        detail = _get(port, f"/api/studies/{summaries[0]['study_id']}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    (best,) = detail["best_trials"]
+    assert best["number"] == study.best_trial.number != raw_best.number
+    assert best["values"] == [pytest.approx(study.best_value)]
+
+
 def _chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         exe = shutil.which(name)

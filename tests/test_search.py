@@ -130,6 +130,19 @@ def test_best_feasible_is_checked_against_the_budget_asked() -> None:
     assert best_feasible_trial(study, [Constraint("params", max=50_000)]) is None
 
 
+def _wait_for_training(db: Path) -> None:
+    """Until the digits search in ``db`` has a trial whose child network is chosen."""
+    storage = f"sqlite:///{db}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if db.exists() and "rena-digits" in optuna.get_all_study_names(storage):
+            trials = optuna.load_study(study_name="rena-digits", storage=storage).trials
+            if trials and "child" in trials[-1].user_attrs:
+                return
+    pytest.fail(f"no trial started training in {db} within 120 s")
+
+
 @pytest.mark.slow
 def test_ctrl_c_ends_a_search_in_one_line_and_teaches_nothing(tmp_path: Path) -> None:
     db = tmp_path / "stop.db"
@@ -138,14 +151,7 @@ def test_ctrl_c_ends_a_search_in_one_line_and_teaches_nothing(tmp_path: Path) ->
         [console_script("optuna-rena"), "search", "--trials", "5", "--epochs", "200",
          "--storage", storage, "--seed", "0", "--no-progress", "--heartbeat", "5"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # Interrupt during training: once the running trial has its child network.
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        if db.exists() and "rena-digits" in optuna.get_all_study_names(storage):
-            trials = optuna.load_study(study_name="rena-digits", storage=storage).trials
-            if trials and "child" in trials[-1].user_attrs:
-                break
+    _wait_for_training(db)  # interrupt while the trial trains
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=60)
     assert run.returncode == 130, err
@@ -171,13 +177,7 @@ def test_a_killed_search_is_retried_by_the_next_run(tmp_path: Path) -> None:
             "--no-progress", "--heartbeat", "1"]
     run = subprocess.Popen([*argv, "--trials", "5", "--epochs", "200"], cwd=tmp_path,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        if db.exists() and "rena-digits" in optuna.get_all_study_names(storage):
-            trials = optuna.load_study(study_name="rena-digits", storage=storage).trials
-            if trials and "child" in trials[-1].user_attrs:
-                break
+    _wait_for_training(db)
     run.kill()  # a lost machine: no cleanup at all
     run.wait()
     study = optuna.load_study(study_name="rena-digits", storage=storage)
