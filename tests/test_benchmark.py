@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 import re
@@ -221,22 +223,22 @@ def objective(trial: optuna.Trial) -> float:
 '''
 
 
-@pytest.fixture
-def staggered_benchmark(tmp_path_factory: pytest.TempPathFactory,
-                        monkeypatch: pytest.MonkeyPatch,
-                        capsys: pytest.CaptureFixture[str]) -> tuple[Path, str]:
+@pytest.fixture(scope="module")
+def staggered_benchmark(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A benchmark of the staggered objective, TPE and random, 5 trials x 5 seeds: its
-    output folder and what it printed."""
+    output folder and what it printed (run once for the tests that read it)."""
     root = tmp_path_factory.mktemp("staggered")
     (root / "bench_staggered.py").write_text(_STAGGERED)
-    monkeypatch.syspath_prepend(str(root))
     # TPE first: random's colour is then not the first of a cycle, which a band left to
     # matplotlib's own colour cycle would also get.
     argv = ["benchmark", "--task", "bench_staggered:objective", "--samplers", "tpe", "random",
             "--trials", "5", "--seeds", "5", "--storage", f"sqlite:///{root / 'b.db'}",
             "--out", str(root / "out"), "--no-progress"]
-    assert main(argv) == 0
-    return root / "out", capsys.readouterr().out
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.syspath_prepend(str(root))
+        assert main(argv) == 0
+    return root / "out", printed.getvalue()
 
 
 def _row(markdown: str, sampler: str) -> list[str]:
