@@ -14,7 +14,8 @@
   study that ``search``, ``benchmark`` or a user's objective writes this way is right, with
   no sampler's help. The dashboard's "Best Trial" card asks the storage for its best trial,
   which is blind to constraints; ``optuna-rena dashboard`` serves the storage with that
-  answer made feasible (:func:`feasible_best_trial_storage`). The history plot's
+  answer made feasible, and shows trials whose objective called Optuna's own
+  ``trial.set_constraint`` with their feasibility too (:func:`dashboard_storage`). The history plot's
   best-value line and the figures below are right in either.
 * **Notes.** Each child network's layer table becomes the trial's Markdown note; the
   budget and the space, the study's.
@@ -23,7 +24,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from collections.abc import Mapping
+import copy
 from typing import Any
 
 import optuna
@@ -83,28 +86,53 @@ def save_figures(study: optuna.Study, figures: Mapping[str, Any]) -> bool:
     return True
 
 
-def feasible_best_trial_storage(storage: optuna.storages.BaseStorage
-                                ) -> optuna.storages.BaseStorage:
-    """``storage``, whose ``get_best_trial`` answers as ``study.best_trial`` does: the best
-    complete trial that meets every constraint it recorded.
+def dashboard_storage(storage: optuna.storages.BaseStorage) -> optuna.storages.BaseStorage:
+    """``storage`` as ``optuna-rena dashboard`` serves it to optuna-dashboard 0.21, which
+    then reads every study as Optuna does, whoever wrote it:
 
-    optuna-dashboard 0.21 shows ``storage.get_best_trial`` as a study's "Best Trial", and
-    Optuna's storages ignore constraints there. When no trial is feasible, the storage's
-    own answer stands (the dashboard needs one; its timeline marks the trial infeasible).
+    * a trial's constraints: a trial whose objective called Optuna's own
+      ``trial.set_constraint`` is shown with the ``constraints`` list that the dashboard
+      reads, made from its named values (in what is read, never written back);
+    * a study's "Best Trial": ``get_best_trial`` answers as ``study.best_trial`` does, the
+      best complete trial that meets every constraint it recorded, where Optuna's storages
+      ignore constraints. When no trial is feasible, the storage's own answer stands (the
+      dashboard needs one; the trial is still drawn infeasible).
+
+    Only this instance's methods change: the dashboard calls them on the instance.
     """
-    own = storage.get_best_trial
+    own_best, own_all, own_get = (storage.get_best_trial, storage.get_all_trials,
+                                  storage.get_trial)
+
+    def get_all_trials(study_id: int, deepcopy: bool = True,
+                       states: Container[TrialState] | None = None) -> list[FrozenTrial]:
+        return [_with_constraint_list(t) for t in own_all(study_id, deepcopy=deepcopy,
+                                                          states=states)]
+
+    def get_trial(trial_id: int) -> FrozenTrial:
+        return _with_constraint_list(own_get(trial_id))
 
     def get_best_trial(study_id: int) -> FrozenTrial:
         maximize = storage.get_study_directions(study_id)[0] == StudyDirection.MAXIMIZE
-        feasible = [t for t in storage.get_all_trials(study_id, deepcopy=False,
-                                                      states=(TrialState.COMPLETE,))
+        feasible = [t for t in own_all(study_id, deepcopy=False, states=(TrialState.COMPLETE,))
                     if t.values is not None and is_feasible(trial_violations(t))]
         if not feasible:
-            return own(study_id)
+            return _with_constraint_list(own_best(study_id))
         best = (max if maximize else min)(feasible, key=lambda t: t.values[0])
-        return storage.get_trial(best._trial_id)
+        return get_trial(best._trial_id)
 
-    # An attribute of this instance only: the dashboard calls it on the instance.
+    storage.get_all_trials = get_all_trials  # type: ignore[method-assign]
+    storage.get_trial = get_trial  # type: ignore[method-assign]
     storage.get_best_trial = get_best_trial  # type: ignore[method-assign]
     return storage
 
+
+def _with_constraint_list(trial: FrozenTrial) -> FrozenTrial:
+    """``trial``, or a copy of it with the legacy ``constraints`` list made from its named
+    constraint values when it has those only; the storage's own object is left as it is."""
+    attrs = trial.system_attrs
+    named = named_constraints(attrs)
+    if not named or CONSTRAINTS_KEY in attrs:
+        return trial
+    shown = copy.copy(trial)
+    shown._system_attrs = {**attrs, CONSTRAINTS_KEY: [named[k] for k in sorted(named)]}
+    return shown

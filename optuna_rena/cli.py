@@ -24,7 +24,7 @@ from optuna_rena import zoo
 from optuna_rena._benchmark import run_benchmark
 from optuna_rena._benchmark.results import hide_password
 from optuna_rena._constraints import Constraint
-from optuna_rena._dashboard import feasible_best_trial_storage
+from optuna_rena._dashboard import dashboard_storage
 from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._metrics import METRICS
@@ -243,7 +243,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         raise ValueError(f"cannot open the storage {args.storage!r}: "
                          f"{storage_error_text(e)}") from None
     print(f"optuna-dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
-    optuna_dashboard.run_server(feasible_best_trial_storage(storage), host=args.host,
+    optuna_dashboard.run_server(dashboard_storage(storage), host=args.host,
                                 port=args.port)
     return 0
 

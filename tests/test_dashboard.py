@@ -206,6 +206,15 @@ def test_optuna_rena_dashboard_shows_the_best_feasible_trial(tmp_path: Path,
     study = optuna.load_study(study_name="bench-tpe", storage=storage)
     raw_best = study._storage.get_best_trial(study._study_id)
     assert not is_feasible(trial_violations(raw_best))  # what the plain dashboard shows
+
+    def raw(trial: optuna.Trial) -> float:  # Optuna's own constraint API, nothing of ours
+        x = trial.suggest_float("x", 0.0, 1.0)
+        trial.set_constraint("x_max", x - 0.5)
+        return x
+
+    plain = optuna.create_study(storage=storage, study_name="plain", direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    plain.optimize(raw, n_trials=12)
     port = free_port()
     server = subprocess.Popen([console_script("optuna-rena"), "dashboard", storage,
                                "--port", str(port)],
@@ -220,13 +229,21 @@ def test_optuna_rena_dashboard_shows_the_best_feasible_trial(tmp_path: Path,
                 assert server.poll() is None, server.stderr.read().decode()  # type: ignore[union-attr]
                 assert time.monotonic() < deadline, "optuna-rena dashboard did not start"
                 time.sleep(0.3)
-        detail = _get(port, f"/api/studies/{summaries[0]['study_id']}")
+        ids = {s["study_name"]: s["study_id"] for s in summaries}
+        detail = _get(port, f"/api/studies/{ids['bench-tpe']}")
+        plain_detail = _get(port, f"/api/studies/{ids['plain']}")
     finally:
         server.terminate()
         server.wait(timeout=30)
     (best,) = detail["best_trials"]
     assert best["number"] == study.best_trial.number != raw_best.number
     assert best["values"] == [pytest.approx(study.best_value)]
+    # Trials that used trial.set_constraint are drawn with their feasibility, and nothing
+    # was written to the storage for it.
+    shown = {t["number"]: t["constraints"] for t in plain_detail["trials"]}
+    assert shown == {t.number: [pytest.approx(t.params["x"] - 0.5)] for t in plain.trials}
+    assert plain_detail["best_trials"][0]["number"] == plain.best_trial.number
+    assert all("constraints" not in t.system_attrs for t in plain.trials)
 
 
 def _chromium() -> str:
