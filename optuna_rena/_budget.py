@@ -39,19 +39,26 @@ def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
     """Record the budget (and the space's summary) on a new study, or check that a continued
     study has the same.
 
+    A study with trials but no record (made by an earlier version, or by other code) is
+    continued when the budget that its trials imply (:func:`study_budget`) is the one
+    asked for, to the six digits that inference keeps.
+
     Raises:
-        ValueError: The study has trials and another budget or space, or trials and no
-            recorded budget (made by other code, whose budget is unknown).
+        ValueError: The study has trials and another budget or space.
     """
-    budget = [str(c) for c in constraints]
+    budget = [budget_text(c) for c in constraints]
     recorded = study.user_attrs
     n_trials = len(study.get_trials(deepcopy=False))
     if CONSTRAINTS_ATTR not in recorded:
         if n_trials:
-            raise ValueError(
-                f"the study {study.study_name!r} has {n_trials} trials but no recorded "
-                "budget, so their constraint values may hold another one; give another "
-                "--study-name.")
+            implied = sorted(_rounded(c) for c in study_budget(study))
+            asked = sorted(_rounded(c) for c in constraints)
+            if implied != asked:
+                raise ValueError(
+                    f"the study {study.study_name!r} has {n_trials} trials and no recorded "
+                    f"budget; its trials imply {', '.join(implied) or 'no constraints'}, "
+                    f"and this run asks for {', '.join(asked) or 'no constraints'}. Give "
+                    "another --study-name to search under this budget.")
         study.set_user_attr(CONSTRAINTS_ATTR, budget)
         study.set_user_attr(SPACE_ATTR, space_fingerprint)
         study.set_user_attr(SPACE_SUMMARY_ATTR, space_summary)
@@ -70,6 +77,19 @@ def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
             f"{old_space}, this run's is {space_fingerprint}); give another --study-name.")
     if SPACE_SUMMARY_ATTR not in recorded:  # a study recorded before summaries were
         study.set_user_attr(SPACE_SUMMARY_ATTR, space_summary)
+
+
+def budget_text(c: Constraint) -> str:
+    """``str(c)``, with the limit in full when six digits would round it: a study's record
+    must tell ``params <= 1234567`` from ``params <= 1234570``."""
+    text = str(c)
+    if float(text.rpartition(" ")[2]) == c.limit:
+        return text
+    return f"{text.rpartition(' ')[0]} {c.limit!r}"
+
+
+def _rounded(c: Constraint) -> str:
+    return f"{c.metric} {'<=' if c.is_upper else '>='} {c.limit:.6g}"
 
 
 def study_budget(study: optuna.Study) -> tuple[Constraint, ...]:

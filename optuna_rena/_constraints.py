@@ -202,8 +202,11 @@ def write_constraints(trial: optuna.Trial, values: Mapping[str, float],
         if math.isnan(v):
             raise ValueError(f"the constraint {name!r} is NaN.")
         checked[name] = v
-    if not isinstance(trial, optuna.Trial):
-        # A FixedTrial or FrozenTrial has no storage that the dashboard reads.
+    if not isinstance(trial, optuna.Trial) or getattr(
+            trial.study.sampler, "_constraints_func", None) is not None:
+        # A FixedTrial or FrozenTrial has no storage that the dashboard reads; and a
+        # sampler with a constraints_func (NSGA-II's) writes the list itself after the
+        # trial, over anything written there: Optuna's named form keeps both.
         for name, v in checked.items():
             trial.set_constraint(name, v)
     else:
@@ -215,11 +218,20 @@ def write_constraints(trial: optuna.Trial, values: Mapping[str, float],
             raise ValueError(
                 f"trial {trial.number} already holds a constraints list that another writer "
                 "made (a sampler's constraints_func?); set its constraints one way.")
+        # A retried trial (RetryHeartbeatStaleTrialCallback) inherits the killed one's
+        # system attributes: this run's values replace them, silently.
+        retry = attrs.get("failed_trial") is not None
+        replaced = False
         for name in list(checked):
-            if name in names or f"{CONSTRAINTS_KEY}:{name}" in attrs:
+            if retry and name in names:
+                listed[names.index(name)] = checked.pop(name)
+                replaced = True
+            elif name in names or f"{CONSTRAINTS_KEY}:{name}" in attrs:
                 warnings.warn(f"the constraint {name!r} of trial {trial.number} is already "
                               "set; the new value is ignored.", stacklevel=3)
                 del checked[name]
+        if replaced and not checked:
+            storage.set_trial_system_attr(trial_id, CONSTRAINTS_KEY, listed)
         if not checked:
             return
         # Names first: a reader in between sees no value before its name.
@@ -236,19 +248,21 @@ def trial_violations(trial: optuna.trial.FrozenTrial) -> dict[str, float]:
     """A finished trial's constraint values by name, whoever set them.
 
     The ``constraints`` list that :func:`set_constraint` writes is named by its
-    ``rena:constraint_names``; values set with ``trial.set_constraint`` join them. A list
-    without names beside named values is the mirror that older versions wrote for
-    optuna-dashboard, and is skipped, so nothing counts twice; a list alone (a study made
-    with ``constraints_func``) is named by position.
+    ``rena:constraint_names``; values set with ``trial.set_constraint`` join them. Values
+    of the list past its names that are copies of those named values are the mirror
+    written for optuna-dashboard (:func:`~optuna_rena.mirror_constraints_for_dashboard`,
+    or older versions), and are skipped, so nothing counts twice; others (a sampler's
+    ``constraints_func``) are named by position.
     """
     attrs = trial.system_attrs
     named = named_constraints(attrs)
-    names = attrs.get(CONSTRAINT_NAMES_KEY)
-    if names is None and named:
-        return named
-    names = list(names or ())
-    listed = attrs.get(CONSTRAINTS_KEY) or ()
-    out = {(names[i] if i < len(names) else str(i)): float(v) for i, v in enumerate(listed)}
+    names = list(attrs.get(CONSTRAINT_NAMES_KEY) or ())
+    listed = [float(v) for v in attrs.get(CONSTRAINTS_KEY) or ()]
+    out = dict(zip(names, listed))
+    extras = listed[len(names):]
+    mirrored = [v for k, v in named.items() if k not in names]
+    if sorted(extras) != sorted(mirrored):
+        out.update({str(len(names) + i): v for i, v in enumerate(extras)})
     out.update(named)
     return out
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+import warnings
 
 import optuna
 import pytest
@@ -129,3 +130,43 @@ def test_performance_rules() -> None:
     two = [StudyDirection.MINIMIZE, StudyDirection.MAXIMIZE]
     assert performances([Outcome((1.0, 1.0), {}), Outcome((2.0, 5.0), {}), Outcome(None, {})],
                         two) == pytest.approx([0.75, 0.75, 0.0])
+
+
+def test_a_constraints_func_does_not_wipe_out_the_spaces_constraints() -> None:
+    """NSGA-II's constraints_func writes the legacy list after each trial, over anything
+    there: the space's values then go where Optuna keeps both."""
+    from optuna_rena import ArchitectureSpace
+    from optuna_rena import zoo
+
+    space = ArchitectureSpace(zoo.ds_cnn(), [Constraint("flops", max=1000)], max_inserts=0,
+                              notes=False)  # no child meets it
+    with pytest.warns(FutureWarning):  # constraints_func is deprecated in Optuna 5
+        sampler = optuna.samplers.NSGAIISampler(seed=0, constraints_func=lambda t: [-1.0])
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(lambda t: float(len(space.suggest(t).layers)), n_trials=4)
+    trial = study.trials[0]
+    assert trial_violations(trial) == {"0": -1.0, "flops_max": pytest.approx(
+        trial.user_attrs["flops"] / 1000 - 1)}
+    with pytest.raises(ValueError, match="No feasible trials"):
+        study.best_trial
+
+
+def test_a_retried_trial_replaces_the_killed_trials_values_silently() -> None:
+    from optuna_rena import ArchitectureSpace
+    from optuna_rena import zoo
+
+    space = ArchitectureSpace(zoo.ds_cnn(), [Constraint("params", max=20_000)], max_inserts=0,
+                              notes=False)
+    study = optuna.create_study(direction="maximize")
+    killed = study.ask()
+    space.suggest(killed)
+    study._storage.set_trial_system_attr(killed._trial_id, "constraints", [123.0])  # stale
+    optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)(
+        study, study._storage.get_trial(killed._trial_id))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "already set" warning
+        study.optimize(lambda t: float(len(space.suggest(t).layers)), n_trials=1)
+    retry = study.trials[-1]
+    assert retry.system_attrs["failed_trial"] == killed.number
+    assert trial_violations(retry) == {"params_max": pytest.approx(
+        retry.user_attrs["params"] / 20_000 - 1)}

@@ -17,6 +17,7 @@ import torch
 from optuna_rena import Constraint
 from optuna_rena import zoo
 from optuna_rena._budget import best_feasible_trial
+from optuna_rena._budget import record_budget
 from optuna_rena._report import best_feasible_report
 from optuna_rena._sampler.reward import outcome_of
 from helpers import console_script
@@ -110,8 +111,35 @@ def test_a_study_without_a_recorded_budget_is_not_continued(
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
     assert main(["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
                  "--trials", "2", "--storage", storage, "--no-progress"]) == 2
-    assert "has 2 trials but no recorded budget" in capsys.readouterr().err
+    assert ("has 2 trials and no recorded budget; its trials imply no constraints, and "
+            "this run asks for macs <= 2.5e+07, params <= 600000") in capsys.readouterr().err
     assert len(study.trials) == 2
+
+
+def test_a_budget_is_recorded_to_the_last_digit() -> None:
+    study = optuna.create_study()
+    record_budget(study, [Constraint("params", max=1_234_567)], None)
+    assert study.user_attrs["constraints"] == ["params <= 1234567"]
+    with pytest.raises(ValueError, match="was searched under params <= 1234567, and this "
+                                         "run asks for params <= 1.23457e"):
+        record_budget(study, [Constraint("params", max=1_234_570)], None)
+    record_budget(study, [Constraint("params", max=1_234_567)], None)  # the same: goes on
+
+
+def test_a_study_of_an_earlier_version_continues_under_the_budget_its_trials_imply() -> None:
+    # Named constraint values and metrics, no study-level record: what 0.2 wrote.
+    study = optuna.create_study(direction="maximize")
+    for params, flops in [(5_000, 300_000), (12_000, 700_000)]:
+        study.add_trial(optuna.trial.create_trial(
+            value=0.5, user_attrs={"params": params, "flops": flops},
+            system_attrs={"constraints:params_max": params / 10_000 - 1,
+                          "constraints:flops_max": flops / 600_000 - 1}))
+    asked = [Constraint("params", max=10_000), Constraint("flops", max=600_000)]
+    with pytest.raises(ValueError, match="its trials imply flops <= 600000, params <= "
+                                         "10000, and this run asks for params <= 20000"):
+        record_budget(study, [Constraint("params", max=20_000)], None)
+    record_budget(study, asked, None)
+    assert study.user_attrs["constraints"] == ["params <= 10000", "flops <= 600000"]
 
 
 def test_best_feasible_is_checked_against_the_budget_asked() -> None:

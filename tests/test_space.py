@@ -38,7 +38,13 @@ def test_suggest_records_resources_and_constraints() -> None:
                                        Constraint("macs", max=25_000_000)], notes=False)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     children: list[NetworkSpec] = []
-    study.optimize(lambda t: children.append(space.suggest(t)) or 0.0, n_trials=5)
+
+    def objective(trial: optuna.Trial) -> float:
+        children.append(space.suggest(trial))
+        assert trial_child(trial) == children[-1]  # the running trial's, too
+        return 0.0
+
+    study.optimize(objective, n_trials=5)
     for trial, child in zip(study.trials, children):
         assert set(trial.params) == {f"L{i}.variant" for i in range(1, 9)}
         code = zoo.nas_bench_macro_code(trial.params)
@@ -253,3 +259,23 @@ def test_a_budget_out_of_reach_is_said_at_once() -> None:
     with pytest.warns(UserWarning, match="no child of this space meets params <= 380000"):
         study.optimize(lambda t: len(space.suggest(t)), n_trials=2)
     assert zoo.nas_bench_macro_space([Constraint("params", max=400_000)]).unreachable() == []
+
+
+def test_a_child_too_large_to_measure_fails_its_trial_not_the_search() -> None:
+    from optuna_rena import Conv2d
+    from optuna_rena import GlobalAvgPool
+    from optuna_rena import InputSpec
+    from optuna_rena import Linear
+
+    # Every child needs about 70 GB for one forward pass: more than this machine holds.
+    base = NetworkSpec(InputSpec.image(3, 4096, 4096),
+                       [Conv2d(16), GlobalAvgPool(), Linear(10, activation="none")])
+    space = ArchitectureSpace(base, [Constraint("latency_ms", max=50)],
+                              scale_factors={"filters": (64.0, 65.0)}, max_inserts=0,
+                              remove=False, notes=False)
+    study = optuna.create_study(direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    # search's own setting: a RuntimeError fails the trial, anything else ends the run.
+    study.optimize(lambda t: float(len(space.suggest(t).layers)), n_trials=3,
+                   catch=(RuntimeError,))
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * 3

@@ -163,7 +163,9 @@ class Planner:
         Episodes are simulated ``candidates`` at a time and kept in a pool until the
         policy changes, so the cost is shared by the trials between two updates. When a
         pool holds nothing new, a pool from the flattened policy (temperature 2, then 4)
-        is tried; failing that, the policy's own choice is repeated.
+        is tried; failing that, a uniform pool when none of those pools holds a child
+        within the exact budget (its first new child is taken), else the policy's own
+        choice is repeated.
         """
         return self._plan_policy(seen).candidate.params
 

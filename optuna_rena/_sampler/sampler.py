@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 import torch
 
+from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._metrics import stored_child_spec
 from optuna_rena._sampler.acquisition import WorldModel
 from optuna_rena._sampler.candidates import Candidate
@@ -516,8 +517,10 @@ def _all_trials(study: Study) -> list[FrozenTrial]:
 
 
 def _child_specs(trials: Sequence[FrozenTrial]) -> set[str]:
-    """The child networks of the trials, finished or running, as JSON."""
-    return {stored_child_spec(t) for t in trials} - {None}
+    """The child networks of the trials, finished or running, as JSON; not those of
+    trials that Ctrl-C stopped, which said nothing about their child."""
+    return {stored_child_spec(t) for t in trials
+            if not t.system_attrs.get(INTERRUPTED_ATTR)} - {None}
 
 
 def _check_number(name: str, value: Any, low: float, high: float, *, low_open: bool = False,

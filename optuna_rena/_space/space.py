@@ -265,7 +265,12 @@ class ArchitectureSpace:
         """The child's resource metrics, with ``latency_ms`` when a constraint uses it."""
         out = (resources or self.resource_model.count(child)).as_dict()
         if any(c.metric == LATENCY_MS for c in self.constraints):
-            out[LATENCY_MS] = measure_latency(child, batch_size=self.latency_batch_size)
+            try:
+                out[LATENCY_MS] = measure_latency(child, batch_size=self.latency_batch_size)
+            except ValueError as e:
+                # This child cannot run here (memory): its trial fails, the search goes on
+                # (a RuntimeError, which `search` and Optuna's catch= treat as a trial's).
+                raise RuntimeError(f"cannot measure the latency of this child: {e}") from None
         return out
 
     @property
