@@ -34,29 +34,55 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from optuna_rena._constraints import CONSTRAINT_NAMES_KEY
 from optuna_rena._constraints import CONSTRAINTS_KEY
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import trial_violations
 from optuna_rena._constraints import named_constraints
+from optuna_rena._metrics import VIOLATED_ATTR
 
 
 def mirror_constraints_for_dashboard(trial: optuna.Trial) -> None:
-    """Also write the constraints that Optuna's ``trial.set_constraint`` set as the
+    """Also write the constraints that Optuna's ``trial.set_constraint`` set into the
     ``constraints`` list that optuna-dashboard 0.21 reads; call it at the end of the
     objective.
 
     Prefer :func:`~optuna_rena.set_constraint` instead of ``trial.set_constraint``: this
     mirror makes Optuna list each constraint twice in ``trial.constraints``, by name and by
-    position, which changes no feasibility but makes GPSampler fit each constraint twice.
+    position, which changes no feasibility (so neither ``study.best_trial`` nor a sampler's
+    choice of feasible trials) but makes GPSampler fit each constraint twice.
     :func:`~optuna_rena.trial_violations` reads each once. Constraints that
-    :func:`~optuna_rena.set_constraint` wrote are in the list already, and are left alone.
+    :func:`~optuna_rena.set_constraint` wrote are in the list already and are left alone;
+    named values beside them are appended with their names, and those above 0 join the
+    trial's ``violated`` attribute.
     """
     storage, trial_id = trial.storage, trial._trial_id
     attrs = storage.get_trial_system_attrs(trial_id)
     named = named_constraints(attrs)
-    if named and CONSTRAINTS_KEY not in attrs:
+    names = attrs.get(CONSTRAINT_NAMES_KEY)
+    if not named:
+        return
+    if CONSTRAINTS_KEY not in attrs:
         storage.set_trial_system_attr(trial_id, CONSTRAINTS_KEY,
                                       [named[k] for k in sorted(named)])
+    elif names is not None:
+        # A list that set_constraint wrote: without the objective's own named values the
+        # dashboard, which reads the list only, would draw a trial that breaks them feasible.
+        missing = [k for k in sorted(named) if k not in names]
+        if not missing:
+            return
+        listed = list(attrs[CONSTRAINTS_KEY])
+        # Names first, as set_constraint writes them: a reader in between sees no value
+        # without its name.
+        storage.set_trial_system_attr(trial_id, CONSTRAINT_NAMES_KEY, list(names) + missing)
+        storage.set_trial_system_attr(trial_id, CONSTRAINTS_KEY,
+                                      listed + [named[k] for k in missing])
+        before = trial.user_attrs.get(VIOLATED_ATTR)
+        broken = [] if before in (None, "none") else str(before).split(", ")
+        broken += [f"{k} {named[k]:+.3g}" for k in missing if named[k] > 0]
+        trial.set_user_attr(VIOLATED_ATTR, ", ".join(broken) or "none")
+    # A list without names beside named values was written by someone else (a mirror of an
+    # older version, a sampler's constraints_func): it is left as it is.
 
 
 def save_note(study_or_trial: optuna.Study | optuna.Trial, body: str, *,
@@ -91,8 +117,9 @@ def dashboard_storage(storage: optuna.storages.BaseStorage) -> optuna.storages.B
     then reads every study as Optuna does, whoever wrote it:
 
     * a trial's constraints: a trial whose objective called Optuna's own
-      ``trial.set_constraint`` is shown with the ``constraints`` list that the dashboard
-      reads, made from its named values (in what is read, never written back);
+      ``trial.set_constraint`` is shown with its named values in the ``constraints`` list
+      that the dashboard reads, beside any that :func:`~optuna_rena.set_constraint` wrote
+      there, each once (in what is read, never written back);
     * a study's "Best Trial": ``get_best_trial`` answers as ``study.best_trial`` does, the
       best complete trial that meets every constraint it recorded, where Optuna's storages
       ignore constraints. When no trial is feasible, the storage's own answer stands (the
@@ -127,12 +154,18 @@ def dashboard_storage(storage: optuna.storages.BaseStorage) -> optuna.storages.B
 
 
 def _with_constraint_list(trial: FrozenTrial) -> FrozenTrial:
-    """``trial``, or a copy of it with the legacy ``constraints`` list made from its named
-    constraint values when it has those only; the storage's own object is left as it is."""
+    """``trial``, or a copy of it whose ``constraints`` list holds every constraint value it
+    recorded, each once, when named values (``trial.set_constraint``'s) are missing from
+    its list; the storage's own object is left as it is."""
     attrs = trial.system_attrs
-    named = named_constraints(attrs)
-    if not named or CONSTRAINTS_KEY in attrs:
+    if not named_constraints(attrs):
+        return trial
+    # trial_violations reads the list and the named values and counts each once; the
+    # dashboard, which reads the list only, must see all of them, or a trial that breaks a
+    # named constraint beside a set_constraint list is drawn feasible.
+    values = list(trial_violations(trial).values())
+    if values == list(attrs.get(CONSTRAINTS_KEY) or ()):
         return trial
     shown = copy.copy(trial)
-    shown._system_attrs = {**attrs, CONSTRAINTS_KEY: [named[k] for k in sorted(named)]}
+    shown._system_attrs = {**attrs, CONSTRAINTS_KEY: values}
     return shown

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import hashlib
 
+import optuna
 from optuna.trial import FrozenTrial
 
 from optuna_rena._spec import NetworkSpec
@@ -79,15 +80,21 @@ def child_name(spec_json: str, spec: NetworkSpec) -> str:
     return f"{len(spec.layers)} layers, {hashlib.sha256(spec_json.encode()).hexdigest()[:8]}"
 
 
-def stored_child_spec(trial: FrozenTrial) -> str | None:
+def stored_child_spec(trial: FrozenTrial | optuna.Trial) -> str | None:
     """The JSON of the child network that a space recorded on ``trial``, wherever the trial
     keeps it (a system attribute, or the user attribute of older studies)."""
-    spec = trial.system_attrs.get(CHILD_SPEC_KEY)
+    if isinstance(trial, optuna.Trial):
+        # A running trial has no system_attrs of its own: its storage holds them.
+        system_attrs = trial.storage.get_trial_system_attrs(trial._trial_id)
+    else:
+        system_attrs = trial.system_attrs
+    spec = system_attrs.get(CHILD_SPEC_KEY)
     return spec if spec is not None else trial.user_attrs.get(CHILD_SPEC_ATTR)
 
 
-def trial_child(trial: FrozenTrial) -> NetworkSpec | None:
+def trial_child(trial: FrozenTrial | optuna.Trial) -> NetworkSpec | None:
     """The child network of a trial of an :class:`~optuna_rena.ArchitectureSpace`, rebuilt
-    from its stored spec; ``None`` for a trial without one."""
+    from its stored spec; ``None`` for a trial without one. ``trial`` is a finished trial
+    (``study.trials``) or the running one that the objective was given."""
     spec = stored_child_spec(trial)
     return None if spec is None else NetworkSpec.from_json(spec)

@@ -143,9 +143,11 @@ def study_note(metric_name: str, maximize: bool, constraints: Sequence[Constrain
         lines += [
             "A trial is feasible when it meets every bound; its `violated` attribute "
             "(a column of the trial table) names the bounds it breaks and by how much "
-            "(`params +12%`: 12 % over). The *Best Trial* card is the best value whatever "
-            "its feasibility; the best feasible one is in the history plot's best-value line "
-            "and the *best feasible* figure.", ""]
+            "(`params +12%`: 12 % over). The *Best Trial* card of the plain optuna-dashboard "
+            "ignores constraints; that of `optuna-rena dashboard` shows the best feasible "
+            "trial or, when none is feasible, the storage's best (drawn infeasible). The best "
+            "feasible value is also in the history plot's best-value line and the *best "
+            "feasible* figure.", ""]
     if space_summary is not None:
         lines += [f"**Space**: {space_summary} (fingerprint `{space_fingerprint}`).", ""]
     lines += [f"**Figures** (on this page, refreshed as the search goes on): {metric_name} "

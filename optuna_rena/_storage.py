@@ -13,7 +13,7 @@ import optuna
 
 def open_storage(url: str | optuna.storages.BaseStorage | None, *,
                  heartbeat_interval: int | None = None,
-                 grace_period: int | None = None) -> Any:
+                 grace_period: int | None = None, read_only: bool = False) -> Any:
     """An Optuna storage from a URL, or ``url`` itself when it is a storage or ``None``
     (in memory).
 
@@ -30,11 +30,15 @@ def open_storage(url: str | optuna.storages.BaseStorage | None, *,
             failed by the next worker and retried once with the same parameters
             (``RetryHeartbeatStaleTrialCallback``).
         grace_period: See ``heartbeat_interval``; Optuna's default when ``None``.
+        read_only: For commands that only read (``report``, ``dashboard``): a SQLite file
+            need not be writable, and a missing SQLite or journal file is refused, where
+            a search would create it.
 
     Raises:
         ValueError: ``journal:`` without a path, a journal file whose last line is
             incomplete, a SQLite file that this user cannot write, or heartbeats asked of
-            a storage that has none.
+            a storage that has none; with ``read_only``, a SQLite or journal file that
+            does not exist.
     """
     if not isinstance(url, str):
         return url
@@ -48,12 +52,14 @@ def open_storage(url: str | optuna.storages.BaseStorage | None, *,
         if heartbeat_interval is not None:
             raise ValueError("heartbeats need an RDB storage (sqlite:///, postgresql://); "
                              f"{url!r} is a journal file.")
+        if read_only:
+            _check_exists(path)
         _check_journal_tail(path)
         return JournalStorage(JournalFileBackend(path))
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 300}}
-        _check_sqlite_file(url)
+        _check_sqlite_file(url, read_only=read_only)
     with warnings.catch_warnings():
         # Heartbeats are experimental in Optuna 5.0, and the recovery the caller asked for.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -73,8 +79,16 @@ def storage_error_text(error: BaseException) -> str:
     return str(getattr(error, "orig", None) or error)
 
 
-def _check_sqlite_file(url: str) -> None:
-    """Refuse a SQLite file that this user cannot write, naming it.
+def _check_exists(path: str | Path) -> None:
+    """Refuse a storage file that is not there: opening it would create an empty one, and
+    a reader would find no study in it, with no word on why."""
+    if not os.path.isfile(path):
+        raise ValueError(f"no such file {path}; give the --storage of a search.")
+
+
+def _check_sqlite_file(url: str, *, read_only: bool = False) -> None:
+    """Refuse a SQLite file that this user cannot write, naming it; with ``read_only``,
+    one that does not exist instead.
 
     Optuna would report the first failed write as "exceeding max length". SQLite writes
     its journal beside the file, so the folder must be writable too.
@@ -88,6 +102,9 @@ def _check_sqlite_file(url: str) -> None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
+    if read_only:
+        _check_exists(path)
+        return
     folder = path.parent
     if path.exists() and not os.access(path, os.W_OK):
         raise ValueError(f"the SQLite file {path} is read-only for this user; make it "

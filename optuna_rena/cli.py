@@ -196,7 +196,11 @@ def _search(args: argparse.Namespace) -> int:
             study.optimize(_interruptible(study, task.objective), n_trials=args.trials,
                            timeout=args.timeout, show_progress_bar=not args.no_progress,
                            catch=(RuntimeError,), callbacks=callbacks)
-        figures.refresh(study)  # the last trials' too
+        try:
+            figures.refresh(study)  # the last trials' too
+        except Exception as e:  # noqa: BLE001 - a figure is not worth a finished search
+            print(f"optuna-rena search: warning: the resource figures were not saved: {e}",
+                  file=sys.stderr)
     except KeyboardInterrupt:
         done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         print(f"\noptuna-rena search: interrupted; {done} complete trials are kept in "
@@ -237,7 +241,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         raise ValueError("the dashboard needs optuna-dashboard: pip install "
                          "'optuna-rena[dashboard]'.") from None
     try:
-        storage = open_storage(args.storage)
+        storage = open_storage(args.storage, read_only=True)
         optuna.get_all_study_names(storage)
     except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
         raise ValueError(f"cannot open the storage {args.storage!r}: "
@@ -256,7 +260,7 @@ def _report(args: argparse.Namespace) -> int:
     from optuna_rena._offline_report import write_report
 
     try:
-        storage = open_storage(args.storage)
+        storage = open_storage(args.storage, read_only=True)
         names = optuna.get_all_study_names(storage)
     except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
         raise ValueError(f"cannot open the storage {args.storage!r}: "
@@ -460,10 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     dash = sub.add_parser(
         "dashboard", help="optuna-dashboard, whose Best Trial is the best feasible one",
-        description="Serve optuna-dashboard on a storage, as `optuna-dashboard STORAGE` "
-                    "does, except that each study's Best Trial is the best trial that "
-                    "meets its constraints, as Optuna's study.best_trial is (the plain "
-                    "dashboard's ignores constraints).")
+        description="Serve optuna-dashboard on a storage, read-only, as `optuna-dashboard "
+                    "STORAGE` does, except that each study's Best Trial card shows the best "
+                    "trial that meets its constraints, as Optuna's study.best_trial is, or, "
+                    "when no trial is feasible, the storage's best trial, drawn infeasible "
+                    "(the plain optuna-dashboard's card ignores constraints).")
     dash.add_argument("storage", help="Optuna storage URL, or journal:PATH for a journal file")
     dash.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     dash.add_argument("--port", type=_positive_int, default=8080, help="default: 8080")

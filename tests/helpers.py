@@ -81,6 +81,16 @@ def macro_objective(space: ArchitectureSpace) -> Callable[[optuna.Trial], float]
     return objective
 
 
+class FiguresFailStorage(optuna.storages.InMemoryStorage):
+    """A storage that refuses optuna-dashboard's figures (too large for a database column,
+    say) and keeps everything else."""
+
+    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
+        if key.startswith("dashboard:plot_data:"):
+            raise RuntimeError("the figure is too large for this storage")
+        super().set_study_system_attr(study_id, key, value)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

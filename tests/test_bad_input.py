@@ -79,6 +79,43 @@ def test_a_read_only_sqlite_file_is_named() -> None:
     assert "Traceback" not in result.stderr and "max length" not in result.stderr
 
 
+def test_read_only_commands_refuse_a_missing_storage_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Opening it would create an empty database, and say no more than "0 studies".
+    monkeypatch.chdir(tmp_path)
+    assert main(["report"]) == 2  # the default sqlite:///optuna-rena.db
+    assert "no such file optuna-rena.db; give the --storage of a search" in (
+        capsys.readouterr().err)
+    journal = tmp_path / "studies.log"
+    assert main(["dashboard", f"journal:{journal}"]) == 2
+    assert f"no such file {journal}; give the --storage of a search" in (
+        capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="no such file"):
+        open_storage(f"sqlite:///{tmp_path / 'none.db'}", read_only=True)
+
+
+def test_a_read_only_sqlite_file_can_be_reported() -> None:
+    # report only reads: a file that this user cannot write is no reason to refuse it.
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o777)  # the other user writes the report here
+        db = Path(folder) / "ro.db"
+        storage = f"sqlite:///{db}"
+        study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+        db.chmod(0o444)
+        before = db.read_bytes()
+        result = subprocess.run(
+            [*_as_another_user(), console_script("optuna-rena"), "report", "--storage",
+             storage, "--out", str(Path(folder) / "out")],
+            capture_output=True, text=True, timeout=300, cwd=folder,
+            env={**os.environ, "HOME": folder}, check=False)
+        assert db.read_bytes() == before
+        assert result.returncode == 0, result.stderr
+        assert (Path(folder) / "out" / "report.html").is_file()
+
+
 def test_a_study_with_conflicting_parameters_is_refused_before_any_trial(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     storage = f"sqlite:///{tmp_path / 'conflict.db'}"

@@ -17,6 +17,8 @@ from optuna_rena._benchmark import RunResult
 from optuna_rena._benchmark import summarise
 from optuna_rena.cli import main
 
+from helpers import FiguresFailStorage
+
 
 def test_benchmark_smoke(tmp_path: Path, data_dir: Path,
                          capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,6 +48,18 @@ def test_benchmark_smoke(tmp_path: Path, data_dir: Path,
     assert main(argv) == 2
     assert "already holds 6 of these studies" in capsys.readouterr().err
     assert len(optuna.get_all_study_names(storage)) == 6
+
+
+def test_figures_that_cannot_be_saved_do_not_sink_a_run(data_dir: Path) -> None:
+    from optuna_rena._benchmark.runner import run_one
+
+    storage = FiguresFailStorage()
+    with pytest.warns(UserWarning, match="resource figures of 'fig' were not saved: the "
+                      "figure is too large"):
+        result = run_one("nas-bench-macro", "random", 0, 3, storage=storage, study_name="fig",
+                         task_options={"data_dir": str(data_dir), "notes": False})
+    assert result.states == ["COMPLETE"] * 3
+    assert len(optuna.load_study(study_name="fig", storage=storage).trials) == 3
 
 
 def test_summary_figures() -> None:

@@ -10,9 +10,11 @@ import pytest
 
 from optuna_rena import NetworkSpec
 from optuna_rena import zoo
+from optuna_rena import cli
 from optuna_rena.cli import main
 
 from helpers import console_script
+from helpers import FiguresFailStorage
 
 
 def test_resources_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,3 +85,18 @@ def test_search_logs_one_line_per_trial_and_draws_the_figures(
     attrs = study._storage.get_study_system_attrs(study._study_id)
     drawn = {k.split(":")[2] for k in attrs if k.startswith("dashboard:plot_data:")}
     assert drawn == {"objective-vs-params", "pareto-front", "best-feasible"}
+
+
+def test_figures_that_cannot_be_saved_do_not_sink_a_search(
+        data_dir: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    storage = FiguresFailStorage()
+    monkeypatch.setattr(cli, "open_storage", lambda url, **kwargs: storage)
+    assert main(["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
+                 "--trials", "2", "--seed", "0", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert ("optuna-rena search: warning: the resource figures were not saved: the figure "
+            "is too large for this storage") in captured.err
+    assert "watch it: optuna-dashboard" in captured.out  # the search ended as usual
+    study = optuna.load_study(study_name="rena-nas-bench-macro", storage=storage)
+    assert len(study.trials) == 2

@@ -17,16 +17,21 @@ import urllib.request
 import optuna
 import pytest
 
+from optuna_rena import ArchitectureSpace
 from optuna_rena import Constraint
 from optuna_rena import mirror_constraints_for_dashboard
 from optuna_rena import RenaSampler
 from optuna_rena import ResourceModel
+from optuna_rena import set_constraint
 from optuna_rena import trial_violations
 from optuna_rena import zoo
 from optuna_rena._benchmark.runner import run_one
 from optuna_rena._constraints import is_feasible
+from optuna_rena._dashboard import dashboard_storage
 from optuna_rena._offline_report import write_report
+from optuna_rena._report import study_note
 from optuna_rena._tasks import make_task
+from optuna_rena.cli import main
 from optuna_rena.visualization import save_to_dashboard
 
 from helpers import console_script
@@ -153,6 +158,75 @@ def test_gp_fits_each_constraint_once_where_the_dashboard_reads_it() -> None:
         assert t.system_attrs["constraints"] == list(trial_violations(t).values())
     # Why not the old mirror beside Optuna's own: GPSampler would fit each one twice.
     assert _gp_constraint_models(mirrored)[0] == 2 * len(TIGHT)
+
+
+def _space_and_own_constraint(trial: optuna.Trial) -> float:
+    # The space writes the list (params, met); the objective adds its own broken bound.
+    ArchitectureSpace(zoo.ds_cnn(), [Constraint("params", max=10**9)], max_inserts=0,
+                      notes=False).suggest(trial)
+    trial.set_constraint("latency_max", 0.5)
+    return 1.0
+
+
+def test_optuna_rena_dashboard_shows_named_values_beside_the_list() -> None:
+    study = optuna.create_study(direction="maximize")
+    study.optimize(_space_and_own_constraint, n_trials=1)
+    (raw,) = study.trials
+    storage = dashboard_storage(study._storage)
+    shown = storage.get_trial(raw._trial_id).system_attrs["constraints"]
+    assert shown == pytest.approx(list(trial_violations(raw).values()))
+    assert len(shown) == 2 and shown[1] == 0.5  # drawn infeasible
+    assert raw.system_attrs["constraints"] == [shown[0]]  # nothing written back
+    (listed,) = storage.get_all_trials(study._study_id)
+    assert listed.system_attrs["constraints"] == shown
+
+
+def test_with_no_feasible_trial_the_best_trial_card_falls_back_as_documented(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    storage = dashboard_storage(optuna.storages.InMemoryStorage())
+    study = optuna.create_study(direction="maximize", storage=storage)
+    study.optimize(lambda t: set_constraint(t, "x_max", 1.0) or t.suggest_float("x", 0, 1),
+                   n_trials=3)
+    best = storage.get_best_trial(study._study_id)  # the dashboard needs one: no HTTP 500
+    assert best.value == max(t.value for t in study.trials)
+    assert best.system_attrs["constraints"] == [1.0]  # drawn infeasible
+    # and every text says so: the help, the README and the study's note
+    fallback = "when no trial is feasible, the storage's best trial, drawn infeasible"
+    with pytest.raises(SystemExit):
+        main(["dashboard", "--help"])
+    assert fallback in " ".join(capsys.readouterr().out.split())
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert ("when no trial is feasible, the storage's best trial (the card needs one), drawn "
+            "infeasible") in readme and "`optuna-dashboard`'s card ignores constraints" in readme
+    note = study_note("accuracy", True, [Constraint("params", max=1e6)], None, None)
+    assert ("The *Best Trial* card of the plain optuna-dashboard ignores constraints; that of "
+            "`optuna-rena dashboard` shows the best feasible trial or, when none is feasible, "
+            "the storage's best (drawn infeasible).") in note
+
+
+def test_mirror_appends_named_values_beside_the_list() -> None:
+    study = optuna.create_study(direction="maximize")
+
+    def objective(trial: optuna.Trial) -> float:
+        value = _space_and_own_constraint(trial)
+        mirror_constraints_for_dashboard(trial)
+        mirror_constraints_for_dashboard(trial)  # twice: nothing more to append
+        return value
+
+    study.optimize(objective, n_trials=1)
+    (t,) = study.trials
+    params = trial_violations(t)["params_max"]
+    assert t.system_attrs["constraints"] == [params, 0.5]
+    assert trial_violations(t) == {"params_max": params, "latency_max": 0.5}
+    assert t.user_attrs["violated"] == "latency_max +0.5"
+    # Optuna counts the mirrored value twice, by position and by name, which keeps its
+    # feasibility: still no feasible trial.
+    assert t.constraints == {"0": params, "1": 0.5, "latency_max": 0.5}
+    with pytest.raises(ValueError, match="No feasible trials"):
+        study.best_trial
+    # and the dashboard's view adds nothing more
+    shown = dashboard_storage(study._storage).get_trial(t._trial_id)
+    assert shown.system_attrs["constraints"] == [params, 0.5]
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ import signal
 import tempfile
 import time
 from typing import Any
+import warnings
 
 import optuna
 from optuna.trial import FrozenTrial
@@ -63,7 +64,10 @@ def run_one(
     study.optimize(objective, n_trials=n_trials, callbacks=list(callbacks),
                    catch=(RuntimeError, ValueError))
     wall = time.perf_counter() - start
-    save_to_dashboard(study, task.constraints)  # once, after the run: no cost on its clock
+    try:
+        save_to_dashboard(study, task.constraints)  # once, after the run: no cost on its clock
+    except Exception as e:  # noqa: BLE001 - a figure is not worth a finished run
+        warnings.warn(f"the resource figures of {name!r} were not saved: {e}", stacklevel=2)
     trials = study.get_trials(deepcopy=False)
     return RunResult(
         sampler_name, seed, name,
