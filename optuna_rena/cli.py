@@ -464,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dash = sub.add_parser(
         "dashboard", help="optuna-dashboard, whose Best Trial is the best feasible one",
-        description="Serve optuna-dashboard on a storage, read-only, as `optuna-dashboard "
+        description="Serve optuna-dashboard on a storage as `optuna-dashboard "
                     "STORAGE` does, except that each study's Best Trial card shows the best "
                     "trial that meets its constraints, as Optuna's study.best_trial is, or, "
                     "when no trial is feasible, the storage's best trial, drawn infeasible "
