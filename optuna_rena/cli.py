@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 import shlex
 import sys
+from typing import Any
 import warnings
 
 import optuna
@@ -234,18 +235,23 @@ def _quiet_trial_lines() -> Iterator[None]:
         optuna.logging.set_verbosity(verbosity)
 
 
+def _read_storage(url: str) -> tuple[Any, list[str]]:
+    """A storage that a command only reads (it must exist; it need not be writable), and
+    its study names."""
+    try:
+        storage = open_storage(url, read_only=True)
+        return storage, optuna.get_all_study_names(storage)
+    except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
+        raise ValueError(f"cannot open the storage {url!r}: {storage_error_text(e)}") from None
+
+
 def _dashboard(args: argparse.Namespace) -> int:
     try:
         import optuna_dashboard
     except ImportError:
         raise ValueError("the dashboard needs optuna-dashboard: pip install "
                          "'optuna-rena[dashboard]'.") from None
-    try:
-        storage = open_storage(args.storage, read_only=True)
-        optuna.get_all_study_names(storage)
-    except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
-        raise ValueError(f"cannot open the storage {args.storage!r}: "
-                         f"{storage_error_text(e)}") from None
+    storage, _ = _read_storage(args.storage)
     print(f"optuna-dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
     optuna_dashboard.run_server(dashboard_storage(storage), host=args.host,
                                 port=args.port)
@@ -259,12 +265,7 @@ def _report(args: argparse.Namespace) -> int:
                          "'optuna-rena[dashboard,benchmark]'.")
     from optuna_rena._offline_report import write_report
 
-    try:
-        storage = open_storage(args.storage, read_only=True)
-        names = optuna.get_all_study_names(storage)
-    except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
-        raise ValueError(f"cannot open the storage {args.storage!r}: "
-                         f"{storage_error_text(e)}") from None
+    storage, names = _read_storage(args.storage)
     name = args.study_name
     if name is None and len(names) != 1:
         raise ValueError(f"{args.storage} holds {len(names)} studies; name one with "
