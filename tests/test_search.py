@@ -158,6 +158,13 @@ def test_best_feasible_is_checked_against_the_budget_asked() -> None:
     assert best_feasible_trial(study, [Constraint("params", max=50_000)]) is None
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C's default action in the command, as in a terminal. A test run started in
+    the background (CI may be one) ignores SIGINT, and a child inherits that; Python then
+    raises no KeyboardInterrupt, as nohup and background jobs intend."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_training(db: Path) -> None:
     """Until the digits search in ``db`` has a trial whose child network is chosen."""
     storage = f"sqlite:///{db}"
@@ -178,7 +185,8 @@ def test_ctrl_c_ends_a_search_in_one_line_and_teaches_nothing(tmp_path: Path) ->
     run = subprocess.Popen(
         [console_script("optuna-rena"), "search", "--trials", "5", "--epochs", "200",
          "--storage", storage, "--seed", "0", "--no-progress", "--heartbeat", "5"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_as_from_a_terminal)
     _wait_for_training(db)  # interrupt while the trial trains
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=60)
@@ -232,7 +240,7 @@ def test_ctrl_c_ends_a_parallel_benchmark_in_one_line(tmp_path: Path, data_dir: 
          "--seeds", "2", "--jobs", "2", "--no-progress", "--out", str(tmp_path / "out"),
          "--storage", f"journal:{log}"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        start_new_session=True, preexec_fn=_as_from_a_terminal)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not log.exists() or log.stat().st_size < 20_000):
         time.sleep(0.2)  # until both workers have trials under way
