@@ -165,17 +165,28 @@ def _as_from_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _wait_for_training(db: Path) -> None:
-    """Until the digits search in ``db`` has a trial whose child network is chosen."""
-    storage = f"sqlite:///{db}"
-    deadline = time.monotonic() + 120
+def _wait_for_training(db: Path, run: subprocess.Popen) -> None:
+    """Until the search ``run`` has a trial in ``db`` whose child network is chosen.
+
+    It reads with sqlite3, read-only: opening the file with Optuna while the search is
+    still creating its tables would create them too, and one of the two would fail.
+    """
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        if db.exists() and "rena-digits" in optuna.get_all_study_names(storage):
-            trials = optuna.load_study(study_name="rena-digits", storage=storage).trials
-            if trials and "child" in trials[-1].user_attrs:
-                return
-    pytest.fail(f"no trial started training in {db} within 120 s")
+        if run.poll() is not None:
+            pytest.fail(f"the search ended early with exit code {run.returncode}: "
+                        f"{run.stderr.read() if run.stderr else ''}")
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+                chosen = connection.execute(
+                    "SELECT COUNT(*) FROM trial_user_attributes WHERE key = 'child'"
+                ).fetchone()[0]
+        except sqlite3.OperationalError:  # no file or no table yet
+            continue
+        if chosen:
+            return
+    pytest.fail(f"no trial started training in {db} within 300 s")
 
 
 @pytest.mark.slow
@@ -187,7 +198,7 @@ def test_ctrl_c_ends_a_search_in_one_line_and_teaches_nothing(tmp_path: Path) ->
          "--storage", storage, "--seed", "0", "--no-progress", "--heartbeat", "5"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=_as_from_a_terminal)
-    _wait_for_training(db)  # interrupt while the trial trains
+    _wait_for_training(db, run)  # interrupt while the trial trains
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=60)
     assert run.returncode == 130, err
@@ -212,8 +223,8 @@ def test_a_killed_search_is_retried_by_the_next_run(tmp_path: Path) -> None:
     argv = [console_script("optuna-rena"), "search", "--storage", storage, "--seed", "0",
             "--no-progress", "--heartbeat", "1"]
     run = subprocess.Popen([*argv, "--trials", "5", "--epochs", "200"], cwd=tmp_path,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_for_training(db)
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for_training(db, run)
     run.kill()  # a lost machine: no cleanup at all
     run.wait()
     study = optuna.load_study(study_name="rena-digits", storage=storage)
