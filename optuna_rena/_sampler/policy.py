@@ -4,13 +4,17 @@
   hyperparameter's value). Token embeddings are looked up and summed into a layer vector,
   and a bidirectional LSTM runs across the layers, so each layer's encoding sees the whole
   network.
-* **Controller.** An LSTM cell takes one decision per step. Its input is the encoding of
+* **Controller.** An LSTM takes one decision per step. Its input is the encoding of
   the layer the decision is about, the embedding of the kind of decision, and the
   embedding of the previous choice, so each decision is conditioned on the layer and on
   all earlier decisions. A query vector scores each choice by a dot product with the
   choice's embedding; a choice that points at a layer (an insert position) adds that
   layer's encoding. Any number of choices, and choices first seen late, need no new
   output head.
+
+  When the policy learns, every choice of an episode is known, so each step's input is
+  known before the LSTM runs (teacher forcing): :meth:`RenaPolicy.evaluate` runs the LSTM
+  once over all steps of all episodes, instead of one call per step.
 
 Tokens are hashed into a fixed embedding table, so every process maps the same token to
 the same row and the table never grows.
@@ -93,7 +97,7 @@ class RenaPolicy(nn.Module):
         self.encoder = nn.LSTM(embedding_dim, hidden_size, batch_first=True,
                                bidirectional=True)
         self.layer_proj = nn.Linear(2 * hidden_size, embedding_dim)
-        self.controller = nn.LSTMCell(3 * embedding_dim, hidden_size)
+        self.controller = nn.LSTM(3 * embedding_dim, hidden_size, batch_first=True)
         self.query = nn.Linear(hidden_size, embedding_dim)
         self._lookup_cache: dict[tuple[tuple[DecisionContext, ...], int],
                                  tuple[torch.Tensor, ...]] = {}
@@ -131,8 +135,9 @@ class RenaPolicy(nn.Module):
         row_of = torch.tensor([distinct.setdefault(x, len(distinct)) for x in contexts])
         ids, pointed, mask, layer_rows, key_ids = self._lookups(tuple(distinct), none)
         keys = self.tokens(key_ids)[row_of]
-        h, c = self.controller(
-            torch.cat([layers[layer_rows][row_of], keys, previous], dim=1), (h, c))
+        x = torch.cat([layers[layer_rows][row_of], keys, previous], dim=1)
+        _, (h, c) = self.controller(x.unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0)))
+        h, c = h.squeeze(0), c.squeeze(0)
         choices = (self.tokens(ids) + layers[pointed])[row_of]
         logits = (choices @ self.query(h).unsqueeze(2)).squeeze(2)
         return logits.masked_fill(~mask[row_of], float("-inf")), choices, (h, c, previous)
@@ -196,35 +201,42 @@ class RenaPolicy(nn.Module):
     def evaluate(self, layer_tokens: Sequence[Sequence[str]],
                  episodes: Sequence[Sequence[Step]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Per episode, the summed log-probability of its choices and the summed entropy of
-        its decisions, with gradients (teacher forcing, all episodes at once)."""
-        layers = self.encode(layer_tokens)
+        its decisions, with gradients.
+
+        Teacher forcing: a step's input (its layer, its kind, the previous choice's
+        embedding) does not depend on the LSTM's state, so the inputs of every step of
+        every episode are built at once and the LSTM runs once over the padded batch.
+        Padding only follows an episode's last step, so it changes none of its outputs.
+        """
         batch = len(episodes)
-        h, c, previous = self.initial_state(batch)
-        log_prob = torch.zeros(batch)
-        entropy = torch.zeros(batch)
-        for t in range(max((len(e) for e in episodes), default=0)):
-            live = [b for b, e in enumerate(episodes) if len(e) > t]
-            steps = [episodes[b][t] for b in live]
-            # While every episode is still running (always, for a fixed search space),
-            # the step needs no gathering and scattering of rows.
-            everyone = len(live) == batch
-            rows = torch.tensor(live)
-            state = (h, c, previous) if everyone else (h[rows], c[rows], previous[rows])
-            logits, choices, (h_t, c_t, _) = self.scores(state, layers,
-                                                         [s.context for s in steps])
-            log_p = torch.log_softmax(logits, dim=1)
-            chosen = torch.tensor([s.chosen for s in steps])
-            picked = log_p[torch.arange(len(live)), chosen]
-            finite = log_p.masked_fill(torch.isinf(log_p), 0.0)
-            step_entropy = -(log_p.exp() * finite).sum(1)
-            embedded = choices[torch.arange(len(live)), chosen]
-            if everyone:
-                log_prob, entropy = log_prob + picked, entropy + step_entropy
-                h, c, previous = h_t, c_t, embedded
-            else:
-                log_prob = log_prob.index_add(0, rows, picked)
-                entropy = entropy.index_add(0, rows, step_entropy)
-                h = h.index_copy(0, rows, h_t)
-                c = c.index_copy(0, rows, c_t)
-                previous = previous.index_copy(0, rows, embedded)
+        if not any(episodes):
+            return torch.zeros(batch), torch.zeros(batch)
+        layers = self.encode(layer_tokens)
+        none = len(layers) - 1
+        flat = [(b, t, step) for b, e in enumerate(episodes) for t, step in enumerate(e)]
+        distinct: dict[DecisionContext, int] = {}
+        row_of = torch.tensor([distinct.setdefault(s.context, len(distinct))
+                               for _, _, s in flat])
+        ids, pointed, mask, layer_rows, key_ids = self._lookups(tuple(distinct), none)
+        choices = (self.tokens(ids) + layers[pointed])[row_of]  # (steps, width, dim)
+        chosen = torch.tensor([s.chosen for _, _, s in flat])
+        everywhere = torch.arange(len(flat))
+        embedded = choices[everywhere, chosen]
+        episode = torch.tensor([b for b, _, _ in flat])
+        first = torch.tensor([t == 0 for _, t, _ in flat])
+        # Each step's previous choice is the step before it in the same episode.
+        previous = torch.cat([torch.zeros(1, self.embedding_dim), embedded[:-1]])
+        previous = previous.masked_fill(first.unsqueeze(1), 0.0)
+        x_flat = torch.cat([layers[layer_rows][row_of], self.tokens(key_ids)[row_of],
+                            previous], dim=1)
+        where = (episode, torch.tensor([t for _, t, _ in flat]))
+        longest = max(len(e) for e in episodes)
+        x = torch.zeros(batch, longest, x_flat.shape[1]).index_put(where, x_flat)
+        h, _ = self.controller(x)
+        logits = (choices @ self.query(h[where]).unsqueeze(2)).squeeze(2)
+        log_p = torch.log_softmax(logits.masked_fill(~mask[row_of], float("-inf")), dim=1)
+        finite = log_p.masked_fill(torch.isinf(log_p), 0.0)
+        step_entropy = -(log_p.exp() * finite).sum(1)
+        log_prob = torch.zeros(batch).index_add(0, episode, log_p[everywhere, chosen])
+        entropy = torch.zeros(batch).index_add(0, episode, step_entropy)
         return log_prob, entropy
