@@ -87,6 +87,7 @@ class DecisionMaker:
     def __init__(self, space: ArchitectureSpace | None, n_bins: int) -> None:
         self.space = space
         self.n_bins = n_bins
+        self._made: dict[tuple[str, BaseDistribution], Decision] = {}
 
     def decision(self, name: str, distribution: BaseDistribution | tuple[Any, ...],
                  params: Mapping[str, Any]) -> Decision:
@@ -94,6 +95,19 @@ class DecisionMaker:
         the ``params`` decided before it in the same trial."""
         if isinstance(distribution, tuple):
             distribution = _categorical(distribution)
+        if self.space is not None:  # a space's context may depend on the earlier params
+            return self._decision(name, distribution, params)
+        # Without a space, a decision depends on its name and distribution alone, and
+        # lockstep simulation asks for the same few thousands of times.
+        made = self._made.get((name, distribution))
+        if made is None:
+            if len(self._made) >= 4096:
+                self._made.clear()
+            made = self._made[name, distribution] = self._decision(name, distribution, params)
+        return made
+
+    def _decision(self, name: str, distribution: BaseDistribution,
+                  params: Mapping[str, Any]) -> Decision:
         if isinstance(distribution, CategoricalDistribution):
             choices = tuple(distribution.choices)
             context = self.space.context(name, choices, params) if self.space else None

@@ -36,6 +36,7 @@ from optuna_rena._sampler.planner import Planner
 from optuna_rena._sampler.policy import one_torch_thread
 from optuna_rena._sampler.policy import RenaPolicy
 from optuna_rena._sampler.policy import State
+from optuna_rena._sampler.world_model import one_blas_thread
 from optuna_rena._spec import NetworkSpec
 
 
@@ -358,7 +359,7 @@ class RenaSampler(BaseSampler):
     ) -> dict[str, Any]:
         if not search_space:
             return {}
-        with self._lock, one_torch_thread():
+        with self._lock, one_torch_thread(), one_blas_thread():
             self._episode(study, trial)
             names = tuple(sorted(search_space))
             if names != self._relative_names or self._relative_planner is None:
@@ -463,7 +464,8 @@ class RenaSampler(BaseSampler):
         if self.world_model and not study._is_multi_objective():
             self._history.update(self._trials, study.direction)
             if self._history.n_complete >= self.model_startup_trials:
-                return self._plan_with_model(self._planner)
+                with one_blas_thread():
+                    return self._plan_with_model(self._planner)
         if self.avoid_repeats:
             return self._planner.plan(_child_specs(self._trials))
         return None

@@ -56,9 +56,11 @@ _controller_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
+def one_blas_thread() -> Iterator[None]:
     """One BLAS thread while any sampler computes; the first to enter sets the limit and
-    the last to leave restores it, whatever the threads' interleaving."""
+    the last to leave restores it, whatever the threads' interleaving. Setting it costs
+    tens of microseconds, so a sampler holds it for a whole call, and the fits and
+    predictions inside only count themselves in."""
     global _controller, _limit, _users
     with _controller_lock:
         if _controller is None:  # made late, so that it finds the BLAS that scipy loaded
@@ -188,7 +190,7 @@ class GaussianProcess:
         new rows at the end, or replaces it (then everything is refitted)."""
         y = np.asarray(y, dtype=float)
         rows = self._rows_to_fit(y)
-        with _one_blas_thread():
+        with one_blas_thread():
             self._fit(x.take(rows), y[rows])
 
     def _rows_to_fit(self, y: np.ndarray) -> np.ndarray:
@@ -310,7 +312,7 @@ class GaussianProcess:
         the distances between ``x`` and :attr:`inputs`, when known already."""
         if self._kernel is None or self._x is None or self.n == 0:
             return np.full(len(x), self._mean), np.full(len(x), self._scale)
-        with _one_blas_thread():
+        with one_blas_thread():
             return self._predict(x, parts or _parts(x, self._x))
 
     def distances(self, x: Features) -> tuple[np.ndarray, np.ndarray, int] | None:
