@@ -87,7 +87,7 @@ class DecisionMaker:
     def __init__(self, space: ArchitectureSpace | None, n_bins: int) -> None:
         self.space = space
         self.n_bins = n_bins
-        self._made: dict[tuple[str, BaseDistribution], Decision] = {}
+        self._made: dict[tuple[str, int], tuple[BaseDistribution, Decision]] = {}
 
     def decision(self, name: str, distribution: BaseDistribution | tuple[Any, ...],
                  params: Mapping[str, Any]) -> Decision:
@@ -98,13 +98,16 @@ class DecisionMaker:
         if self.space is not None:  # a space's context may depend on the earlier params
             return self._decision(name, distribution, params)
         # Without a space, a decision depends on its name and distribution alone, and
-        # lockstep simulation asks for the same few thousands of times.
-        made = self._made.get((name, distribution))
-        if made is None:
+        # lockstep simulation asks for the same ones thousands of times, with the same
+        # distribution objects: those are looked up by identity (comparing distributions
+        # costs more than making the decision), and kept, so that no id is reused.
+        made = self._made.get((name, id(distribution)))
+        if made is None or made[0] is not distribution:
             if len(self._made) >= 4096:
                 self._made.clear()
-            made = self._made[name, distribution] = self._decision(name, distribution, params)
-        return made
+            made = (distribution, self._decision(name, distribution, params))
+            self._made[name, id(distribution)] = made
+        return made[1]
 
     def _decision(self, name: str, distribution: BaseDistribution,
                   params: Mapping[str, Any]) -> Decision:

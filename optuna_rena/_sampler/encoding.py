@@ -53,7 +53,11 @@ class ConfigurationEncoder:
         self._numeric: dict[str, BaseDistribution] = {}
         self._baseline: dict[str, float] = {}
         self._structures: dict[NetworkSpec, np.ndarray] = {}
-        self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # Two dicts of arrays, not one of tuples: arrays are not tracked by Python's
+        # garbage collector, and tens of thousands of cached tuples made its full
+        # collections (of torch's few hundred thousand objects) frequent and slow.
+        self._categorical_rows: dict[str, np.ndarray] = {}
+        self._numeric_rows: dict[str, np.ndarray] = {}
         self._columns = (0, 0)
         if space is not None:
             self._baseline = {k: float(v) for k, v in space.resource_model.count(
@@ -79,19 +83,21 @@ class ConfigurationEncoder:
         """Candidates' rows, each encoded once while the columns stay the same: the
         planner scores the neighbours of the same best trials again and again."""
         columns = (len(self._categorical), len(self._numeric))
-        if columns != self._columns or len(self._rows) > _CACHE:
-            self._rows.clear()  # before the look-ups below, which then all find their rows
+        categorical, numeric = self._categorical_rows, self._numeric_rows
+        if columns != self._columns or len(categorical) > _CACHE:
+            categorical.clear()  # before the look-ups below, which then all find their rows
+            numeric.clear()
             self._columns = columns
-        new = [c for c in dict.fromkeys(c.key for c in candidates) if c not in self._rows]
+        new = [c for c in dict.fromkeys(c.key for c in candidates) if c not in categorical]
         if new:
             by_key = {c.key: c for c in candidates}
             fresh = self.encode([by_key[k].params for k in new], [by_key[k].child for k in new])
             for i, key in enumerate(new):
-                self._rows[key] = (fresh.categorical[i], fresh.numeric[i])
+                categorical[key], numeric[key] = fresh.categorical[i], fresh.numeric[i]
         if not candidates:
             return self.encode([])
-        rows = [self._rows[c.key] for c in candidates]
-        return Features(np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows]))
+        return Features(np.stack([categorical[c.key] for c in candidates]),
+                        np.stack([numeric[c.key] for c in candidates]))
 
     def encode(self, configurations: Sequence[Mapping[str, Any]],
                children: Sequence[NetworkSpec | None] | None = None) -> Features:

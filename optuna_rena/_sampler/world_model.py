@@ -136,10 +136,15 @@ def _parts(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray, int]:
     if a.numeric.shape[1]:
         xa = np.nan_to_num(a.numeric, nan=-1.0) / _NUMERIC_SCALE
         xb = np.nan_to_num(b.numeric, nan=-1.0) / _NUMERIC_SCALE
+        # In place: these (candidates x observations) passes are most of a plan's cost
+        # outside the triangular solves.
+        delta, term = np.empty_like(distance), np.empty_like(distance)
         for j in range(xa.shape[1]):
-            delta = (xa[:, j, None] - xb[None, :, j]) ** 2
-            distance = distance + delta
-            similarity = similarity + np.exp(-delta)
+            np.subtract(xa[:, j, None], xb[None, :, j], out=delta)
+            np.square(delta, out=delta)
+            distance += delta
+            np.negative(delta, out=term)
+            similarity += np.exp(term, out=term)
     return distance, similarity, dims
 
 
@@ -293,7 +298,7 @@ class GaussianProcess:
             except linalg.LinAlgError:
                 self._refit_with_kernel(x, y)
                 return
-        chol = np.zeros((len(x), len(x)))
+        chol = np.zeros((len(x), len(x)), order="F")  # as LAPACK keeps it: no copies
         chol[:old, :old] = self._chol
         chol[old:, :old] = l_new
         chol[old:, old:] = l_corner
