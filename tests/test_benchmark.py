@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 import re
+import time
 from typing import Any
 
 import optuna
@@ -15,6 +16,7 @@ import pytest
 from optuna_rena._benchmark import make_sampler
 from optuna_rena._benchmark import RunResult
 from optuna_rena._benchmark import summarise
+from optuna_rena._benchmark import TimedSampler
 from optuna_rena.cli import main
 
 from helpers import FiguresFailStorage
@@ -491,3 +493,18 @@ def test_the_known_optimum_is_a_dashed_line(tmp_path: Path, data_dir: Path) -> N
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_timed_sampler_counts_wall_and_cpu_time_of_the_sampler_alone() -> None:
+    def objective(trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        deadline = time.thread_time() + 0.05  # the objective's CPU is not the sampler's
+        while time.thread_time() < deadline:
+            pass
+        return x
+
+    timed = TimedSampler(optuna.samplers.TPESampler(seed=0))
+    study = optuna.create_study(sampler=timed)
+    study.optimize(objective, n_trials=20)
+    assert 0.0 < timed.cpu_seconds <= timed.seconds + 1e-3
+    assert timed.cpu_seconds < 0.5  # not the objective's 20 x 50 ms
