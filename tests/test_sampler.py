@@ -21,6 +21,7 @@ from optuna_rena import RenaSampler
 from optuna_rena import trial_violations
 from optuna_rena import zoo
 from optuna_rena._constraints import is_feasible
+from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._sampler.reward import penalty
 from optuna_rena.datasets import load_nas_bench_macro
 
@@ -326,3 +327,30 @@ def test_hyperband_brackets_do_not_hide_trials() -> None:
 
     study.optimize(objective, n_trials=12)
     assert len(sampler.learned_trials) == 10  # every finished trial, whatever its bracket
+
+
+def test_a_new_process_may_plan_again_the_child_of_a_trial_that_ctrl_c_stopped() -> None:
+    """The stopped trial said nothing about its child, so a run that continues the study
+    (a new sampler, as after a restart) plans it as new; a failed child would be skipped."""
+    def first_child(interrupted: bool) -> tuple[str, str]:
+        space = macro_space()
+        study = optuna.create_study(direction="maximize",
+                                    sampler=RenaSampler(seed=3, world_model=False))
+
+        def stopped(trial: optuna.Trial) -> float:
+            space.suggest(trial)
+            if interrupted:
+                study._storage.set_trial_system_attr(trial._trial_id, INTERRUPTED_ATTR, True)
+            raise RuntimeError("stopped")
+
+        study.optimize(stopped, n_trials=1, catch=(RuntimeError,))
+        study.sampler = RenaSampler(seed=3, world_model=False)  # the run that continues
+        study.optimize(macro_objective(space), n_trials=1)
+        first, second = study.trials
+        assert first.state == TrialState.FAIL
+        return first.user_attrs["child"], second.user_attrs["child"]
+
+    stopped_child, next_child = first_child(interrupted=True)
+    assert next_child == stopped_child
+    failed_child, after_failure = first_child(interrupted=False)
+    assert failed_child == stopped_child and after_failure != failed_child
