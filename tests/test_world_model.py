@@ -59,9 +59,40 @@ def test_adding_observations_matches_a_refit(data_dir: Path) -> None:
     grown.fit(_features(x[rows[:36]]), accuracy[rows[:36]])  # below the refit schedule
     fresh = GaussianProcess()
     fresh.fit(_features(x[rows[:30]]), accuracy[rows[:30]])
-    fresh._kernel = grown._kernel
+    fresh._kernel, fresh._relevance = grown._kernel, grown._relevance
     fresh._refit_with_kernel(_features(x[rows[:36]]), accuracy[rows[:36]])
     a, b = grown.predict(_features(x[rows])), fresh.predict(_features(x[rows]))
+    assert np.allclose(a[0], b[0], atol=1e-6) and np.allclose(a[1], b[1], atol=1e-6)
+
+
+def test_learns_which_choices_matter() -> None:
+    """Like a NAS-Bench-201 edge set to ``none``: one choice of one feature cuts the
+    path, and then the other features do not matter. The learnt relevance weighs that
+    choice most, and predicts unseen configurations better than one shared
+    length-scale (by about half, on three seeds of this data)."""
+    rng = np.random.RandomState(0)
+    codes = rng.randint(0, 5, size=(400, 6))
+    y = ((codes[:, 0] != 1) * (2.0 + (codes[:, 1:] == 2).sum(axis=1))
+         + 0.05 * rng.randn(400))
+    x = Features(codes, np.zeros((400, 0)))
+    seen, unseen = np.arange(100), np.arange(100, 400)
+    learnt = GaussianProcess()
+    learnt.fit(x.take(seen), y[seen])
+    shared = GaussianProcess(learn_relevance=False)
+    shared.fit(x.take(seen), y[seen])
+    assert shared.relevance is None and learnt.relevance is not None
+    first = learnt.relevance[0]  # index code + 1
+    assert first.argmax() == 2 and first[2] > 2.0 * np.median(first[1:])
+    errors = [np.abs(gp.predict(x.take(unseen))[0] - y[unseen]).mean()
+              for gp in (learnt, shared)]
+    assert errors[0] < 0.8 * errors[1], errors
+    # Grown by a row, it predicts as a fresh fit with the same kernel and relevance.
+    learnt.fit(x.take(np.arange(101)), y[:101])
+    fresh = GaussianProcess()
+    fresh._kernel, fresh._relevance = learnt._kernel, learnt._relevance
+    fresh._mean, fresh._scale = learnt._mean, learnt._scale
+    fresh._refit_with_kernel(x.take(np.arange(101)), y[:101])
+    a, b = learnt.predict(x.take(unseen)), fresh.predict(x.take(unseen))
     assert np.allclose(a[0], b[0], atol=1e-6) and np.allclose(a[1], b[1], atol=1e-6)
 
 

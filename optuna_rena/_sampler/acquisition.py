@@ -83,7 +83,9 @@ class WorldModel:
         score = np.zeros(len(x))
         for gp in self._constraints.values():
             if gp.n:
-                same = gp.inputs is self._objective.inputs
+                # Fitted relevances differ per output, and with them the distances.
+                same = (gp.inputs is self._objective.inputs and gp.relevance is None
+                        and self._objective.relevance is None)
                 c_mean, c_std = gp.predict(x, shared if same else None)
                 score += log_probability_feasible(c_mean, c_std)
         if self._best is not None:

@@ -72,8 +72,9 @@ class RenaSampler(BaseSampler):
     4. A world model (``world_model.py``) predicts, from the finished trials, the objective
        and each constraint value they recorded, with uncertainty: one Gaussian process per
        output on the configuration's choices (and, with a space, on the child's counted
-       structure, from which measured metrics such as latency are forecast). Metrics that
-       the resource model counts are never predicted: they are exact.
+       structure, from which measured metrics such as latency are forecast); when every
+       parameter is categorical, it also learns how much each choice matters. Metrics
+       that the resource model counts are never predicted: they are exact.
     5. The policy proposes candidates (a batch of episodes, simulated in lockstep); RENA's
        own local edits around the best trials and a short hill-climb add more; each is
        new (no configuration is evaluated twice while new ones exist).
