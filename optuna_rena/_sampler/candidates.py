@@ -143,15 +143,25 @@ class ParamEpisodes:
     def neighbours(self, candidate: Candidate, rng: np.random.RandomState) -> list[Candidate]:
         """Each categorical parameter changed to each other choice; each number moved
         up and down by a random step of up to a quarter of its range."""
+        params = candidate.params
+        # A neighbour's key is the candidate's with one item's repr replaced: the same
+        # string as ``candidate`` makes, without formatting every value again.
+        items = [repr(item) for item in params.items()]
+        position = {name: i for i, name in enumerate(params)}
         out = []
         for name, d in self.search_space.items():
-            value = candidate.params[name]
+            value = params[name]
             if isinstance(d, CategoricalDistribution):
                 moved = [c for c in d.choices if c != value]
             else:
                 moved = [_moved(d, value, sign * rng.uniform(0.02, 0.25)) for sign in (-1, 1)]
                 moved = [v for v in moved if v != value]
-            out += [self.candidate({**candidate.params, name: v}) for v in moved]
+            i = position[name]
+            head, tail = ", ".join(items[:i]), ", ".join(items[i + 1:])
+            for v in moved:
+                key = ", ".join(p for p in (head, repr((name, v)), tail) if p)
+                out.append(Candidate({**params, name: v},
+                                     f"({key},)" if len(items) == 1 else f"({key})", None, {}))
         return out
 
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 _STRUCTURE = ("params", "flops", "bytes", "compute_intensity")
 _CACHE = 100_000  # encoded candidates remembered
+_EXACT = (str, int, bool, type(None))
 _OCTAVES = 8.0  # a child 2**8 times smaller or larger than the baseline spans [0, 1]
 
 
@@ -49,7 +50,10 @@ class ConfigurationEncoder:
     def __init__(self, space: ArchitectureSpace | None) -> None:
         self.space = space
         self._categorical: list[str] = []
-        self._codes: dict[str, dict[str, int]] = {}
+        self._codes: dict[str, dict[str, int]] = {}  # by the value's repr
+        # The same codes by value, for types whose equal values have equal reprs (not
+        # floats: 0.0 == -0.0): a dict look-up instead of a repr per value and row.
+        self._known: dict[str, dict[tuple[type, Any], int]] = {}
         self._numeric: dict[str, BaseDistribution] = {}
         self._baseline: dict[str, float] = {}
         self._structures: dict[NetworkSpec, np.ndarray] = {}
@@ -75,6 +79,7 @@ class ConfigurationEncoder:
             if isinstance(d, CategoricalDistribution):
                 if name not in self._codes:
                     self._codes[name] = {}
+                    self._known[name] = {}
                     self._categorical.append(name)
             elif name not in self._numeric:
                 self._numeric[name] = d
@@ -105,11 +110,17 @@ class ConfigurationEncoder:
         n = len(configurations)
         categorical = np.full((n, len(self._categorical)), -1, dtype=np.int64)
         for j, name in enumerate(self._categorical):
-            codes = self._codes[name]
+            codes, known = self._codes[name], self._known[name]
             for i, params in enumerate(configurations):
                 if name in params:
-                    key = repr(params[name])
-                    categorical[i, j] = codes.setdefault(key, len(codes))
+                    value = params[name]
+                    code = known.get((value.__class__, value)) if value.__class__ in (
+                        _EXACT) else None
+                    if code is None:
+                        code = codes.setdefault(repr(value), len(codes))
+                        if value.__class__ in _EXACT:
+                            known[(value.__class__, value)] = code
+                    categorical[i, j] = code
         numeric_names = list(self._numeric)
         structure = len(_STRUCTURE) if self.space is not None else 0
         numeric = np.full((n, len(numeric_names) + structure), np.nan)

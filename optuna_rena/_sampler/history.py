@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
+import heapq
 import math
+from operator import itemgetter
 
 import numpy as np
 from optuna.study import StudyDirection
@@ -22,6 +24,7 @@ from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._sampler.acquisition import Observations
 from optuna_rena._sampler.candidates import Candidate
 from optuna_rena._sampler.encoding import ConfigurationEncoder
+from optuna_rena._sampler.trial_cursor import TrialCursor
 from optuna_rena._sampler.world_model import Features
 
 
@@ -31,6 +34,15 @@ class _Row:
     objective: float  # larger is better; NaN when the trial has no value
     constraints: dict[str, float]
     feasible: bool
+
+    @property
+    def rank(self) -> tuple[float, float]:
+        """Feasible rows by objective, then the least infeasible."""
+        if self.feasible and math.isfinite(self.objective):
+            return (1.0, self.objective)
+        broken = sum(max(0.0, v) for v in (*self.constraints.values(),
+                                           *self.candidate.violations.values()))
+        return (0.0, -broken)
 
 
 class TrialHistory:
@@ -51,19 +63,22 @@ class TrialHistory:
         self.exact = exact
         self._rows: dict[int, _Row] = {}
         self._seen: set[int] = set()
+        self._cursor = TrialCursor()
         self._keys: set[str] = set()
         self._names: set[str] = set()
         self._columns = -1
         self._running: dict[int, str] = {}
+        self._ranked: list[tuple[tuple[float, float], _Row]] = []  # in the order read
         self._built: Observations | None = None
         self._built_numbers: list[int] = []
 
     def update(self, trials: Sequence[FrozenTrial], direction: StudyDirection) -> None:
         """Read the trials that finished since the last call."""
         sign = 1.0 if direction == StudyDirection.MAXIMIZE else -1.0
-        retried = {t.system_attrs.get("failed_trial") for t in trials}
+        look = self._cursor.update(trials)
+        retried = self._cursor.retried
         self._running = {}
-        for t in trials:
+        for t in look:
             if t.number in self._seen:
                 continue
             if not t.state.is_finished():
@@ -84,8 +99,10 @@ class TrialHistory:
                 value = sign * t.values[0] if math.isfinite(t.values[0]) else float("nan")
             violations = trial_violations(t)
             predicted = {k: v for k, v in violations.items() if k not in self.exact}
-            self._rows[t.number] = _Row(candidate, value, predicted,
-                                        is_feasible({**violations, **candidate.violations}))
+            row = _Row(candidate, value, predicted,
+                       is_feasible({**violations, **candidate.violations}))
+            self._rows[t.number] = row
+            self._ranked.append((row.rank, row))
             self._keys.add(candidate.key)
             self._names.update(predicted)
 
@@ -132,12 +149,7 @@ class TrialHistory:
 
     def elites(self, k: int) -> list[Candidate]:
         """The ``k`` best trials: feasible ones by objective, then the least infeasible."""
-        def rank(row: _Row) -> tuple[float, float]:
-            if row.feasible and math.isfinite(row.objective):
-                return (1.0, row.objective)
-            broken = sum(max(0.0, v) for v in (*row.constraints.values(),
-                                               *row.candidate.violations.values()))
-            return (0.0, -broken)
-        rows = sorted(self._rows.values(), key=rank, reverse=True)
-        return [r.candidate for r in rows[:k]]
-
+        # nlargest is sorted(..., reverse=True)[:k], ties in the order read, without
+        # sorting every trial again at every trial.
+        best = heapq.nlargest(k, self._ranked, key=itemgetter(0))
+        return [row.candidate for _, row in best]

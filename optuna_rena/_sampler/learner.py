@@ -27,6 +27,7 @@ from optuna_rena._sampler.policy import Step
 from optuna_rena._sampler.reward import Outcome
 from optuna_rena._sampler.reward import outcome_of
 from optuna_rena._sampler.reward import rewards
+from optuna_rena._sampler.trial_cursor import TrialCursor
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Learner:
         self.history: list[Record] = []
         self._baseline: float | None = None
         self._seen: set[int] = set()
+        self._cursor = TrialCursor()
         self._pending: list[Record] = []
         self._encoded: torch.Tensor | None = None
         self._directions: Sequence[StudyDirection] = (StudyDirection.MAXIMIZE,)
@@ -87,9 +89,10 @@ class Learner:
               decisions: DecisionMaker) -> None:
         """Learn from every finished trial not yet learnt from, in full batches."""
         self._directions = directions
-        retried = {t.system_attrs.get("failed_trial") for t in trials}
+        look = self._cursor.update(trials)
+        retried = self._cursor.retried
         finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-        new = [t for t in trials if t.number not in self._seen and t.state in finished]
+        new = [t for t in look if t.number not in self._seen and t.state in finished]
         for t in sorted(new, key=lambda t: t.number):
             self._seen.add(t.number)
             outcome = outcome_of(t, retried, len(directions))
