@@ -157,7 +157,8 @@ class RenaSampler(BaseSampler):
         seed: Seed for the policy's initial weights and for sampling.
         penalty_base: ``p`` of the soft penalty, in (0, 1]; 1 ignores constraints.
         penalty_tightening: Tighten ``p`` as feasible trials appear.
-        batch_size: Finished trials per policy update.
+        batch_size: Finished trials per policy update; by default 16 with the world model
+            (as many as the plans between two imagined updates) and 8 without.
         learning_rate: Adam's learning rate.
         entropy_weight: Weight of the entropy bonus.
         baseline_decay: Decay of the reward's moving-average baseline, in [0, 1).
@@ -183,7 +184,7 @@ class RenaSampler(BaseSampler):
         seed: int | None = None,
         penalty_base: float = 0.9,
         penalty_tightening: bool = True,
-        batch_size: int = 8,
+        batch_size: int | None = None,
         learning_rate: float = 0.01,
         entropy_weight: float = 0.01,
         baseline_decay: float = 0.9,
@@ -207,6 +208,11 @@ class RenaSampler(BaseSampler):
         _check_number("baseline_decay", baseline_decay, 0.0, 1.0, high_open=True)
         _check_number("pretrain_target", pretrain_target, 0.0, 1.0, low_open=True)
         _check_number("dyna_weight", dyna_weight, 0.0, math.inf)
+        if batch_size is None:
+            # The world model's imagined updates come every 16 plans, and an update from
+            # real trials as often shares the policy's cost among 16 trials; the policy
+            # alone keeps version 0.1's 8.
+            batch_size = 16 if world_model is True else 8
         for name, value, low in (("batch_size", batch_size, 1), ("elite_size", elite_size, 0),
                                  ("pretrain_episodes", pretrain_episodes, 0),
                                  ("n_bins", n_bins, 2), ("plan_candidates", plan_candidates, 1),

@@ -54,7 +54,8 @@ _NUMERIC_SCALE = 0.25  # a numeric difference of this much counts as one differi
 _WEIGHTS = (0.0, 0.5, 0.9)
 _THETAS = (0.5, 1.0, 2.0, 4.0)  # times the number of features
 _NOISES = (1e-4, 1e-2, 1e-1)
-_MAX_ROWS = 512  # observations a process conditions on; beyond, a subset (see GaussianProcess)
+_REFIT_GROWTH = 1.5  # hyperparameters are refitted when the observations grow by this factor
+_MAX_ROWS = 256  # observations a process conditions on; beyond, a subset (see GaussianProcess)
 _RELEVANCE_ROWS = 128  # observations that the choices' relevance is fitted on
 _RELEVANCE_STEPS = 30  # L-BFGS iterations
 _LOG_RELEVANCE = (-2.5, 2.5)  # bounds of a choice's log weight
@@ -164,17 +165,22 @@ def _parts(a: Features, b: Features, relevance: list[np.ndarray] | None = None
         distance = (0.5 * (one_a @ w)[:, None] + 0.5 * (one_b @ w)[None, :]
                     - (one_a * w) @ one_b.T)
     if a.numeric.shape[1]:
-        xa = np.nan_to_num(a.numeric, nan=-1.0) / _NUMERIC_SCALE
-        xb = np.nan_to_num(b.numeric, nan=-1.0) / _NUMERIC_SCALE
-        # In place: these (candidates x observations) passes are most of a plan's cost
-        # outside the triangular solves.
-        delta, term = np.empty_like(distance), np.empty_like(distance)
+        # In place and in single precision: these (candidates x observations) passes are
+        # most of a plan's cost outside the triangular solves, float32 halves their
+        # memory traffic and speeds the exponentials, and a kernel value needs no more
+        # than its 7 digits (the kernel matrix is factorised in double precision).
+        xa = (np.nan_to_num(a.numeric, nan=-1.0) / _NUMERIC_SCALE).astype(np.float32)
+        xb = (np.nan_to_num(b.numeric, nan=-1.0) / _NUMERIC_SCALE).astype(np.float32)
+        squared = np.zeros(distance.shape, dtype=np.float32)
+        near, delta, term = np.zeros_like(squared), np.empty_like(squared), np.empty_like(squared)
         for j in range(xa.shape[1]):
             np.subtract(xa[:, j, None], xb[None, :, j], out=delta)
             np.square(delta, out=delta)
-            distance += delta
+            squared += delta
             np.negative(delta, out=term)
-            similarity += np.exp(term, out=term)
+            near += np.exp(term, out=term)
+        distance = distance + squared
+        similarity = similarity + near
     return distance, similarity, dims
 
 
@@ -220,6 +226,7 @@ class GaussianProcess:
         self._mean = 0.0
         self._scale = 1.0
         self._chol = np.zeros((0, 0))
+        self._chol32: np.ndarray | None = None  # made when first predicted with
         self._alpha = np.zeros(0)
         self._next_refit = 0
 
@@ -295,7 +302,7 @@ class GaussianProcess:
                 best = (evidence, kernel, chol)
         assert best is not None  # the largest noise keeps K positive definite
         self._kernel = best[1]
-        self._next_refit = max(10, int(math.ceil(1.5 * len(z))))
+        self._next_refit = max(10, int(math.ceil(_REFIT_GROWTH * len(z))))
         self._relevance = None
         if (self._learn_relevance and x.numeric.shape[1] == 0 and x.categorical.shape[1]
                 and len(sub_z) >= 10):
@@ -308,8 +315,7 @@ class GaussianProcess:
         if len(rows) < len(z):
             self._refit_with_kernel(x, y)
             return
-        self._chol = best[2]
-        self._alpha = linalg.cho_solve((self._chol, True), z, check_finite=False)
+        self._set_factor(best[2], z)
 
     def _fit_relevance(self, x: Features, z: np.ndarray) -> list[np.ndarray]:
         """Per feature, the weight of each choice in the joint kernel's distance, by
@@ -365,8 +371,7 @@ class GaussianProcess:
         self._x, self._y = x, y
         z = (y - self._mean) / self._scale
         k = self._kernel(*_parts(x, x, self._relevance)) + self._kernel.noise * np.eye(len(y))
-        self._chol = linalg.cholesky(k, lower=True, check_finite=False)
-        self._alpha = linalg.cho_solve((self._chol, True), z, check_finite=False)
+        self._set_factor(linalg.cholesky(k, lower=True, check_finite=False), z)
 
     def _extend(self, x: Features, y: np.ndarray) -> None:
         """Add the new rows to the Cholesky factor, keeping the kernel and the
@@ -396,9 +401,13 @@ class GaussianProcess:
         chol[:old, :old] = self._chol
         chol[old:, :old] = l_new
         chol[old:, old:] = l_corner
-        self._x, self._y, self._chol = x, y, chol
-        z = (y - self._mean) / self._scale
-        self._alpha = linalg.cho_solve((self._chol, True), z, check_finite=False)
+        self._x, self._y = x, y
+        self._set_factor(chol, (y - self._mean) / self._scale)
+
+    def _set_factor(self, chol: np.ndarray, z: np.ndarray) -> None:
+        """Take the Cholesky factor of the kernel matrix and the weights it gives."""
+        self._chol, self._chol32 = chol, None
+        self._alpha = linalg.cho_solve((chol, True), z, check_finite=False)
 
     @property
     def inputs(self) -> Features | None:
@@ -429,9 +438,15 @@ class GaussianProcess:
         assert self._kernel is not None and self._x is not None
         k = self._kernel(*parts)
         mean = k @ self._alpha
-        v = linalg.solve_triangular(self._chol, k.T, lower=True, check_finite=False)
+        # The variance's solve in single precision, at half the cost: for a candidate
+        # (never a point already observed) it is far above the float32 error of
+        # ``sum(v * v)``, about 1e-7. The factor itself is fitted in double precision.
+        if self._chol32 is None:
+            self._chol32 = self._chol.astype(np.float32, order="F")
+        v = linalg.solve_triangular(self._chol32, k.T.astype(np.float32), lower=True,
+                                    check_finite=False)
         # The prior variance of k(x, x) is 1: both parts are 1 at distance 0.
-        variance = np.maximum(1.0 - (v * v).sum(axis=0), 1e-12)
+        variance = np.maximum(1.0 - np.square(v, dtype=np.float64).sum(axis=0), 1e-12)
         return self._mean + self._scale * mean, self._scale * np.sqrt(variance)
 
 
