@@ -4,7 +4,9 @@
 # Run from the repository root: bash benchmarks/world_model.sh
 set -euo pipefail
 DATA=${OPTUNA_RENA_DATA:-../shared/data}
-LOG=${LOG:-benchmarks-world-model.log}
+# A journal file of its own per run (git ignores it), so that a re-run never meets the
+# studies of the last one; open it with optuna-dashboard to look at the runs.
+LOG=${LOG:-benchmarks-world-model-$(date +%Y%m%d-%H%M%S).log}
 run() { optuna-rena benchmark --data-dir "$DATA" --jobs 2 --no-progress --storage "journal:$LOG" "$@"; }
 
 run --task nas-bench-macro-plain --trials 200 --seeds 10 --fewer-seeds gp=5 \
@@ -22,4 +24,4 @@ run --task nas-bench-macro-pair --trials 200 --seeds 10 --fewer-seeds gp=3 \
 run --task digits --trials 40 --seeds 5 --epochs 3 \
   --samplers rena rena:world_model=false random tpe gp --study-prefix digits-wm/ \
   --out benchmarks/digits-world-model
-python benchmarks/sampler_cost.py --seeds 3 --trials 500 > benchmarks/sampler-cost.md
+python benchmarks/sampler_cost.py --seeds 5 --trials 500 > benchmarks/sampler-cost.md
