@@ -1,0 +1,80 @@
+"""RenaSampler alone on the eight NAS-Bench-201 budgets of BENCHMARKS.md, over many seeds,
+in memory: a quick check of whether a change to the sampler moves its median regret.
+Optuna's samplers do not change with this package, so their figures stay those of the
+committed runs; use ``optuna-rena benchmark`` for a side-by-side run.
+
+    python benchmarks/nb201_rena_seeds.py --seeds 30 [--data-dir DIR] [OPTION=VALUE ...]
+
+OPTION=VALUE sets a ``RenaSampler`` argument (the value as JSON, e.g. ``local_steps=4``).
+To compare with an earlier version, run the same command with ``PYTHONPATH`` pointing at
+a checkout of that version. Prints one line: per budget, the median regret at 150 trials
+and the seeds that found the optimum; and the median CPU seconds of a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import time
+
+import numpy as np
+import optuna
+
+from optuna_rena import RenaSampler
+from optuna_rena._tabular import nb201
+from optuna_rena.datasets import load_nb201_hw
+
+BUDGETS = [("eyeriss", 3.2), ("eyeriss", 3.7), ("pixel3", 2.5), ("pixel3", 4.2),
+           ("raspi4", 6.0), ("raspi4", 10.5), ("fpga", 2.1), ("fpga", 2.6)]
+TRIALS = 150
+
+
+def _run(job: tuple[str, str, float, int, dict[str, object]]
+         ) -> tuple[str, float, int, float, float]:
+    data_dir, device, budget, seed, options = job
+    import torch
+
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    objective, optimum, _ = nb201(load_nb201_hw(data_dir), device, budget)
+    study = optuna.create_study(direction="maximize",
+                                sampler=RenaSampler(seed=seed, **options))
+    start = time.process_time()
+    study.optimize(objective, n_trials=TRIALS)
+    seconds = time.process_time() - start
+    best = max((t.value for t in study.trials
+                if all(c <= 0 for c in t.constraints.values())), default=-np.inf)
+    return device, budget, seed, optimum() - best, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=30)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--data-dir", default=os.environ.get("OPTUNA_RENA_DATA",
+                                                             "../shared/data"))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("options", nargs="*", metavar="OPTION=VALUE")
+    args = parser.parse_args()
+    options = {}
+    for item in args.options:
+        name, _, value = item.partition("=")
+        options[name] = json.loads(value)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(args.data_dir, d, b, s, options) for d, b in BUDGETS for s in seeds]
+    with multiprocessing.Pool(args.jobs) as pool:
+        results = pool.map(_run, jobs, chunksize=1)
+    cells = []
+    for device, budget in BUDGETS:
+        regrets = [r[3] for r in results if r[0] == device and r[1] == budget]
+        found = sum(r <= 1e-9 for r in regrets)
+        cells.append(f"{device} {budget}: {np.median(regrets):.3f} ({found}/{len(regrets)})")
+    print(f"seeds {seeds.start}-{seeds.stop - 1}", options or "defaults", "|",
+          " | ".join(cells), f"| CPU s/run {np.median([r[4] for r in results]):.2f}",
+          flush=True)
+
+
+if __name__ == "__main__":
+    main()
