@@ -4,7 +4,7 @@
 # (eyeriss 3.2, fpga 2.1) or RenaSampler misses half of TPE's regret (raspi4 10.5).
 # Medians there move in steps of 0.03-0.1 points between sets of ten seeds, so the
 # comparison is made on thirty (BENCHMARKS.md).
-# Run from the repository root: bash benchmarks/nb201_thirty_seeds.sh  (about 35 minutes)
+# Run from the repository root: bash benchmarks/nb201_thirty_seeds.sh  (about 40 minutes)
 set -euo pipefail
 DATA=${OPTUNA_RENA_DATA:-../shared/data}
 # A journal file of its own per run (git ignores it), so that a re-run never meets the
