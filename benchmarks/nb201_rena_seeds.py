@@ -23,6 +23,7 @@ import numpy as np
 import optuna
 
 from optuna_rena import RenaSampler
+from optuna_rena._benchmark.results import feasible_and_complete
 from optuna_rena._tabular import nb201
 from optuna_rena.datasets import load_nb201_hw
 
@@ -44,8 +45,7 @@ def _run(job: tuple[str, str, float, int, dict[str, object]]
     start = time.process_time()
     study.optimize(objective, n_trials=TRIALS)
     seconds = time.process_time() - start
-    best = max((t.value for t in study.trials
-                if all(c <= 0 for c in t.constraints.values())), default=-np.inf)
+    best = max((t.value for t in study.trials if feasible_and_complete(t)), default=-np.inf)
     return device, budget, seed, optimum() - best, seconds
 
 
