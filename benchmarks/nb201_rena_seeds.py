@@ -3,11 +3,13 @@ in memory: a quick check of whether a change to the sampler moves its median reg
 Optuna's samplers do not change with this package, so their figures stay those of the
 committed runs; use ``optuna-rena benchmark`` for a side-by-side run.
 
-    python benchmarks/nb201_rena_seeds.py --seeds 30 [--data-dir DIR] [OPTION=VALUE ...]
+    python benchmarks/nb201_rena_seeds.py --seeds 30 [--data-dir DIR] [--what-if NAME]
+        [--budgets eyeriss:3.2,fpga:2.1] [OPTION=VALUE ...]
 
 OPTION=VALUE sets a ``RenaSampler`` argument (the value as JSON, e.g. ``local_steps=4``).
 To compare with an earlier version, run the same command with ``PYTHONPATH`` pointing at
-a checkout of that version. Prints one line: per budget, the median regret at 150 trials
+a checkout of that version. ``--what-if`` applies one of the changes tried and not
+adopted (``what_if.py``). Prints one line: per budget, the median regret at 150 trials
 and the seeds that found the optimum; and the median CPU seconds of a run.
 """
 
@@ -32,10 +34,15 @@ BUDGETS = [("eyeriss", 3.2), ("eyeriss", 3.7), ("pixel3", 2.5), ("pixel3", 4.2),
 TRIALS = 150
 
 
-def _run(job: tuple[str, str, float, int, dict[str, object]]
+def _run(job: tuple[str, str, float, int, dict[str, object], str | None]
          ) -> tuple[str, float, int, float, float]:
-    data_dir, device, budget, seed, options = job
+    data_dir, device, budget, seed, options, what_if = job
     import torch
+
+    if what_if:
+        import what_if as changes  # beside this script
+
+        changes.apply(what_if)
 
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -56,6 +63,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("OPTUNA_RENA_DATA",
                                                              "../shared/data"))
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--what-if", choices=("exhaustive", "copula", "yeo-johnson"))
+    parser.add_argument("--budgets", help="only these, e.g. eyeriss:3.2,fpga:2.1")
     parser.add_argument("options", nargs="*", metavar="OPTION=VALUE")
     args = parser.parse_args()
     options = {}
@@ -63,15 +72,25 @@ def main() -> None:
         name, _, value = item.partition("=")
         options[name] = json.loads(value)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    jobs = [(args.data_dir, d, b, s, options) for d, b in BUDGETS for s in seeds]
+    budgets = BUDGETS
+    if args.budgets:
+        known = {f"{d}:{b}": (d, b) for d, b in BUDGETS}
+        asked = args.budgets.split(",")
+        unknown = [x for x in asked if x not in known]
+        if unknown:
+            parser.error(f"--budgets: {unknown} not among {list(known)}")
+        budgets = [known[x] for x in known if x in asked]
+    jobs = [(args.data_dir, d, b, s, options, args.what_if) for d, b in budgets
+            for s in seeds]
     with multiprocessing.Pool(args.jobs) as pool:
         results = pool.map(_run, jobs, chunksize=1)
     cells = []
-    for device, budget in BUDGETS:
+    for device, budget in budgets:
         regrets = [r[3] for r in results if r[0] == device and r[1] == budget]
         found = sum(r <= 1e-9 for r in regrets)
         cells.append(f"{device} {budget}: {np.median(regrets):.3f} ({found}/{len(regrets)})")
-    print(f"seeds {seeds.start}-{seeds.stop - 1}", options or "defaults", "|",
+    print(f"seeds {seeds.start}-{seeds.stop - 1}", options or "defaults",
+          f"what-if {args.what_if}" if args.what_if else "", "|",
           " | ".join(cells), f"| CPU s/run {np.median([r[4] for r in results]):.2f}",
           flush=True)
 
