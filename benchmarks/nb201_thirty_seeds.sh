@@ -2,7 +2,7 @@
 # NAS-Bench-201 on thirty seeds: RenaSampler, TPE and GP side by side in the same run, on
 # the eight budgets of world_model.sh, whose ten seeds (three for GP) are too few: medians
 # move in steps of 0.03-0.1 points between sets of ten seeds (BENCHMARKS.md).
-# Run from the repository root: bash benchmarks/nb201_thirty_seeds.sh  (about 13 minutes
+# Run from the repository root: bash benchmarks/nb201_thirty_seeds.sh  (13-20 minutes
 # per budget); BUDGETS="eyeriss:3.2 fpga:2.1" runs only those.
 set -euo pipefail
 DATA=${OPTUNA_RENA_DATA:-../shared/data}
