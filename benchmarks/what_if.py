@@ -6,7 +6,7 @@ part of the package.
 
 * ``exhaustive``: the acquisition is maximised over every configuration of the search
   space (all 15625 cells) instead of the policy's episodes, the best trials' neighbours
-  and the hill-climb: what a perfect acquisition optimiser would give. About 20 times the
+  and the hill-climb: what a perfect acquisition optimiser would give. About 17 times the
   sampler's cost.
 * ``copula``, ``yeo-johnson``: the objective is warped before the world model fits it
   (normal scores of its ranks; a Yeo-Johnson power transform), as HEBO does, so that the
