@@ -5,10 +5,9 @@ only take these values), and how visible the optimum is to a model.
     python benchmarks/nb201_landscape.py [--data-dir DIR]
 
 Visibility is measured with everything known: a ridge regression on the one-hot code of
-the six edges and all pairwise products of it (the interactions of two edges, which an
-ARD kernel on the one-hot code sees at most), fitted on all 15625 cells, ranks the
-feasible cells; the optimum's rank there is a best case for a sampler whose model sees
-those interactions from 150 trials. The optimum's one-edge neighbours show whether it
+the six edges and all pairwise products of it (main effects and interactions of two
+edges), fitted on all 15625 cells, ranks the feasible cells; the optimum's rank there
+tells how visible it is to a smooth model of that kind when everything is known. The optimum's one-edge neighbours show whether it
 sits on a ridge a local search climbs, or alone.
 """
 
@@ -20,11 +19,9 @@ import os
 import numpy as np
 from sklearn.linear_model import Ridge
 
+from nb201_rena_seeds import BUDGETS  # beside this script
 from optuna_rena.datasets import load_nb201_hw
 from optuna_rena.datasets import NB201_OPERATIONS
-
-BUDGETS = [("eyeriss", 3.2), ("eyeriss", 3.7), ("pixel3", 2.5), ("pixel3", 4.2),
-           ("raspi4", 6.0), ("raspi4", 10.5), ("fpga", 2.1), ("fpga", 2.6)]
 
 
 def _codes(cells: np.ndarray) -> np.ndarray:

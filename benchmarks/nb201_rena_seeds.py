@@ -28,6 +28,7 @@ from optuna_rena import RenaSampler
 from optuna_rena._benchmark.results import feasible_and_complete
 from optuna_rena._tabular import nb201
 from optuna_rena.datasets import load_nb201_hw
+from what_if import NAMES as WHAT_IF  # beside this script
 
 BUDGETS = [("eyeriss", 3.2), ("eyeriss", 3.7), ("pixel3", 2.5), ("pixel3", 4.2),
            ("raspi4", 6.0), ("raspi4", 10.5), ("fpga", 2.1), ("fpga", 2.6)]
@@ -40,7 +41,7 @@ def _run(job: tuple[str, str, float, int, dict[str, object], str | None]
     import torch
 
     if what_if:
-        import what_if as changes  # beside this script
+        import what_if as changes
 
         changes.apply(what_if)
 
@@ -63,7 +64,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("OPTUNA_RENA_DATA",
                                                              "../shared/data"))
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--what-if", choices=("exhaustive", "copula", "yeo-johnson"))
+    parser.add_argument("--what-if", choices=WHAT_IF)
     parser.add_argument("--budgets", help="only these, e.g. eyeriss:3.2,fpga:2.1")
     parser.add_argument("options", nargs="*", metavar="OPTION=VALUE")
     args = parser.parse_args()

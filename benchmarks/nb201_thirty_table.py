@@ -6,8 +6,8 @@
 Per budget: each sampler's median regret at 150 trials [quartiles], the seeds that found
 the optimum, the sampler's milliseconds per trial, and two-sided tests of RenaSampler
 against GP on the same seeds' outcomes: Fisher's exact test on the optimum found, and the
-Mann-Whitney U test on the regrets (with the sampler whose regrets tend lower). Where they are far above 0.05, thirty seeds cannot
-tell the two apart.
+Mann-Whitney U test on the regrets (with the sampler whose regrets tend lower). Where
+they are far above 0.05, thirty seeds cannot tell the two apart.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import sys
 import numpy as np
 from scipy import stats
 
-BUDGETS = [("eyeriss", "3.2"), ("eyeriss", "3.7"), ("pixel3", "2.5"), ("pixel3", "4.2"),
-           ("raspi4", "6.0"), ("raspi4", "10.5"), ("fpga", "2.1"), ("fpga", "2.6")]
+from nb201_rena_seeds import BUDGETS  # beside this script
+
 SAMPLERS = ("rena", "tpe", "gp")
 
 
