@@ -58,8 +58,7 @@ def apply(name: str) -> None:
     elif name == "gp-kernel":
         acquisition.GaussianProcess = _GPSamplerKernel  # type: ignore[misc]
     elif name == "gp-kernel-per-choice":
-        _GPSamplerKernel.per_choice, _GPSamplerKernel.growth = True, 1.5
-        acquisition.GaussianProcess = _GPSamplerKernel  # type: ignore[misc]
+        acquisition.GaussianProcess = _GPSamplerKernelPerChoice  # type: ignore[misc]
     else:
         raise ValueError(f"unknown what-if {name!r}; expected one of {NAMES}.")
 
@@ -221,3 +220,10 @@ class _GPSamplerKernel:
         v = linalg.solve_triangular(self._chol, k.T, lower=True, check_finite=False)
         variance = np.maximum(scale - np.square(v).sum(axis=0), 1e-12)
         return self._mean + self._std * (k @ self._alpha), self._std * np.sqrt(variance)
+
+
+class _GPSamplerKernelPerChoice(_GPSamplerKernel):
+    """One length-scale per choice, refitted on the package's geometric schedule."""
+
+    per_choice = True
+    growth = 1.5
