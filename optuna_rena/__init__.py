@@ -18,6 +18,7 @@ from optuna_rena._sampler import RenaSampler
 from optuna_rena._space import ArchitectureSpace
 from optuna_rena._space import DecisionContext
 from optuna_rena._space import SpaceAwareSampler
+from optuna_rena._space import UnreachableBudgetWarning
 from optuna_rena._spec import AvgPool2d
 from optuna_rena._spec import BasicBlock
 from optuna_rena._spec import Conv2d
@@ -47,6 +48,7 @@ __all__ = [
     "DecisionContext",
     "RenaSampler",
     "SpaceAwareSampler",
+    "UnreachableBudgetWarning",
     "best_feasible_report",
     "mirror_constraints_for_dashboard",
     "set_constraint",

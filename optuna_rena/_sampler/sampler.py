@@ -37,6 +37,7 @@ from optuna_rena._sampler.policy import one_torch_thread
 from optuna_rena._sampler.policy import RenaPolicy
 from optuna_rena._sampler.policy import State
 from optuna_rena._sampler.world_model import one_blas_thread
+from optuna_rena._space import UnreachableBudgetWarning
 from optuna_rena._spec import NetworkSpec
 
 
@@ -492,7 +493,8 @@ class RenaSampler(BaseSampler):
                 unreachable = self._space.unreachable()
                 for problem in unreachable:
                     # Said once, before any trial is spent on a budget out of reach.
-                    warnings.warn(problem + "; loosen it or widen the space.", stacklevel=2)
+                    warnings.warn(problem + "; loosen it or widen the space.",
+                                  UnreachableBudgetWarning, stacklevel=2)
                 # Pre-training on a penalty that no child can bring to 1 would only
                 # collapse the policy onto the least infeasible child.
                 if self.pretrain_episodes and not unreachable and (

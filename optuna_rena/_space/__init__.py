@@ -3,9 +3,10 @@
 from optuna_rena._space.edits import scale_value
 from optuna_rena._space.encoding import DecisionContext
 from optuna_rena._space.hook import SpaceAwareSampler
+from optuna_rena._space.reach import UnreachableBudgetWarning
 from optuna_rena._space.space import ArchitectureSpace
 from optuna_rena._space.space import DEFAULT_SCALE_FACTORS
 
 
 __all__ = ["ArchitectureSpace", "DEFAULT_SCALE_FACTORS", "DecisionContext",
-           "SpaceAwareSampler", "scale_value"]
+           "SpaceAwareSampler", "UnreachableBudgetWarning", "scale_value"]
