@@ -35,9 +35,9 @@ from scipy import optimize
 from scipy import special
 from scipy import stats
 
-from optuna_rena._sampler import acquisition
 from optuna_rena._sampler import candidates
-from optuna_rena._sampler.world_model import Features
+from optuna_rena._sampler import world_model
+from optuna_rena._sampler.gp import Features
 
 NAMES = ("exhaustive", "copula", "yeo-johnson", "gp-kernel", "gp-kernel-per-choice")
 _applied: set[str] = set()
@@ -56,9 +56,9 @@ def apply(name: str) -> None:
     elif name == "yeo-johnson":
         _warp(lambda y: stats.yeojohnson((y - y.mean()) / (y.std() + 1e-12))[0])
     elif name == "gp-kernel":
-        acquisition.GaussianProcess = _GPSamplerKernel  # type: ignore[misc]
+        world_model.GaussianProcess = _GPSamplerKernel  # type: ignore[misc]
     elif name == "gp-kernel-per-choice":
-        acquisition.GaussianProcess = _GPSamplerKernelPerChoice  # type: ignore[misc]
+        world_model.GaussianProcess = _GPSamplerKernelPerChoice  # type: ignore[misc]
     else:
         raise ValueError(f"unknown what-if {name!r}; expected one of {NAMES}.")
 
@@ -82,18 +82,18 @@ def _exhaustive() -> None:
 
 
 def _warp(transform: Callable[[np.ndarray], np.ndarray]) -> None:
-    fit = acquisition.WorldModel.fit
+    fit = world_model.WorldModel.fit
 
-    def warped_fit(self: acquisition.WorldModel, o: acquisition.Observations) -> Any:
+    def warped_fit(self: world_model.WorldModel, o: world_model.Observations) -> Any:
         objective = o.objective.copy()
         ok = np.isfinite(objective)
         if ok.sum() >= 3:
             # Monotone: the best feasible trial stays the best, in the warped values.
             objective[ok] = transform(objective[ok])
-        return fit(self, acquisition.Observations(o.features, objective, o.constraints,
+        return fit(self, world_model.Observations(o.features, objective, o.constraints,
                                                   o.feasible))
 
-    acquisition.WorldModel.fit = warped_fit  # type: ignore[method-assign]
+    world_model.WorldModel.fit = warped_fit  # type: ignore[method-assign]
 
 
 class _GPSamplerKernel:
@@ -114,11 +114,6 @@ class _GPSamplerKernel:
         self._widths: np.ndarray | None = None
 
     n = property(lambda self: len(self._y))
-    inputs = property(lambda self: self._x)
-    relevance = None
-
-    def distances(self, x: Features) -> None:
-        return None
 
     def _differences(self, a: Features, b: Features) -> np.ndarray:
         """(len(a), len(b), dims): what each dimension adds to the squared distance."""
@@ -211,7 +206,7 @@ class _GPSamplerKernel:
         grad[dims + 1] += (0.1 / noise - 30.0) * (noise - self._MIN_NOISE)
         return -evidence, -grad
 
-    def predict(self, x: Features, parts: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, x: Features) -> tuple[np.ndarray, np.ndarray]:
         if self._x is None or self.n == 0:
             return np.full(len(x), self._mean), np.full(len(x), self._std)
         assert self._raw is not None

@@ -112,7 +112,7 @@ def test_benchmark_bad_flags(flag: str, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_sampler_options() -> None:
     sampler = make_sampler("rena:elite_size=0,penalty_base=0.5", 3)
-    assert sampler.elite_size == 0 and sampler.penalty_base == 0.5
+    assert sampler.options.elite_size == 0 and sampler.options.penalty_base == 0.5
     assert make_sampler("rena-paper", 0).avoid_repeats is False
     with pytest.raises(ValueError, match="penalty_base must be a number"):
         make_sampler("rena:penalty_base=2", 0)

@@ -69,11 +69,11 @@ def test_reseed_rng_changes_the_samples_and_keeps_what_was_learnt() -> None:
     first = [[t.params for t in study.trials] for study in studies]
     assert first[0] == first[1] == first[2]
     for sampler in samplers[1:]:
-        weights = {k: v.clone() for k, v in sampler._learner.policy.state_dict().items()}
+        weights = {k: v.clone() for k, v in sampler._state.learner.policy.state_dict().items()}
         assert sampler.n_updates == 3  # 12 finished trials when the 13th started
         sampler.reseed_rng()
         assert sampler.n_updates == 3
-        for k, v in sampler._learner.policy.state_dict().items():
+        for k, v in sampler._state.learner.policy.state_dict().items():
             assert torch.equal(v, weights[k])  # what was learnt is kept
     for study in studies:
         study.optimize(macro_objective(macro_space()), n_trials=3)
@@ -171,8 +171,9 @@ def test_pretraining_stops_when_it_makes_no_progress() -> None:
     shrunk onto one child; its pools and a uniform last resort keep plans new."""
     sampler = RenaSampler(seed=0)
     sampler.attach_space(macro_space([Constraint("params", max=380_000)]))
-    planner = sampler._planner
-    stats = planner.pretrain(2048, 0.5, 0.9, sampler.entropy_weight)
+    planner = sampler._state.space_planner
+    assert planner is not None
+    stats = planner.pretrain(2048, 0.5)
     assert stats["stalled"] == 1.0 and stats["episodes"] < 2048
     assert len({s.key for s in planner.simulate(64)}) >= 8
     seen: set[str] = set()
@@ -211,9 +212,9 @@ def test_enqueued_and_fixed_parameters_are_in_the_decision_order() -> None:
     study.optimize(objective, n_trials=3)
     orders = [t.system_attrs.get("rena:order") for t in study.trials]
     assert orders == [["a", "b", "c"]] * 3
-    steps = [sampler._decisions.steps_of(t) for t in study.trials]
+    steps = [sampler._state.decisions.steps_of(t) for t in study.trials]
     assert [len(s) for s in steps] == [3, 3, 3]
-    assert steps[1][1].chosen == sampler._decisions.decision(
+    assert steps[1][1].chosen == sampler._state.decisions.decision(
         "b", study.trials[1].distributions["b"], {"a": "r"}).index_of(7)
 
 

@@ -14,9 +14,9 @@ from scipy import stats
 from optuna_rena import RenaSampler
 from optuna_rena import trial_violations
 from optuna_rena._constraints import is_feasible
-from optuna_rena._sampler.world_model import Features
-from optuna_rena._sampler.world_model import GaussianProcess
-from optuna_rena._sampler.world_model import log_expected_improvement
+from optuna_rena._sampler.gp import Features
+from optuna_rena._sampler.gp import GaussianProcess
+from optuna_rena._sampler.acqf import log_expected_improvement
 from optuna_rena.datasets import load_nas_bench_macro
 
 from helpers import macro_objective
@@ -141,7 +141,7 @@ def test_plain_objective_is_planned_in_the_world_model() -> None:
     trials = study.trials
     keys = [tuple(sorted(t.params.items())) for t in trials]
     assert len(set(keys)) == len(keys)  # never the same configuration twice
-    planned = trials[sampler.model_startup_trials + 1:]
+    planned = trials[sampler.options.model_startup_trials + 1:]
     feasible = [is_feasible(trial_violations(t)) for t in planned]
     assert np.mean(feasible) > 0.7
     best = study.best_trial
@@ -175,7 +175,8 @@ def test_a_restarted_worker_rebuilds_the_world_model(tmp_path: Path) -> None:
     again = RenaSampler(seed=1)
     resumed = optuna.load_study(study_name="s", storage=storage, sampler=again)
     resumed.optimize(_plain, n_trials=1)
-    assert again._history.n_complete == 20  # read from storage, all of it
+    planner = again._state.relative_planner
+    assert planner is not None and planner.history.n_complete == 20  # read all of storage
     new = resumed.trials[-1]
     assert tuple(sorted(new.params.items())) not in {
         tuple(sorted(t.params.items())) for t in resumed.trials[:-1]}
@@ -233,8 +234,8 @@ def test_the_encoding_cache_survives_its_limit(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_broken_exact_budget_ranks_below_every_candidate_that_meets_it() -> None:
-    from optuna_rena._sampler.acquisition import Observations
-    from optuna_rena._sampler.acquisition import WorldModel
+    from optuna_rena._sampler.world_model import Observations
+    from optuna_rena._sampler.world_model import WorldModel
 
     # Choice 0 is far over a measured latency budget; choice 1 is well within it.
     x = Features(np.array([[0], [1], [0], [1], [0], [1]]), np.zeros((6, 0)))

@@ -18,17 +18,21 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
-import math
 from typing import Any
 from typing import TYPE_CHECKING
 
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
-from optuna.distributions import FloatDistribution
-from optuna.distributions import IntDistribution
+from optuna.trial import FrozenTrial
 
+from optuna_rena._metrics import INTERRUPTED_ATTR
+from optuna_rena._metrics import stored_child_spec
+from optuna_rena._sampler.ranges import from_scale
+from optuna_rena._sampler.ranges import scale_bounds
+from optuna_rena._sampler.ranges import to_scale
 from optuna_rena._spec import NetworkSpec
 
 
@@ -76,6 +80,16 @@ class SpaceEpisodes:
         if len(self._made) < _CACHE:
             self._made[_signature(params)] = made
         return made
+
+    def trial_candidate(self, trial: FrozenTrial) -> Candidate | None:
+        """The candidate a trial of this space evaluated, from its stored child; ``None``
+        for a trial without one (another sampler's trial that never reached the space)."""
+        spec = stored_child_spec(trial)
+        if spec is None:
+            return None
+        params = {k: v for k, v in trial.params.items()
+                  if self.space.context(k, (v,), trial.params) is not None}
+        return self.candidate(params, NetworkSpec.from_json(spec))
 
     def replay(self, params: Mapping[str, Any], rng: np.random.RandomState) -> Candidate:
         """The candidate that ``params`` give, a decision they lack or whose value no
@@ -126,6 +140,8 @@ class SpaceEpisodes:
 class ParamEpisodes:
     """Episodes and moves over a define-by-run objective's search space."""
 
+    space = None
+
     def __init__(self, search_space: Mapping[str, BaseDistribution]) -> None:
         self.search_space = dict(sorted(search_space.items()))
 
@@ -138,7 +154,16 @@ class ParamEpisodes:
     def candidate(self, params: dict[str, Any], result: Any = None) -> Candidate:
         """``params`` hold the search space's parameters in its (sorted) order, as every
         caller builds them, so the key needs no sorting."""
-        return Candidate(params, repr(tuple(params.items())), None, {})
+        return Candidate(params, _params_key([repr(item) for item in params.items()]), None,
+                         {})
+
+    def trial_candidate(self, trial: FrozenTrial) -> Candidate | None:
+        """The candidate a trial evaluated; ``None`` for a trial that lacks one of the
+        search space's parameters (a trial of another search space)."""
+        params = {k: trial.params[k] for k in self.search_space if k in trial.params}
+        if len(params) < len(self.search_space) or not params:
+            return None
+        return self.candidate(params)
 
     def neighbours(self, candidate: Candidate, rng: np.random.RandomState) -> list[Candidate]:
         """Each categorical parameter changed to each other choice; each number moved
@@ -157,26 +182,32 @@ class ParamEpisodes:
                 moved = [_moved(d, value, sign * rng.uniform(0.02, 0.25)) for sign in (-1, 1)]
                 moved = [v for v in moved if v != value]
             i = position[name]
-            head, tail = ", ".join(items[:i]), ", ".join(items[i + 1:])
             for v in moved:
-                key = ", ".join(p for p in (head, repr((name, v)), tail) if p)
-                out.append(Candidate({**params, name: v},
-                                     f"({key},)" if len(items) == 1 else f"({key})", None, {}))
+                key = _params_key(items[:i] + [repr((name, v))] + items[i + 1:])
+                out.append(Candidate({**params, name: v}, key, None, {}))
         return out
+
+
+def child_keys(trials: Sequence[FrozenTrial]) -> set[str]:
+    """The keys of the children of a space's trials, finished or running: their child
+    networks as JSON. Not those of trials that Ctrl-C stopped, which said nothing about
+    their child."""
+    return {stored_child_spec(t) for t in trials
+            if not t.system_attrs.get(INTERRUPTED_ATTR)} - {None}  # type: ignore[misc]
+
+
+def _params_key(item_reprs: Sequence[str]) -> str:
+    """The key of a parameter configuration from its items' reprs, in the search space's
+    order: ``repr(tuple(params.items()))``."""
+    joined = ", ".join(item_reprs)
+    return f"({joined},)" if len(item_reprs) == 1 else f"({joined})"
 
 
 def _moved(d: BaseDistribution, value: Any, fraction: float) -> Any:
     """``value`` moved by ``fraction`` of the range (in log space for log ranges), on the
     distribution's grid and within its bounds."""
-    assert isinstance(d, (IntDistribution, FloatDistribution))
-    if d.log:
-        x = math.exp(math.log(value) + fraction * (math.log(d.high) - math.log(d.low)))
-    else:
-        x = value + fraction * (d.high - d.low)
-    if d.step is not None:
-        x = d.low + round((x - d.low) / d.step) * d.step
-    x = min(max(x, d.low), d.high)
-    return int(round(x)) if isinstance(d, IntDistribution) else float(x)
+    low, high = scale_bounds(d)
+    return from_scale(d, to_scale(d, value) + fraction * (high - low))
 
 
 def _signature(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 import functools
-import math
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -23,8 +23,14 @@ from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 from optuna.trial import FrozenTrial
+import torch
 
+from optuna_rena._sampler.policy import RenaPolicy
+from optuna_rena._sampler.policy import State
 from optuna_rena._sampler.policy import Step
+from optuna_rena._sampler.ranges import from_scale
+from optuna_rena._sampler.ranges import scale_bounds
+from optuna_rena._sampler.ranges import to_scale
 from optuna_rena._space import DecisionContext
 
 
@@ -54,15 +60,9 @@ class Decision:
         """The parameter value of choice ``index``."""
         if self.values is not None:
             return self.values[index]
-        d = self.distribution
-        assert self.edges is not None and isinstance(d, (IntDistribution, FloatDistribution))
-        x = rng.uniform(self.edges[index], self.edges[index + 1])
-        if d.log:
-            x = math.exp(x)
-        if d.step is not None:
-            x = d.low + round((x - d.low) / d.step) * d.step
-        x = min(max(x, d.low), d.high)
-        return int(round(x)) if isinstance(d, IntDistribution) else float(x)
+        assert self.edges is not None
+        return from_scale(self.distribution, rng.uniform(self.edges[index],
+                                                         self.edges[index + 1]))
 
     def index_of(self, value: Any) -> int:
         """The choice that a parameter value falls in."""
@@ -71,7 +71,7 @@ class Decision:
                 return self.distribution.to_internal_repr(value)  # type: ignore[return-value]
             return min(range(self.n), key=lambda i: abs(self.values[i] - value))  # type: ignore[index]
         assert self.edges is not None
-        x = math.log(value) if self.distribution.log else float(value)  # type: ignore[attr-defined]
+        x = to_scale(self.distribution, value)
         return int(np.clip(np.searchsorted(self.edges, x, side="right") - 1, 0, self.n - 1))
 
 
@@ -126,7 +126,7 @@ class DecisionMaker:
                 float(min(v, d.high)) for v in grid)
             return Decision(_named_context(name, tuple(f"{name}={v!r}" for v in values)),
                             d, values)
-        low, high = (math.log(d.low), math.log(d.high)) if d.log else (d.low, d.high)
+        low, high = scale_bounds(d)
         if isinstance(d, IntDistribution) and not d.log:
             # Integer bins cover [low - step/2, high + step/2] so each value gets its share.
             low, high = low - d.step / 2, high + d.step / 2
@@ -154,6 +154,35 @@ class DecisionMaker:
             if decision.n > 1:
                 steps.append(Step(decision.context, decision.index_of(trial.params[name])))
         return steps
+
+
+@dataclass
+class RunningEpisode:
+    """A running trial as the policy decides it: the controller's state, the decisions so
+    far (the order stored in ``rena:order``), and the plan of the space's decisions when
+    one was drawn."""
+
+    layers: torch.Tensor
+    state: State
+    order: list[str] = field(default_factory=list)
+    plan: dict[str, Any] | None = None
+
+    def catch_up(self, trial: FrozenTrial, decisions: DecisionMaker, policy: RenaPolicy,
+                 rng: np.random.RandomState, advance: bool = True) -> None:
+        """Take into the episode the parameters that the trial holds but the policy did
+        not decide (enqueued, fixed or planned ones), in the order they were suggested:
+        the stored order then replays every decision, and with ``advance`` the
+        controller's state has seen them all, as it has when it learns from the trial."""
+        for name, value in trial.params.items():
+            if name in self.order or name not in trial.distributions:
+                continue
+            if advance:
+                params = {k: trial.params[k] for k in self.order}
+                decision = decisions.decision(name, trial.distributions[name], params)
+                if decision.n > 1:
+                    self.state, _ = policy.act(self.state, self.layers, [decision.context],
+                                               rng, chosen=[decision.index_of(value)])
+            self.order.append(name)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
-from optuna.distributions import FloatDistribution
-from optuna.distributions import IntDistribution
 
 from optuna_rena._sampler.candidates import Candidate
-from optuna_rena._sampler.world_model import Features
+from optuna_rena._sampler.gp import Features
+from optuna_rena._sampler.ranges import normalise
 from optuna_rena._spec import NetworkSpec
 
 
@@ -128,7 +127,7 @@ class ConfigurationEncoder:
             d = self._numeric[name]
             for i, params in enumerate(configurations):
                 if name in params:
-                    numeric[i, j] = _scaled(d, params[name])
+                    numeric[i, j] = normalise(d, params[name])
         if structure and children is not None:
             for i, child in enumerate(children):
                 if child is not None:
@@ -148,12 +147,3 @@ class ConfigurationEncoder:
         return np.array([
             0.5 + math.log2(max(float(counted[k]), 1e-9) / max(self._baseline[k], 1e-9))
             / (2 * _OCTAVES) for k in _STRUCTURE])
-
-
-def _scaled(d: BaseDistribution, value: Any) -> float:
-    assert isinstance(d, (IntDistribution, FloatDistribution))
-    if d.high == d.low:
-        return 0.5
-    if d.log:
-        return (math.log(value) - math.log(d.low)) / (math.log(d.high) - math.log(d.low))
-    return (float(value) - d.low) / (d.high - d.low)

@@ -22,6 +22,7 @@ import torch
 
 from optuna_rena._constraints import is_feasible
 from optuna_rena._sampler.decisions import DecisionMaker
+from optuna_rena._sampler.options import RenaOptions
 from optuna_rena._sampler.policy import RenaPolicy
 from optuna_rena._sampler.policy import Step
 from optuna_rena._sampler.reward import Outcome
@@ -39,17 +40,12 @@ class Record:
     outcome: Outcome
 
 
-@dataclass(frozen=True)
-class LearnerOptions:
-    """The learner's settings (see :class:`~optuna_rena.RenaSampler` for each)."""
-
-    batch_size: int
-    learning_rate: float
-    entropy_weight: float
-    baseline_decay: float
-    elite_size: int
-    penalty_base: float
-    penalty_tightening: bool
+MAX_GRAD_NORM = 1.0
+"""Gradients are clipped to this norm: one lucky trial must not swing the policy."""
+_EPS = 1e-8
+_TIGHTENING_CAP = 20
+"""The penalty tightens with the feasible trials up to this many: ``p ** 21`` is 0.11 at
+``p = 0.9``, which already rules a violation out against any feasible network."""
 
 
 class Learner:
@@ -58,11 +54,11 @@ class Learner:
     Args:
         policy: The policy to train.
         layer_tokens: The baseline's layer tokens (empty without a space).
-        options: The learner's settings.
+        options: The sampler's options; the learner reads the reward's and REINFORCE's.
     """
 
     def __init__(self, policy: RenaPolicy, layer_tokens: list[list[str]],
-                 options: LearnerOptions) -> None:
+                 options: RenaOptions) -> None:
         self.policy = policy
         self.layer_tokens = layer_tokens
         self.options = options
@@ -111,7 +107,7 @@ class Learner:
             return o.penalty_base
         n_feasible = sum(1 for r in records
                          if r.outcome.values is not None and is_feasible(r.outcome.violations))
-        return o.penalty_base ** (1 + min(n_feasible, 20))
+        return o.penalty_base ** (1 + min(n_feasible, _TIGHTENING_CAP))
 
     def rewards(self) -> dict[int, float]:
         """The reward of each trial learnt from, under the current ``p``."""
@@ -120,6 +116,7 @@ class Learner:
         return {r.number: float(v) for r, v in zip(self.history, values)}
 
     def _update(self, batch: list[Record]) -> None:
+        """One REINFORCE step on a batch of finished trials, with elite replay."""
         o = self.options
         everything = self.history + batch
         all_rewards = rewards([r.outcome for r in everything], self._directions,
@@ -127,33 +124,48 @@ class Learner:
         batch_rewards = all_rewards[len(self.history):]
         if self._baseline is None:
             self._baseline = float(batch_rewards.mean())
-        scale = float(all_rewards.std()) + 1e-8
-        advantages = (batch_rewards - self._baseline) / scale
+        # Divided by the spread of every reward so far, so that the step's size does not
+        # depend on the objective's scale.
+        spread = float(all_rewards.std())
+        batch_advantages = advantages(batch_rewards, self._baseline, spread)
         self._baseline = (o.baseline_decay * self._baseline
                           + (1 - o.baseline_decay) * float(batch_rewards.mean()))
         episodes = [r.steps for r in batch]
-        weights = list(advantages)
+        weights = list(batch_advantages)
         entropy = [o.entropy_weight] * len(batch)
         if o.elite_size:
-            for i in np.argsort(-all_rewards, kind="stable")[:o.elite_size]:
-                episodes.append(everything[i].steps)
-                weights.append(max(0.0, (all_rewards[i] - self._baseline) / scale))
-                entropy.append(0.0)
-        self.step(episodes, weights, entropy, len(batch))
+            # Self-imitation: the best trials so far, against the updated baseline, with
+            # their positive advantage only.
+            elites = np.argsort(-all_rewards, kind="stable")[:o.elite_size]
+            episodes += [everything[i].steps for i in elites]
+            weights += list(np.maximum(0.0, advantages(all_rewards[elites], self._baseline,
+                                                       spread)))
+            entropy += [0.0] * len(elites)
+        self.reinforce_step(episodes, weights, entropy, len(batch))
         self.history.extend(batch)
         self.n_updates += 1
         self.learned_trials.extend(r.number for r in batch)
 
-    def step(self, episodes: Sequence[Sequence[Step]], advantages: Sequence[float],
-             entropy_weights: Sequence[float], denominator: int) -> None:
-        """One policy-gradient step: ascend ``advantage * log_prob + weight * entropy``,
-        summed over the episodes and divided by ``denominator``."""
+    def reinforce_step(self, episodes: Sequence[Sequence[Step]],
+                       advantages: Sequence[float], entropy_weights: Sequence[float],
+                       denominator: int) -> None:
+        """One policy-gradient step, the one every update takes (from real trials, from
+        imagined ones, in pre-training): ascend ``advantage * log_prob + weight *
+        entropy``, summed over the episodes and divided by ``denominator``."""
         log_prob, entropy = self.policy.evaluate(self.layer_tokens, episodes)
         objective = (torch.tensor(advantages, dtype=torch.float32) * log_prob
                      + torch.tensor(entropy_weights, dtype=torch.float32) * entropy)
+        loss = -objective.sum() / denominator
         self.optimizer.zero_grad()
-        (-objective.sum() / denominator).backward()
-        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), 1.0)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), MAX_GRAD_NORM)
         self.optimizer.step()
         self._encoded = None
         self.version += 1
+
+
+def advantages(rewards: np.ndarray, baseline: float, spread: float,
+               gain: float = 1.0) -> np.ndarray:
+    """``gain * (rewards - baseline) / spread``: REINFORCE's advantages, ``spread`` the
+    rewards' standard deviation (kept off zero, for a batch of equal rewards)."""
+    return gain * (rewards - baseline) / (spread + _EPS)

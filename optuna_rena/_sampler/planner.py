@@ -13,41 +13,60 @@
   that no trial has had (finished or running, in any worker), preferring one that meets
   the analytic constraints (parameters, FLOPs, bytes, compute intensity).
 * **Pre-training.** Before the first trial, the policy learns the resource penalty alone
-  on simulated episodes, until enough of a batch is feasible.
+  on simulated episodes, until enough of a batch is feasible; a budget that no child of
+  the space meets is said then, once, and not pre-trained for.
 
 Either way, no configuration is evaluated twice while new ones exist.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 import math
 from typing import Any
 from typing import Protocol
+from typing import TYPE_CHECKING
+import warnings
 
 import numpy as np
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial
 import torch
 
 from optuna_rena._constraints import is_feasible
-from optuna_rena._sampler.acquisition import WorldModel
 from optuna_rena._sampler.candidates import Candidate
 from optuna_rena._sampler.candidates import Episode
 from optuna_rena._sampler.decisions import Decision
 from optuna_rena._sampler.decisions import DecisionMaker
+from optuna_rena._sampler.encoding import ConfigurationEncoder
+from optuna_rena._sampler.gp import Features
+from optuna_rena._sampler.history import TrialHistory
+from optuna_rena._sampler.learner import advantages
 from optuna_rena._sampler.learner import Learner
+from optuna_rena._sampler.options import RenaOptions
 from optuna_rena._sampler.policy import Step
 from optuna_rena._sampler.reward import penalty
-from optuna_rena._sampler.world_model import Features
+from optuna_rena._sampler.thread_limiting import one_blas_thread
+from optuna_rena._sampler.world_model import WorldModel
+from optuna_rena._space import UnreachableBudgetWarning
+
+
+if TYPE_CHECKING:
+    from optuna_rena._space import ArchitectureSpace
 
 
 class EpisodeSource(Protocol):
-    """What the policy decides over (see :mod:`.candidates`)."""
+    """What the policy decides over (see :mod:`.candidates`); ``space`` is ``None`` for a
+    search space of parameters."""
+
+    space: ArchitectureSpace | None
 
     def episode(self) -> Episode: ...
 
     def candidate(self, params: dict[str, Any], result: Any) -> Candidate: ...
+
+    def trial_candidate(self, trial: FrozenTrial) -> Candidate | None: ...
 
     def neighbours(self, candidate: Candidate,
                    rng: np.random.RandomState) -> list[Candidate]: ...
@@ -70,45 +89,67 @@ class Simulated:
         return is_feasible(self.candidate.violations)
 
 
-Encode = Callable[[Sequence[Candidate]], Features]
+_TEMPERATURES = (1.0, 2.0, 4.0)
+_UNIFORM = math.inf
+"""A uniform pool, tried when the policy's pools hold nothing new and nothing within the
+exact budget: a policy pushed onto the least infeasible child must not make every trial
+train that child again. (When the budget's few children are all used up, the policy's
+own choice is repeated, as before.)"""
+_DREAM_EVERY = 16
+"""Plans between two imagined updates: as many as the trials of an update from real ones
+at the default ``batch_size``, so that the policy's cost is shared by 16 trials."""
+_FRONTIER = 1
+"""Candidates that the hill-climb moves from in each round. Two cost a third more scoring
+and gave the same NAS-Bench-201 regrets over 30 seeds."""
+_ELITES = 2
+"""The best trials whose neighbours are candidates of every plan."""
+_WIDER_POOLS = 2
+"""Pools simulated at each temperature when searching wider for children within budget."""
+_WIDER_WAIT = 8
+"""Plans without a wider search after one found nothing new within the budget."""
+_PRETRAIN_BATCH = 32
+"""Simulated episodes per pre-training step."""
+_PRETRAIN_PATIENCE = 8
+"""Pre-training batches without progress before it stops."""
+_PRETRAIN_PROGRESS = 1e-3
+"""A relative rise of the batch's mean penalty that counts as progress."""
+_PRETRAIN_MIN_DISTINCT = 0.25
+"""The share of distinct children below which a batch has collapsed onto a few."""
 
 
 class Planner:
     """Simulates episodes from the learner's policy and plans trials.
+
+    It holds what planning learns from: the study's trials as observations of this
+    source's configurations (:class:`~.history.TrialHistory`) and the world model fitted
+    to them.
 
     Args:
         source: What an episode decides over.
         decisions: Turns choices and distributions into decisions.
         learner: Holds the policy; its ``version`` tells when simulations are stale.
         rng: The sampler's random state.
-        candidates: Episodes simulated at once when planning.
-        prefer_feasible: Plan analytically feasible children first (without a model).
+        options: The sampler's options.
     """
 
-    _TEMPERATURES = (1.0, 2.0, 4.0)
-    _LAST_RESORT = math.inf
-    """A uniform pool, tried when the policy's pools hold nothing new and nothing within
-    the exact budget: a policy pushed onto the least infeasible child must not make every
-    trial train that child again. (When the budget's few children are all used up, the
-    policy's own choice is repeated, as before.)"""
-    dream_every = 16
-    """Plans between two imagined updates: as many as the trials of an update from real
-    ones at the default ``batch_size``, so that the policy's cost is shared by 16 trials."""
-    frontier = 1
-    """Candidates that the hill-climb moves from in each round. Two cost a third more
-    scoring and gave the same NAS-Bench-201 regrets over 30 seeds."""
-
     def __init__(self, source: EpisodeSource, decisions: DecisionMaker, learner: Learner,
-                 rng: np.random.RandomState, candidates: int, prefer_feasible: bool) -> None:
+                 rng: np.random.RandomState, options: RenaOptions) -> None:
         self.source, self.decisions, self.learner = source, decisions, learner
         self.rng = rng
-        self.candidates, self.prefer_feasible = candidates, prefer_feasible
+        self.options = options
+        space = source.space
+        self.history = TrialHistory(
+            ConfigurationEncoder(space), source.trial_candidate,
+            {c.name for c in space.analytic_constraints} if space is not None else set())
+        self.model = WorldModel()
         self._pools: dict[float, list[Simulated]] = {}
         self._pools_version = -1
         self._served: set[str] = set()
         self._plans_since_dream = 0
         self._wider_wait = 0
         self._feasible_found: dict[str, Candidate] = {}
+
+    # ----- episodes without a trial -----
 
     def simulate(self, n: int, temperature: float = 1.0) -> list[Simulated]:
         """``n`` episodes decided by the policy, in lockstep; a ``temperature`` above 1
@@ -158,164 +199,54 @@ class Planner:
         """Forget the simulated episodes not yet served."""
         self._pools.clear()
 
-    def plan(self, seen: set[str]) -> dict[str, Any]:
-        """A configuration for a new trial from the policy alone: a simulated episode
-        whose key is not in ``seen`` (the study's trials) nor served to another trial.
-
-        Episodes are simulated ``candidates`` at a time and kept in a pool until the
-        policy changes, so the cost is shared by the trials between two updates. When a
-        pool holds nothing new, a pool from the flattened policy (temperature 2, then 4)
-        is tried; failing that, a uniform pool when none of those pools holds a child
-        within the exact budget (its first new child is taken), else the policy's own
-        choice is repeated.
-        """
-        return self._plan_policy(seen).candidate.params
-
-    def _plan_policy(self, seen: set[str]) -> Simulated:
+    def _pool(self, temperature: float) -> list[Simulated]:
+        """The pool of simulated episodes at ``temperature``, simulated afresh once the
+        policy has changed: the cost of a pool is shared by the trials between two
+        updates."""
         if self._pools_version != self.learner.version:
-            self.discard_pools()  # simulated with an older policy
+            self.discard_pools()
             self._pools_version = self.learner.version
-        seen = seen | self._served
-        for temperature in self._TEMPERATURES:
-            if temperature not in self._pools:
-                self._pools[temperature] = self.simulate(self.candidates, temperature)
-            pool = self._pools[temperature]
-            novel = [s for s in pool if s.key not in seen]
-            if novel:
-                chosen = next((s for s in novel if s.feasible), novel[0]) if (
-                    self.prefer_feasible) else novel[0]
-                pool.remove(chosen)
-                self._served.add(chosen.key)
-                return chosen
-        if any(s.feasible for pool in self._pools.values() for s in pool):
-            return self.simulate(1)[0]
-        uniform = [s for s in self.simulate(self.candidates, self._LAST_RESORT)
-                   if s.key not in seen]
-        if uniform:
-            self._served.add(uniform[0].key)
-            return uniform[0]
-        return self.simulate(1)[0]
+        if temperature not in self._pools:
+            self._pools[temperature] = self.simulate(self.options.plan_candidates, temperature)
+        return self._pools[temperature]
 
-    def plan_with_model(self, model: WorldModel, encode: Encode, seen: set[str],
-                        elites: Sequence[Candidate], *, local_steps: int = 2,
-                        dyna_weight: float = 1.0) -> dict[str, Any]:
-        """The best new candidate by the world model's acquisition.
+    # ----- before the first trial -----
 
-        Args:
-            model: The fitted world model.
-            encode: Candidates to features.
-            seen: Keys of the study's trials.
-            elites: The best trials so far, whose neighbours are candidates.
-            local_steps: Rounds of hill-climbing on the acquisition.
-            dyna_weight: Scales the policy's step on its own episodes; 0 disables it.
+    def start(self) -> dict[str, float]:
+        """Once per study, before its first trial: warn of each budget that no child of
+        the space meets, and pre-train the policy on the penalty when there are budgets
+        known before training and all are within reach.
+
+        Returns:
+            The pre-training's figures (see :meth:`pretrain`); empty when it did not run.
         """
-        seen = seen | self._served
-        if self._pools_version != self.learner.version or 1.0 not in self._pools:
-            self._pools = {1.0: self.simulate(self.candidates)}
-            self._pools_version = self.learner.version
-        simulated = self._pools[1.0]
-        pool: dict[str, Candidate] = {}
-        for c in [s.candidate for s in simulated] + [
-                n for e in elites for n in self.source.neighbours(e, self.rng)]:
-            if c.key not in seen:
-                pool.setdefault(c.key, c)
-        scores: dict[str, float] = {}
-        self._score(model, encode, list(pool.values()), scores)
-        # Hill-climb from the best (``frontier`` of them): each round scores all their
-        # neighbours.
-        frontier = sorted(scores, key=scores.__getitem__, reverse=True)[:self.frontier]
-        for _ in range(local_steps):
-            moves = {n.key: n for key in frontier
-                     for n in self.source.neighbours(pool[key], self.rng)
-                     if n.key not in seen and n.key not in scores}
-            if not moves:
-                break
-            pool.update(moves)
-            self._score(model, encode, list(moves.values()), scores)
-            frontier = [k for k in sorted(scores, key=scores.__getitem__,
-                                          reverse=True)[:self.frontier] if k in moves]
-            if not frontier:
-                break  # no move beat the best so far
-        self._plans_since_dream += 1
-        if dyna_weight > 0 and self._plans_since_dream >= self.dream_every:
-            self._dream(model, encode, simulated, dyna_weight)
-            self._plans_since_dream = 0
-        chosen = max(scores, key=scores.__getitem__, default=None)
-        if chosen is None or not is_feasible(pool[chosen].violations):
-            # Nothing new within the exact budget among the candidates: search wider
-            # with the policy, flattened step by step, for new children that meet it.
-            wider = self._feasible_episodes(seen) if self._wider_wait == 0 else []
-            self._wider_wait = max(0, self._wider_wait - 1)
-            if wider:
-                self._score(model, encode, wider, scores)
-                pool.update({c.key: c for c in wider})
-                chosen = max((c.key for c in wider), key=scores.__getitem__)
-            elif chosen is None:
-                return self._plan_policy(seen).candidate.params
-        self._served.add(chosen)
-        return pool[chosen].params
+        space = self.source.space
+        assert space is not None
+        unreachable = space.unreachable()
+        for problem in unreachable:
+            # Said once, before any trial is spent on a budget out of reach.
+            warnings.warn(problem, UnreachableBudgetWarning, stacklevel=5)
+        # Pre-training on a penalty that no child can bring to 1 would only collapse the
+        # policy onto the least infeasible child.
+        if not self.options.pretrain_episodes or unreachable or not (
+                space.has_analytic_constraints):
+            return {}
+        return self.pretrain(self.options.pretrain_episodes, self.options.pretrain_target)
 
-    def _feasible_episodes(self, seen: set[str], batches: int = 2) -> list[Candidate]:
-        """New candidates that meet the exact budget: those found by earlier searches and
-        not yet taken, else those of up to ``batches`` pools at each temperature (the
-        first temperature that finds some wins). A small budget's children are rare, so
-        every one found is kept for later plans."""
-        kept = {k: c for k, c in self._feasible_found.items() if k not in seen}
-        self._feasible_found = kept
-        if kept:
-            return list(kept.values())
-        for temperature in self._TEMPERATURES:
-            for _ in range(batches):
-                kept.update({s.key: s.candidate for s in self.simulate(self.candidates,
-                                                                         temperature)
-                             if s.feasible and s.key not in seen})
-                if kept:
-                    return list(kept.values())
-        # The budget's new children look used up: wait before searching this wide again.
-        self._wider_wait = 8
-        return []
-
-    @staticmethod
-    def _score(model: WorldModel, encode: Encode, candidates: Sequence[Candidate],
-               scores: dict[str, float]) -> None:
-        if not candidates:
-            return
-        values = model.acquisition(encode(candidates), [c.violations for c in candidates])
-        scores.update({c.key: float(v) for c, v in zip(candidates, values)})
-
-    def _dream(self, model: WorldModel, encode: Encode, simulated: Sequence[Simulated],
-               weight: float) -> None:
-        """One policy-gradient step on imagined episodes, rewarded by the world model's
-        acquisition (ranks, so its scale does not matter)."""
-        episodes = [s for s in simulated if s.steps]
-        if len(episodes) < 2:
-            return
-        values = model.acquisition(encode([s.candidate for s in episodes]),
-                                   [s.candidate.violations for s in episodes])
-        ranks = np.argsort(np.argsort(values)).astype(float)
-        advantages = weight * (ranks - ranks.mean()) / (ranks.std() + 1e-8)
-        self.learner.step([s.steps for s in episodes], advantages.tolist(),
-                          [self.learner.options.entropy_weight] * len(episodes),
-                          len(episodes))
-        # The pool stays: its episodes are still good candidates, and a fresh one comes
-        # with the next update from real trials. Simulating again after every imagined
-        # step doubled the policy's share of a trial's cost.
-        self._pools_version = self.learner.version
-
-    def pretrain(self, episodes: int, target: float, penalty_base: float,
-                 entropy_weight: float, batch: int = 32, patience: int = 8) -> dict[str, float]:
+    def pretrain(self, episodes: int, target: float) -> dict[str, float]:
         """Train the policy on the resource penalty alone, on simulated episodes, until
         ``target`` of a batch meets the analytic constraints or ``episodes`` ran.
 
         It stops early when it makes no progress: while nothing is feasible, when the
-        batch's mean penalty has not improved for ``patience`` batches, or when a batch
-        holds fewer than a quarter distinct children. Pushing on would only shrink the
-        policy onto the least infeasible child, and every trial would then train it.
+        batch's mean penalty has not improved for ``_PRETRAIN_PATIENCE`` batches, or when
+        a batch has collapsed onto a few children. Pushing on would only shrink the policy
+        onto the least infeasible child, and every trial would then train it.
 
         Returns:
             The episodes run, the feasible fraction of the last batch, and whether it
             stopped for want of progress (1.0) or not (0.0).
         """
+        batch = _PRETRAIN_BATCH
         run = 0
         feasible_rate = 0.0
         best, since_best = -math.inf, 0
@@ -326,14 +257,176 @@ class Planner:
             feasible_rate = float(np.mean([is_feasible(v) for v in violations]))
             if feasible_rate >= target:
                 break
-            r = np.array([penalty(v, penalty_base) for v in violations])
+            r = np.array([penalty(v, self.options.penalty_base) for v in violations])
             if feasible_rate == 0.0:
-                since_best = 0 if r.mean() > best * (1 + 1e-3) else since_best + 1
+                progress = r.mean() > best * (1 + _PRETRAIN_PROGRESS)
+                since_best = 0 if progress else since_best + 1
                 best = max(best, float(r.mean()))
                 distinct = len({s.key for s in simulated})
-                if since_best >= patience or 4 * distinct < batch:
+                if since_best >= _PRETRAIN_PATIENCE or distinct < _PRETRAIN_MIN_DISTINCT * batch:
                     return {"episodes": run, "feasible_rate": feasible_rate, "stalled": 1.0}
-            advantages = (r - r.mean()) / (r.std() + 1e-8)
-            self.learner.step([s.steps for s in simulated], advantages.tolist(),
-                              [entropy_weight] * batch, batch)
+            self.learner.reinforce_step(
+                [s.steps for s in simulated], advantages(r, r.mean(), r.std()).tolist(),
+                [self.options.entropy_weight] * batch, batch)
         return {"episodes": run, "feasible_rate": feasible_rate, "stalled": 0.0}
+
+    # ----- a trial's plan -----
+
+    def plan(self, seen: set[str]) -> dict[str, Any]:
+        """A configuration for a new trial from the policy alone: a simulated episode
+        whose key is not in ``seen`` (the study's trials) nor served to another trial.
+
+        Episodes are simulated ``plan_candidates`` at a time and kept in a pool until the
+        policy changes, so the cost is shared by the trials between two updates. When a
+        pool holds nothing new, a pool from the flattened policy (temperature 2, then 4)
+        is tried; failing that, a uniform pool when none of those pools holds a child
+        within the exact budget (its first new child is taken), else the policy's own
+        choice is repeated.
+        """
+        return self._plan_policy(seen).candidate.params
+
+    def _plan_policy(self, seen: set[str]) -> Simulated:
+        seen = seen | self._served
+        for temperature in _TEMPERATURES:
+            pool = self._pool(temperature)
+            novel = [s for s in pool if s.key not in seen]
+            if novel:
+                chosen = next((s for s in novel if s.feasible), novel[0]) if (
+                    self.options.prefer_feasible) else novel[0]
+                pool.remove(chosen)
+                self._served.add(chosen.key)
+                return chosen
+        if any(s.feasible for pool in self._pools.values() for s in pool):
+            return self.simulate(1)[0]
+        uniform = [s for s in self.simulate(self.options.plan_candidates, _UNIFORM)
+                   if s.key not in seen]
+        if uniform:
+            self._served.add(uniform[0].key)
+            return uniform[0]
+        return self.simulate(1)[0]
+
+    def plan_in_model(self, trials: Sequence[FrozenTrial],
+                      direction: StudyDirection) -> dict[str, Any] | None:
+        """The best new candidate by the world model, once ``model_startup_trials``
+        trials are complete; ``None`` before."""
+        with one_blas_thread():
+            self.history.update(trials, direction)
+            if self.history.n_complete < self.options.model_startup_trials:
+                return None
+            self.model.fit(self.history.observations())
+            return self.plan_with_model()
+
+    def plan_with_model(self) -> dict[str, Any]:
+        """The best new candidate by the fitted world model's acquisition: the policy's
+        episodes and the best trials' neighbours are scored, the best climbs the
+        acquisition through its neighbours, and the best of all that meets the exact
+        budget is taken (searching wider when none does). Every few plans the policy
+        takes a step on its own episodes (Dyna)."""
+        seen = self.history.seen() | self._served
+        simulated = self._pool(1.0)
+        pool = self._new_candidates(simulated, seen)
+        scores = self._scores(list(pool.values()))
+        self._hill_climb(pool, scores, seen)
+        self._dream_now_and_then(simulated)
+        chosen = self._best_within_budget(pool, scores, seen)
+        if chosen is None:
+            return self._plan_policy(seen).candidate.params
+        self._served.add(chosen)
+        return pool[chosen].params
+
+    def _new_candidates(self, simulated: Sequence[Simulated],
+                        seen: set[str]) -> dict[str, Candidate]:
+        """The policy's episodes and the best trials' neighbours that are new, by key."""
+        pool: dict[str, Candidate] = {}
+        for c in [s.candidate for s in simulated] + [
+                n for e in self.history.elites(_ELITES)
+                for n in self.source.neighbours(e, self.rng)]:
+            if c.key not in seen:
+                pool.setdefault(c.key, c)
+        return pool
+
+    def _hill_climb(self, pool: dict[str, Candidate], scores: dict[str, float],
+                    seen: set[str]) -> None:
+        """``local_steps`` rounds from the best ``_FRONTIER`` candidates: each round scores
+        all their new neighbours, and moves on from those that beat the best so far."""
+        frontier = sorted(scores, key=scores.__getitem__, reverse=True)[:_FRONTIER]
+        for _ in range(self.options.local_steps):
+            moves = {n.key: n for key in frontier
+                     for n in self.source.neighbours(pool[key], self.rng)
+                     if n.key not in seen and n.key not in scores}
+            if not moves:
+                break
+            pool.update(moves)
+            scores.update(self._scores(list(moves.values())))
+            frontier = [k for k in sorted(scores, key=scores.__getitem__,
+                                          reverse=True)[:_FRONTIER] if k in moves]
+            if not frontier:
+                break  # no move beat the best so far
+
+    def _dream_now_and_then(self, simulated: Sequence[Simulated]) -> None:
+        """Every ``_DREAM_EVERY`` plans, one policy-gradient step on the pool's episodes,
+        rewarded by the world model's acquisition (ranks, so its scale does not matter)."""
+        self._plans_since_dream += 1
+        if self.options.dyna_weight == 0 or self._plans_since_dream < _DREAM_EVERY:
+            return
+        self._plans_since_dream = 0
+        episodes = [s for s in simulated if s.steps]
+        if len(episodes) < 2:
+            return
+        values = self.model.acquisition(self._encode([s.candidate for s in episodes]),
+                                        [s.candidate.violations for s in episodes])
+        ranks = np.argsort(np.argsort(values)).astype(float)
+        self.learner.reinforce_step(
+            [s.steps for s in episodes],
+            advantages(ranks, ranks.mean(), ranks.std(), self.options.dyna_weight).tolist(),
+            [self.options.entropy_weight] * len(episodes), len(episodes))
+        # The pool stays: its episodes are still good candidates, and a fresh one comes
+        # with the next update from real trials. Simulating again after every imagined
+        # step doubled the policy's share of a trial's cost.
+        self._pools_version = self.learner.version
+
+    def _best_within_budget(self, pool: dict[str, Candidate], scores: dict[str, float],
+                            seen: set[str]) -> str | None:
+        """The best-scored key that meets the exact budget; when none does, the best of a
+        wider search with the flattened policy, else the best that breaks it; ``None``
+        when nothing was new."""
+        chosen = max(scores, key=scores.__getitem__, default=None)
+        if chosen is not None and is_feasible(pool[chosen].violations):
+            return chosen
+        wider = self._feasible_episodes(seen) if self._wider_wait == 0 else []
+        self._wider_wait = max(0, self._wider_wait - 1)
+        if not wider:
+            return chosen
+        scores.update(self._scores(wider))
+        pool.update({c.key: c for c in wider})
+        return max((c.key for c in wider), key=scores.__getitem__)
+
+    def _feasible_episodes(self, seen: set[str]) -> list[Candidate]:
+        """New candidates that meet the exact budget: those found by earlier searches and
+        not yet taken, else those of up to ``_WIDER_POOLS`` pools at each temperature (the
+        first temperature that finds some wins). A small budget's children are rare, so
+        every one found is kept for later plans."""
+        kept = {k: c for k, c in self._feasible_found.items() if k not in seen}
+        self._feasible_found = kept
+        if kept:
+            return list(kept.values())
+        for temperature in _TEMPERATURES:
+            for _ in range(_WIDER_POOLS):
+                simulated = self.simulate(self.options.plan_candidates, temperature)
+                kept.update({s.key: s.candidate for s in simulated
+                             if s.feasible and s.key not in seen})
+                if kept:
+                    return list(kept.values())
+        # The budget's new children look used up: wait before searching this wide again.
+        self._wider_wait = _WIDER_WAIT
+        return []
+
+    def _scores(self, candidates: Sequence[Candidate]) -> dict[str, float]:
+        if not candidates:
+            return {}
+        values = self.model.acquisition(self._encode(candidates),
+                                        [c.violations for c in candidates])
+        return {c.key: float(v) for c, v in zip(candidates, values)}
+
+    def _encode(self, candidates: Sequence[Candidate]) -> Features:
+        return self.history.encoder.encode_candidates(candidates)

@@ -22,9 +22,7 @@ the same row and the table never grows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from collections.abc import Sequence
-import contextlib
 from dataclasses import dataclass
 import functools
 import math
@@ -52,22 +50,6 @@ def _token_row(token: str, vocabulary: int) -> int:
 
 State = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 """The controller's (h, c, previous choice embedding), one row per episode."""
-
-
-@contextlib.contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run the policy's tiny tensors on one thread: waking a thread pool for a 32-row LSTM
-    step costs more than the step. The caller holds the sampler's lock, so the setting it
-    restores is its own."""
-    threads = torch.get_num_threads()
-    if threads == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def sample_indices(probs: np.ndarray, rng: np.random.RandomState) -> list[int]:

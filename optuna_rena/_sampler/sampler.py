@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from dataclasses import field
-import math
 import numbers
 import threading
-import warnings
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -18,27 +14,12 @@ from optuna.samplers import BaseSampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
-import torch
 
-from optuna_rena._metrics import INTERRUPTED_ATTR
-from optuna_rena._metrics import stored_child_spec
-from optuna_rena._sampler.acquisition import WorldModel
-from optuna_rena._sampler.candidates import Candidate
-from optuna_rena._sampler.candidates import ParamEpisodes
-from optuna_rena._sampler.candidates import SpaceEpisodes
-from optuna_rena._sampler.decisions import DecisionMaker
 from optuna_rena._sampler.decisions import ORDER_KEY
-from optuna_rena._sampler.encoding import ConfigurationEncoder
-from optuna_rena._sampler.history import TrialHistory
-from optuna_rena._sampler.learner import Learner
-from optuna_rena._sampler.learner import LearnerOptions
-from optuna_rena._sampler.planner import Planner
-from optuna_rena._sampler.policy import one_torch_thread
-from optuna_rena._sampler.policy import RenaPolicy
-from optuna_rena._sampler.policy import State
-from optuna_rena._sampler.world_model import one_blas_thread
-from optuna_rena._space import UnreachableBudgetWarning
-from optuna_rena._spec import NetworkSpec
+from optuna_rena._sampler.options import RenaOptions
+from optuna_rena._sampler.study_state import StudyState
+from optuna_rena._sampler.thread_limiting import one_blas_thread
+from optuna_rena._sampler.thread_limiting import one_torch_thread
 
 
 if TYPE_CHECKING:
@@ -80,7 +61,7 @@ class RenaSampler(BaseSampler):
        own local edits around the best trials and a short hill-climb add more; each is
        new (no configuration is evaluated twice while new ones exist).
     6. The trial takes the candidate with the best acquisition, ``log EI + sum_j log
-       P(c_j <= 0)`` (``acquisition.py``); a candidate that breaks an exact budget ranks
+       P(c_j <= 0)`` (``acqf.py``); a candidate that breaks an exact budget ranks
        below all that meet it, and until some trial is feasible the acquisition is the
        probability of feasibility.
     7. Every few plans, the policy takes a REINFORCE step on its own imagined episodes,
@@ -94,11 +75,13 @@ class RenaSampler(BaseSampler):
     model serves single-objective studies; with several objectives the policy plans
     alone. ``world_model=False`` is the policy-only RenaSampler of version 0.1.
 
-    The modules of this package hold the parts: ``decisions`` (distributions as choices),
-    ``policy`` (the ``nn.Module``), ``learner`` (REINFORCE, baseline, elite replay),
-    ``planner`` (lockstep simulation, planning, pre-training), ``world_model`` and
-    ``acquisition``, ``encoding`` (configurations as features), ``candidates`` (episodes
-    and local moves), ``history`` (the study's trials as observations) and ``reward``.
+    The modules of this package hold the parts: ``options`` (this class's arguments, checked
+    once), ``study_state`` (what is known of one study), ``decisions`` (distributions as
+    choices), ``policy`` (the ``nn.Module``), ``learner`` (REINFORCE, baseline, elite
+    replay), ``planner`` (lockstep simulation, planning, pre-training), ``world_model``
+    (one ``gp`` per output) and ``acqf`` (the acquisition), ``encoding`` (configurations
+    as features) with ``ranges`` (numeric ranges), ``candidates`` (episodes and local
+    moves), ``history`` (the study's trials as observations) and ``reward``.
     ``RenaSampler`` itself only answers Optuna's sampler interface and the space's hook
     (:class:`~optuna_rena.SpaceAwareSampler`).
 
@@ -203,68 +186,34 @@ class RenaSampler(BaseSampler):
         local_steps: int = 2,
         dyna_weight: float = 1.0,
     ) -> None:
-        _check_number("penalty_base", penalty_base, 0.0, 1.0, low_open=True)
-        _check_number("learning_rate", learning_rate, 0.0, math.inf, low_open=True)
-        _check_number("entropy_weight", entropy_weight, 0.0, math.inf)
-        _check_number("baseline_decay", baseline_decay, 0.0, 1.0, high_open=True)
-        _check_number("pretrain_target", pretrain_target, 0.0, 1.0, low_open=True)
-        _check_number("dyna_weight", dyna_weight, 0.0, math.inf)
         if batch_size is None:
             # The world model's imagined updates come every 16 plans, and an update from
             # real trials as often shares the policy's cost among 16 trials; the policy
             # alone keeps version 0.1's 8.
             batch_size = 16 if world_model is True else 8
-        for name, value, low in (("batch_size", batch_size, 1), ("elite_size", elite_size, 0),
-                                 ("pretrain_episodes", pretrain_episodes, 0),
-                                 ("n_bins", n_bins, 2), ("plan_candidates", plan_candidates, 1),
-                                 ("embedding_dim", embedding_dim, 1),
-                                 ("hidden_size", hidden_size, 1),
-                                 ("model_startup_trials", model_startup_trials, 1),
-                                 ("local_steps", local_steps, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-        for name, flag in (("penalty_tightening", penalty_tightening),
-                           ("avoid_repeats", avoid_repeats),
-                           ("prefer_feasible", prefer_feasible),
-                           ("world_model", world_model)):
-            if not isinstance(flag, bool):
-                raise ValueError(f"{name} must be True or False, got {flag!r}.")
+        self._options = RenaOptions(
+            penalty_base=penalty_base, penalty_tightening=penalty_tightening,
+            batch_size=batch_size, learning_rate=learning_rate, entropy_weight=entropy_weight,
+            baseline_decay=baseline_decay, elite_size=elite_size,
+            pretrain_episodes=pretrain_episodes, pretrain_target=pretrain_target,
+            avoid_repeats=avoid_repeats, plan_candidates=plan_candidates,
+            prefer_feasible=prefer_feasible, n_bins=n_bins, embedding_dim=embedding_dim,
+            hidden_size=hidden_size, world_model=world_model,
+            model_startup_trials=model_startup_trials, local_steps=local_steps,
+            dyna_weight=dyna_weight)
         # Any integer type, since a seed drawn with NumPy is a NumPy integer; not a bool.
         if seed is not None and (isinstance(seed, (bool, np.bool_))
                                  or not isinstance(seed, numbers.Integral)
                                  or not 0 <= seed < 2**32):
             raise ValueError(f"seed must be an integer in [0, 2**32) or None, got {seed!r}.")
         self._seed = None if seed is None else int(seed)
-        self._learner_options = LearnerOptions(
-            batch_size=batch_size, learning_rate=float(learning_rate),
-            entropy_weight=float(entropy_weight), baseline_decay=float(baseline_decay),
-            elite_size=elite_size, penalty_base=float(penalty_base),
-            penalty_tightening=penalty_tightening)
-        self.penalty_base = float(penalty_base)
-        self.penalty_tightening = penalty_tightening
-        self.batch_size = batch_size
-        self.learning_rate = float(learning_rate)
-        self.entropy_weight = float(entropy_weight)
-        self.baseline_decay = float(baseline_decay)
-        self.elite_size = elite_size
-        self.pretrain_episodes = pretrain_episodes
-        self.pretrain_target = float(pretrain_target)
-        self.avoid_repeats = avoid_repeats
-        self.plan_candidates = plan_candidates
-        self.prefer_feasible = prefer_feasible
-        self.n_bins = n_bins
-        self.world_model = world_model
-        self.model_startup_trials = model_startup_trials
-        self.local_steps = local_steps
-        self.dyna_weight = float(dyna_weight)
-        self._dims = (embedding_dim, hidden_size)
-        self._intersection = IntersectionSearchSpace()
-        self._intersection_key: tuple[int, int] | None = None
         self._rng = np.random.RandomState(seed)
         self._lock = threading.RLock()
+        self._intersection = IntersectionSearchSpace()
+        self._intersection_key: tuple[int, int] | None = None
         self._space: ArchitectureSpace | None = None
         self._study_key: tuple[int, int] | None = None
-        self._reset_learning()
+        self._state = self._new_state()
 
     @classmethod
     def paper(cls, **kwargs: Any) -> RenaSampler:
@@ -277,48 +226,49 @@ class RenaSampler(BaseSampler):
         settings.update(kwargs)
         return cls(**settings)
 
-    # ----- what was learnt -----
+    # ----- what was set and what was learnt -----
+
+    @property
+    def options(self) -> RenaOptions:
+        """The options this sampler was made with (``batch_size``'s default resolved)."""
+        return self._options
 
     @property
     def n_updates(self) -> int:
         """Policy updates from finished trials so far."""
-        return self._learner.n_updates
+        return self._state.learner.n_updates
 
     @property
     def learned_trials(self) -> list[int]:
         """Numbers of the trials the policy has learnt from, in the order it learnt them."""
-        return list(self._learner.learned_trials)
+        return list(self._state.learner.learned_trials)
+
+    @property
+    def pretrain_stats(self) -> dict[str, float]:
+        """The pre-training's figures in this study (see ``pretrain_episodes``): the
+        episodes run, the feasible fraction of the last batch, and whether it stopped for
+        want of progress (1.0); empty when it did not run."""
+        return self._state.pretrain_stats
 
     def rewards(self) -> dict[int, float]:
         """RENA's reward ``R = P * prod_j p ** max(0, v_j)`` of each trial learnt from, by
         trial number, under the current ``p``; a failed trial's is 0."""
         with self._lock:
-            return self._learner.rewards()
+            return self._state.learner.rewards()
 
-    def _reset_learning(self) -> None:
-        """A fresh policy: seeded weights, nothing learnt."""
+    def _new_state(self) -> StudyState:
         seed = self._seed if self._seed is not None else int(self._rng.randint(2**31))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            policy = RenaPolicy(*self._dims)
-        space = self._space
-        self._decisions = DecisionMaker(space, self.n_bins)
-        self._learner = Learner(policy, space.layer_tokens() if space is not None else [],
-                                self._learner_options)
-        self._planner = None if space is None else Planner(
-            SpaceEpisodes(space), self._decisions, self._learner, self._rng,
-            self.plan_candidates, self.prefer_feasible)
-        self._model = WorldModel()
-        self._history = TrialHistory(
-            ConfigurationEncoder(space), self._space_candidate if space is not None else (
-                self._param_candidate),
-            {c.name for c in space.analytic_constraints} if space is not None else set())
-        self._relative_names: tuple[str, ...] = ()
-        self._relative_planner: Planner | None = None
-        self._episodes: dict[int, _Episode] = {}
-        self._trials: list[FrozenTrial] = []
-        self._pretrained = False
-        self.pretrain_stats: dict[str, float] = {}
+        return StudyState(self._options, self._space, seed, self._rng)
+
+    def _study_state(self, study: Study) -> StudyState:
+        """The state of ``study``: a fresh one when the sampler moves to another study,
+        whose trials mean nothing to what was learnt from this one's."""
+        key = (id(study._storage), study._study_id)
+        if self._study_key != key:
+            if self._study_key is not None:
+                self._state = self._new_state()
+            self._study_key = key
+        return self._state
 
     # ----- the space's hook -----
 
@@ -336,16 +286,15 @@ class RenaSampler(BaseSampler):
                 return
             self._space = space
             if current is not None and current.signature() == space.signature():
-                self._decisions.space = space
+                self._state.decisions.space = space
                 return
-            self._reset_learning()
+            self._state = self._new_state()
 
     def reseed_rng(self) -> None:
         """Reseed the sampling RNG; what the policy learnt is kept."""
         with self._lock:
             self._rng.seed()
-            if self._planner is not None:
-                self._planner.discard_pools()  # drawn with the old seed
+            self._state.discard_pools()
 
     # ----- Optuna's sampler interface -----
 
@@ -353,7 +302,8 @@ class RenaSampler(BaseSampler):
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
         # A space's decisions are planned at its first decision, with the space's view.
-        if not self.world_model or self._space is not None or study._is_multi_objective():
+        if (not self._options.world_model or self._space is not None
+                or study._is_multi_objective()):
             return {}
         with self._lock:
             key = (id(study._storage), study._study_id)
@@ -368,45 +318,9 @@ class RenaSampler(BaseSampler):
         if not search_space:
             return {}
         with self._lock, one_torch_thread(), one_blas_thread():
-            self._episode(study, trial)
-            names = tuple(sorted(search_space))
-            if names != self._relative_names or self._relative_planner is None:
-                # Another search space: trials are configurations of other parameters.
-                self._relative_names = names
-                self._relative_planner = Planner(
-                    ParamEpisodes(search_space), self._decisions, self._learner, self._rng,
-                    self.plan_candidates, self.prefer_feasible)
-                self._model = WorldModel()
-                self._history = TrialHistory(ConfigurationEncoder(None), self._param_candidate,
-                                             set())
-            self._history.update(self._trials, study.direction)
-            if self._history.n_complete < self.model_startup_trials:
-                return {}
-            return self._plan_with_model(self._relative_planner)
-
-    def _plan_with_model(self, planner: Planner) -> dict[str, Any]:
-        """Fit the world model to the history and plan the best new candidate."""
-        self._model.fit(self._history.observations())
-        return planner.plan_with_model(
-            self._model, self._history.encoder.encode_candidates, self._history.seen(),
-            self._history.elites(2), local_steps=self.local_steps,
-            dyna_weight=self.dyna_weight)
-
-    def _space_candidate(self, trial: FrozenTrial) -> Candidate | None:
-        assert self._space is not None
-        spec = stored_child_spec(trial)
-        if spec is None or self._planner is None:
-            return None
-        source = self._planner.source
-        params = {k: v for k, v in trial.params.items()
-                  if self._space.context(k, (v,), trial.params) is not None}
-        return source.candidate(params, NetworkSpec.from_json(spec))
-
-    def _param_candidate(self, trial: FrozenTrial) -> Candidate | None:
-        params = {k: trial.params[k] for k in self._relative_names if k in trial.params}
-        if len(params) < len(self._relative_names) or not params:
-            return None
-        return ParamEpisodes({}).candidate(params)
+            state = self._study_state(study)
+            state.start_trial(study, trial)
+            return state.plan_relative(study, search_space)
 
     def sample_independent(
         self,
@@ -416,39 +330,9 @@ class RenaSampler(BaseSampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         with self._lock, one_torch_thread():
-            episode = self._episode(study, trial)
-            self._catch_up(episode, trial)
-            decision = self._decisions.decision(param_name, param_distribution, trial.params)
-            if decision.n == 1:
-                return decision.value(0, self._rng)
-            if (self._planner is not None and episode.plan is None
-                    and self._decisions.is_space_decision(param_name, decision)):
-                episode.plan = self._plan_space(study)
-            chosen = None
-            if episode.plan is not None and param_name in episode.plan and (
-                    episode.plan[param_name] in decision.values):  # type: ignore[operator]
-                chosen = [decision.index_of(episode.plan[param_name])]
-            episode.state, (index,) = self._learner.policy.act(
-                episode.state, episode.layers, [decision.context], self._rng, chosen=chosen)
-            episode.order.append(param_name)
-            return decision.value(index, self._rng)
-
-    def _catch_up(self, episode: _Episode, trial: FrozenTrial, advance: bool = True) -> None:
-        """Take into the episode the parameters that the trial holds but the policy did not
-        decide (enqueued, fixed or planned ones), in the order they were suggested: the
-        stored order then replays every decision, and the controller's state has seen
-        them all, as it has when it learns from the trial."""
-        for name, value in trial.params.items():
-            if name in episode.order or name not in trial.distributions:
-                continue
-            if advance:
-                params = {k: trial.params[k] for k in episode.order}
-                decision = self._decisions.decision(name, trial.distributions[name], params)
-                if decision.n > 1:
-                    episode.state, _ = self._learner.policy.act(
-                        episode.state, episode.layers, [decision.context], self._rng,
-                        chosen=[decision.index_of(value)])
-            episode.order.append(name)
+            state = self._study_state(study)
+            episode = state.start_trial(study, trial)
+            return state.decide(study, trial, episode, param_name, param_distribution)
 
     def after_trial(
         self,
@@ -458,88 +342,7 @@ class RenaSampler(BaseSampler):
         values: Sequence[float] | None,
     ) -> None:
         with self._lock:
-            episode = self._episodes.pop(trial._trial_id, None)
-            if episode is not None:
-                self._catch_up(episode, trial, advance=False)  # the episode has ended
+            order = self._state.end_trial(trial)
         # The trial is still running here, so its system attributes can be written.
-        if episode is not None and episode.order:
-            study._storage.set_trial_system_attr(trial._trial_id, ORDER_KEY, episode.order)
-
-    def _plan_space(self, study: Study) -> dict[str, Any] | None:
-        """A planned child of the space: from the world model once it has data, else
-        from the policy alone; ``None`` when plans are off."""
-        assert self._planner is not None
-        if self.world_model and not study._is_multi_objective():
-            self._history.update(self._trials, study.direction)
-            if self._history.n_complete >= self.model_startup_trials:
-                with one_blas_thread():
-                    return self._plan_with_model(self._planner)
-        if self.avoid_repeats:
-            return self._planner.plan(_child_specs(self._trials))
-        return None
-
-    def _episode(self, study: Study, trial: FrozenTrial) -> _Episode:
-        """The running trial's episode; at a trial's first decision, learn first."""
-        key = (id(study._storage), study._study_id)
-        if self._study_key != key:
-            if self._study_key is not None:
-                self._reset_learning()  # another study: its trials, not this one's
-            self._study_key = key
-        episode = self._episodes.get(trial._trial_id)
-        if episode is None:
-            if self._planner is not None and not self._pretrained:
-                self._pretrained = True
-                assert self._space is not None
-                unreachable = self._space.unreachable()
-                for problem in unreachable:
-                    # Said once, before any trial is spent on a budget out of reach.
-                    warnings.warn(problem + "; loosen it or widen the space.",
-                                  UnreachableBudgetWarning, stacklevel=2)
-                # Pre-training on a penalty that no child can bring to 1 would only
-                # collapse the policy onto the least infeasible child.
-                if self.pretrain_episodes and not unreachable and (
-                        self._space.has_analytic_constraints):
-                    self.pretrain_stats = self._planner.pretrain(
-                        self.pretrain_episodes, self.pretrain_target, self.penalty_base,
-                        self.entropy_weight)
-            # Read once per trial; the learner and the planner share what was read.
-            self._trials = _all_trials(study)
-            self._learner.learn(self._trials, study.directions, self._decisions)
-            episode = _Episode(self._learner.layers(), self._learner.policy.initial_state())
-            self._episodes[trial._trial_id] = episode
-        return episode
-
-
-@dataclass
-class _Episode:
-    """A running trial: the controller's state, the decisions so far, and the plan of the
-    space's decisions when one was drawn."""
-
-    layers: torch.Tensor
-    state: State
-    order: list[str] = field(default_factory=list)
-    plan: dict[str, Any] | None = None
-
-
-def _all_trials(study: Study) -> list[FrozenTrial]:
-    """Every trial of the study, from storage: pruners such as Hyperband hand the sampler
-    a study filtered to one bracket, and the policy learns from all of them."""
-    return study._storage.get_all_trials(study._study_id, deepcopy=False)
-
-
-def _child_specs(trials: Sequence[FrozenTrial]) -> set[str]:
-    """The child networks of the trials, finished or running, as JSON; not those of
-    trials that Ctrl-C stopped, which said nothing about their child."""
-    return {stored_child_spec(t) for t in trials
-            if not t.system_attrs.get(INTERRUPTED_ATTR)} - {None}
-
-
-def _check_number(name: str, value: Any, low: float, high: float, *, low_open: bool = False,
-                  high_open: bool = False) -> None:
-    ok = (not isinstance(value, bool) and isinstance(value, (int, float))
-          and math.isfinite(value)
-          and (value > low if low_open else value >= low)
-          and (value < high if high_open else value <= high))
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}.")
+        if order:
+            study._storage.set_trial_system_attr(trial._trial_id, ORDER_KEY, order)
