@@ -32,8 +32,25 @@ from optuna_rena._spec import NetworkSpec
 from optuna_rena._spec import Shape
 
 
+class _Derived:
+    """FLOPs and compute intensity, which follow from MACs and bytes, for a layer and a
+    network alike."""
+
+    macs: int
+    bytes: int
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def compute_intensity(self) -> float:
+        """FLOPs per byte moved; 0 for what moves nothing."""
+        return self.flops / self.bytes if self.bytes else 0.0
+
+
 @dataclass(frozen=True)
-class LayerResources:
+class LayerResources(_Derived):
     """One layer's resources, per sample."""
 
     index: int
@@ -44,18 +61,9 @@ class LayerResources:
     macs: int
     bytes: int
 
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
-    @property
-    def compute_intensity(self) -> float:
-        """FLOPs per byte moved; 0 for a layer that moves nothing."""
-        return self.flops / self.bytes if self.bytes else 0.0
-
 
 @dataclass(frozen=True)
-class NetworkResources:
+class NetworkResources(_Derived):
     """A network's resources, per sample, with the per-layer breakdown."""
 
     layers: tuple[LayerResources, ...]
@@ -70,17 +78,8 @@ class NetworkResources:
         return sum(layer.macs for layer in self.layers)
 
     @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
-    @property
-    def bytes(self) -> int:
+    def bytes(self) -> int:  # type: ignore[override]
         return sum(layer.bytes for layer in self.layers)
-
-    @property
-    def compute_intensity(self) -> float:
-        """Total FLOPs per total byte moved."""
-        return self.flops / self.bytes if self.bytes else 0.0
 
     def as_dict(self) -> dict[str, float]:
         """The totals by metric name, as constraints and trial attributes name them."""

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 import functools
-import importlib
 from pathlib import Path
 from typing import Any
 import warnings
@@ -30,6 +29,7 @@ from optuna_rena._constraints import Constraint
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import violations_of
 from optuna_rena._dashboard import save_note
+from optuna_rena._imports import import_named
 from optuna_rena._report import study_note
 from optuna_rena._resources import ResourceModel
 from optuna_rena._space import ArchitectureSpace
@@ -243,11 +243,7 @@ def make_task(
             raise ValueError(f"{name!r} is your own objective: the constraint flags do not "
                              "reach it; set constraints in it with Constraint.set(trial, use) "
                              "or trial.set_constraint.")
-        module, _, attr = name.partition(":")
-        try:
-            objective = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as e:
-            raise ValueError(f"cannot import the objective {name!r}: {e}") from None
+        objective = import_named(name, "objective")
         if not callable(objective):
             raise ValueError(f"{name!r} is not a function of a trial.")
         return Task(name, objective, None, (), metric_name="objective")

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 import importlib.util
@@ -222,18 +223,25 @@ def plot_objective_vs_metric(study: optuna.Study, metric: str, *,
     points = [p for p in _points(study) if metric in p.metrics]
     axis = _metric_axis(metric, budget, points)
     fig = go.Figure()
-    for feasible in (True, False):
-        chosen = [p for p in points if p.feasible == feasible]
-        fig.add_trace(go.Scatter(
-            x=[p.metrics[metric] for p in chosen], y=[p.value for p in chosen],
-            mode="markers", name="feasible" if feasible else "infeasible",
-            marker=dict(color=_FEASIBLE if feasible else _INFEASIBLE,
-                        symbol="circle" if feasible else "x", size=8),
-            text=[p.hover for p in chosen], hovertemplate="%{text}<extra></extra>"))
+    _add_trials(fig, points, lambda p: p.metrics[metric], size=8)
     if axis.limit is not None:
         fig.add_trace(_budget_trace(axis, [p.value for p in points]))
     name = _objective_name(study)
     return _layout(fig, f"{name} against {metric}", axis.title, name)
+
+
+def _add_trials(fig: go.Figure, points: Sequence[_Point], x: Callable[[_Point], float],
+                size: int) -> None:
+    """The trials as markers against ``x``: feasible ones as blue dots, infeasible ones as
+    grey crosses, each with its hover text."""
+    for feasible in (True, False):
+        chosen = [p for p in points if p.feasible == feasible]
+        fig.add_trace(go.Scatter(
+            x=[x(p) for p in chosen], y=[p.value for p in chosen], mode="markers",
+            name="feasible" if feasible else "infeasible",
+            marker=dict(color=_FEASIBLE if feasible else _INFEASIBLE,
+                        symbol="circle" if feasible else "x", size=size),
+            text=[p.hover for p in chosen], hovertemplate="%{text}<extra></extra>"))
 
 
 def _front(points: Sequence[_Point], axis: _Axis, maximize: bool) -> list[_Point]:
@@ -310,14 +318,7 @@ def plot_best_feasible(study: optuna.Study) -> go.Figure:
     points = sorted(_points(study), key=lambda p: p.number)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     fig = go.Figure()
-    for feasible in (True, False):
-        chosen = [p for p in points if p.feasible == feasible]
-        fig.add_trace(go.Scatter(
-            x=[p.number for p in chosen], y=[p.value for p in chosen], mode="markers",
-            name="feasible" if feasible else "infeasible",
-            marker=dict(color=_FEASIBLE if feasible else _INFEASIBLE,
-                        symbol="circle" if feasible else "x", size=7),
-            text=[p.hover for p in chosen], hovertemplate="%{text}<extra></extra>"))
+    _add_trials(fig, points, lambda p: p.number, size=7)
     xs, ys = [], []
     best: float | None = None
     for p in points:

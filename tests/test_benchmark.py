@@ -82,7 +82,7 @@ def test_summary_figures() -> None:
 @pytest.mark.parametrize("argv,message", [
     (["benchmark", "--task", "imagenet"], "unknown task 'imagenet'"),
     (["benchmark", "--samplers", "cmaes-ish"], "unknown sampler 'cmaes-ish'"),
-    (["benchmark", "--samplers", "nosuchmodule:Sampler"], "cannot import sampler"),
+    (["benchmark", "--samplers", "nosuchmodule:Sampler"], "cannot import the sampler"),
     (["benchmark", "--task", "nas-bench-macro", "--data-dir", "/nonexistent"],
      "cannot read NAS-Bench-Macro at /nonexistent"),
     (["benchmark", "--task", "nas-bench-macro", "--storage", "notadb://x"],
@@ -113,7 +113,7 @@ def test_benchmark_bad_flags(flag: str, capsys: pytest.CaptureFixture[str]) -> N
 def test_sampler_options() -> None:
     sampler = make_sampler("rena:elite_size=0,penalty_base=0.5", 3)
     assert sampler.options.elite_size == 0 and sampler.options.penalty_base == 0.5
-    assert make_sampler("rena-paper", 0).avoid_repeats is False
+    assert make_sampler("rena-paper", 0).options.avoid_repeats is False
     with pytest.raises(ValueError, match="penalty_base must be a number"):
         make_sampler("rena:penalty_base=2", 0)
     assert type(make_sampler("optuna.samplers:QMCSampler", 0)).__name__ == "QMCSampler"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Sequence
-import importlib
 import json
 import time
 from typing import Any
@@ -17,6 +16,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_rena._constraints import is_feasible
+from optuna_rena._imports import import_named
 from optuna_rena._metrics import stored_child_spec
 from optuna_rena._sampler import RenaSampler
 from optuna_rena._sampler.candidates import SpaceEpisodes
@@ -173,11 +173,7 @@ def make_sampler(name: str, seed: int) -> BaseSampler:
         except TypeError as e:
             raise ValueError(f"sampler {name!r}: {e}") from None
     if ":" in name:
-        module, _, attr = name.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as e:
-            raise ValueError(f"cannot import sampler {name!r}: {e}") from None
+        cls = import_named(name, "sampler")
         try:
             return cls(seed=seed)
         except TypeError as e:

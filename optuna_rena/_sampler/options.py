@@ -11,32 +11,33 @@ from typing import Any
 class RenaOptions:
     """The options of :class:`~optuna_rena.RenaSampler`; each is documented there.
 
-    Made once by the sampler, which resolves ``batch_size``'s default; the learner, the
-    planner and the world model's planning read it, so no option is stored twice.
+    Made once by the sampler, whose signature holds the defaults (and resolves
+    ``batch_size``'s); the learner, the planners and the study's state read it, so no
+    option is stored twice.
 
     Raises:
         ValueError: An option out of its range, naming the option and the value.
     """
 
-    penalty_base: float = 0.9
-    penalty_tightening: bool = True
-    batch_size: int = 16
-    learning_rate: float = 0.01
-    entropy_weight: float = 0.01
-    baseline_decay: float = 0.9
-    elite_size: int = 8
-    pretrain_episodes: int = 2048
-    pretrain_target: float = 0.5
-    avoid_repeats: bool = True
-    plan_candidates: int = 32
-    prefer_feasible: bool = True
-    n_bins: int = 16
-    embedding_dim: int = 32
-    hidden_size: int = 64
-    world_model: bool = True
-    model_startup_trials: int = 8
-    local_steps: int = 2
-    dyna_weight: float = 1.0
+    penalty_base: float
+    penalty_tightening: bool
+    batch_size: int
+    learning_rate: float
+    entropy_weight: float
+    baseline_decay: float
+    elite_size: int
+    pretrain_episodes: int
+    pretrain_target: float
+    avoid_repeats: bool
+    plan_candidates: int
+    prefer_feasible: bool
+    n_bins: int
+    embedding_dim: int
+    hidden_size: int
+    world_model: bool
+    model_startup_trials: int
+    local_steps: int
+    dyna_weight: float
 
     def __post_init__(self) -> None:
         for name, low, high, low_open, high_open in (
