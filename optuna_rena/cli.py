@@ -27,7 +27,7 @@ from optuna_rena._benchmark.results import hide_password
 from optuna_rena._constraints import Constraint
 from optuna_rena._dashboard import dashboard_storage
 from optuna_rena._latency import measure_latency
-from optuna_rena._metrics import INTERRUPTED_ATTR
+from optuna_rena._metrics import mark_interrupted
 from optuna_rena._metrics import METRICS
 from optuna_rena._report import best_feasible_report
 from optuna_rena._report import layer_table
@@ -194,7 +194,7 @@ def _search(args: argparse.Namespace) -> int:
         with _quiet_interruption(), _quiet_trial_lines(), warnings.catch_warnings():
             # Said above, once, without the sampler's source line.
             warnings.filterwarnings("ignore", message="no child of this space meets")
-            study.optimize(_interruptible(study, task.objective), n_trials=args.trials,
+            study.optimize(_interruptible(task.objective), n_trials=args.trials,
                            timeout=args.timeout, show_progress_bar=not args.no_progress,
                            catch=(RuntimeError,), callbacks=callbacks)
         try:
@@ -281,15 +281,15 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _interruptible(study: optuna.Study,
-                   objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+def _interruptible(
+        objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
     """The objective, marking a trial that Ctrl-C stops: it is failed like any other, but
     says nothing about its network, so RenaSampler learns nothing from it."""
     def run(trial: optuna.Trial) -> float:
         try:
             return objective(trial)
         except KeyboardInterrupt:
-            study._storage.set_trial_system_attr(trial._trial_id, INTERRUPTED_ATTR, True)
+            mark_interrupted(trial)
             raise
     return run
 
