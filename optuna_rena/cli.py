@@ -34,6 +34,7 @@ from optuna_rena._report import layer_table
 from optuna_rena._report import trial_line
 from optuna_rena._resources import ResourceModel
 from optuna_rena._sampler import RenaSampler
+from optuna_rena._space import UnreachableBudgetWarning
 from optuna_rena._spec import NetworkSpec
 from optuna_rena._spec import SpecError
 from optuna_rena._storage import open_storage
@@ -183,8 +184,8 @@ def _search(args: argparse.Namespace) -> int:
         print(f"continuing the study {study_name!r}: {finished} trials so far")
     unreachable = task.space.unreachable() if task.space is not None else []
     for problem in unreachable:
-        print(f"optuna-rena search: warning: {problem}; loosen it or widen the space; the "
-              "search goes on, for the least infeasible children.", file=sys.stderr)
+        # The space's sentence carries its own advice.
+        print(f"optuna-rena search: warning: {problem}", file=sys.stderr)
     # Imported here: plotly takes a while to import, and only a search draws.
     from optuna_rena.visualization import DashboardFigures
 
@@ -193,7 +194,7 @@ def _search(args: argparse.Namespace) -> int:
     try:
         with _quiet_interruption(), _quiet_trial_lines(), warnings.catch_warnings():
             # Said above, once, without the sampler's source line.
-            warnings.filterwarnings("ignore", message="no child of this space meets")
+            warnings.filterwarnings("ignore", category=UnreachableBudgetWarning)
             study.optimize(_interruptible(task.objective), n_trials=args.trials,
                            timeout=args.timeout, show_progress_bar=not args.no_progress,
                            catch=(RuntimeError,), callbacks=callbacks)
