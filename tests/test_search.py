@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 import signal
@@ -24,6 +25,7 @@ from optuna_rena._report import best_feasible_report
 from optuna_rena._sampler.reward import outcome_of
 from helpers import console_script
 from helpers import REPO
+from optuna_rena.cli import _quiet_interruption
 from optuna_rena.cli import main
 from optuna_rena.datasets import cifar10
 from optuna_rena.datasets import digits
@@ -194,6 +196,32 @@ def _wait_for_training(db: Path, run: subprocess.Popen) -> None:
         if chosen:
             return
     pytest.fail(f"no trial started training in {db} within 300 s")
+
+
+def test_optuna_reports_a_failed_trial_but_not_a_stopped_one() -> None:
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    optuna_logger = logging.getLogger("optuna")  # Optuna's records stop there
+    optuna_logger.addHandler(handler)
+
+    def failing(trial: optuna.Trial) -> float:
+        raise RuntimeError("the child did not train")
+
+    def stopped(trial: optuna.Trial) -> float:
+        raise KeyboardInterrupt
+
+    study = optuna.create_study()
+    try:
+        with _quiet_interruption():
+            study.optimize(failing, n_trials=1, catch=(RuntimeError,))
+            with pytest.raises(KeyboardInterrupt):
+                study.optimize(stopped, n_trials=1)
+    finally:
+        optuna_logger.removeHandler(handler)
+    failed = [r for r in records if r.name == "optuna.study._optimize"]
+    assert len(failed) == 2 and all("Trial 0 " in r.getMessage() for r in failed), failed
+    assert [r.exc_info[0] for r in failed if r.exc_info] == [RuntimeError]
 
 
 @pytest.mark.slow
