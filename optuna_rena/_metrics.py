@@ -75,6 +75,12 @@ INTERRUPTED_ATTR = "rena:interrupted"
 its network and teaches the sampler nothing."""
 
 
+def mark_interrupted(trial: optuna.Trial) -> None:
+    """Record :data:`INTERRUPTED_ATTR` on the running ``trial``, which the user stopped:
+    it fails like any other, but the sampler learns nothing from it."""
+    trial.storage.set_trial_system_attr(trial._trial_id, INTERRUPTED_ATTR, True)
+
+
 def child_name(spec_json: str, spec: NetworkSpec) -> str:
     """The short name that :data:`CHILD_ATTR` holds: ``"9 layers, 3f2a9c1e"``."""
     return f"{len(spec.layers)} layers, {hashlib.sha256(spec_json.encode()).hexdigest()[:8]}"

@@ -1,4 +1,9 @@
-"""The ``optuna-rena`` command line."""
+"""The ``optuna-rena`` command line.
+
+One class per subcommand, its arguments beside its action, as Optuna's own CLI pairs
+``add_arguments`` with ``take_action``; :func:`build_parser` and :func:`main` put them
+together.
+"""
 
 from __future__ import annotations
 
@@ -27,13 +32,14 @@ from optuna_rena._benchmark.results import hide_password
 from optuna_rena._constraints import Constraint
 from optuna_rena._dashboard import dashboard_storage
 from optuna_rena._latency import measure_latency
-from optuna_rena._metrics import INTERRUPTED_ATTR
+from optuna_rena._metrics import mark_interrupted
 from optuna_rena._metrics import METRICS
 from optuna_rena._report import best_feasible_report
 from optuna_rena._report import layer_table
 from optuna_rena._report import trial_line
 from optuna_rena._resources import ResourceModel
 from optuna_rena._sampler import RenaSampler
+from optuna_rena._space import UnreachableBudgetWarning
 from optuna_rena._spec import NetworkSpec
 from optuna_rena._spec import SpecError
 from optuna_rena._storage import open_storage
@@ -52,6 +58,11 @@ _BASELINES: dict[str, Callable[[], NetworkSpec]] = {
 
 # --min-intensity was the flag's first name; it stays as an alias.
 _FLAG_ALIASES = {"--min-compute-intensity": ["--min-intensity"]}
+
+_STORAGE_HELP = "Optuna storage URL, or journal:PATH for a journal file"
+
+# Where a search keeps its study, and so where a report looks for it.
+_SEARCH_STORAGE = "sqlite:///optuna-rena.db"
 
 
 def load_baseline(name: str) -> NetworkSpec:
@@ -78,73 +89,57 @@ def load_baseline(name: str) -> NetworkSpec:
     )
 
 
-def _resources(args: argparse.Namespace) -> int:
-    spec = load_baseline(args.baseline)
-    resources = ResourceModel(args.dtype).count(spec)
-    print(f"{spec.name or args.baseline}: input {spec.input.kind} {spec.input.shape}\n")
-    print(layer_table(spec, resources))
-    print(f"\nparams {resources.params:,}  FLOPs {resources.flops:,} (= 2 x {resources.macs:,} "
-          f"MACs)  bytes {resources.bytes:,}  compute intensity "
-          f"{resources.compute_intensity:.2f} FLOPs/byte ({args.dtype})")
-    if args.latency:
-        ms = measure_latency(spec, batch_size=args.batch_size)
-        print(f"latency: {ms:.3f} ms per forward pass at batch size {args.batch_size} "
-              "(median of 20)")
-    if args.json:
-        print("\n" + spec.to_json(indent=2))
-    return 0
+class _Command:
+    """A subcommand of ``optuna-rena``: its arguments and its action, side by side."""
+
+    help: str
+    """The line in ``optuna-rena --help``."""
+
+    description: str | None = None
+    """The paragraph atop the subcommand's own ``--help``; ``None``: none."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add the subcommand's arguments to its parser."""
+
+    def take_action(self, args: argparse.Namespace) -> int:
+        """Run the subcommand on the parsed arguments and return its exit code. A
+        ``ValueError`` or :class:`SpecError` is the user's mistake: :func:`main` says it
+        in one line."""
+        raise NotImplementedError
 
 
-def _flag(metric_name: str, bound: str) -> str:
-    return f"--{bound}-{metric_name.replace('_', '-')}"
+class _Resources(_Command):
+    help = "count a network's parameters, FLOPs, bytes and compute intensity"
 
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "baseline", nargs="?", default="cifar10-resnet",
+            help=f"one of {sorted(_BASELINES)}, nas-bench-macro:CODE, or a spec .json file "
+                 "(default: cifar10-resnet)",
+        )
+        parser.add_argument("--dtype", default="float32",
+                            help="element type for the bytes moved (default: float32)")
+        parser.add_argument("--latency", action="store_true",
+                            help="also measure the forward latency on this machine")
+        parser.add_argument("--batch-size", type=_positive_int, default=1,
+                            help="batch size for --latency (default: 1)")
+        parser.add_argument("--json", action="store_true", help="also print the spec as JSON")
 
-def _constraints_from(args: argparse.Namespace) -> list[Constraint] | None:
-    """The constraint flags, or ``None`` when none was given (the task's defaults)."""
-    given = []
-    for m in METRICS:
-        value = getattr(args, _flag(m.name, m.usual_bound)[2:].replace("-", "_"))
-        if value is not None:
-            given.append(Constraint(m.name, **{m.usual_bound: value}))
-    return given or None
-
-
-def _add_constraint_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "constraints", "resource budgets; without any, the task's defaults apply")
-    for m in METRICS:
-        flag = _flag(m.name, m.usual_bound)
-        bound = "at most" if m.usual_bound == "max" else "at least"
-        group.add_argument(flag, *_FLAG_ALIASES.get(flag, []), type=_positive_float,
-                           metavar="X", help=f"{bound} X: {m.meaning}")
-
-
-def _benchmark(args: argparse.Namespace) -> int:
-    # Dashboard notes grow the study's attributes with every trial: off for benchmarks.
-    task_options: dict[str, object] = {"data_dir": args.data_dir, "epochs": args.epochs,
-                                       "constraints": _constraints_from(args), "notes": False}
-    if args.device:
-        task_options["device"] = args.device
-    if is_user_objective(args.task):
-        task_options = {"constraints": task_options["constraints"]}
-    with _quiet_interruption():  # Ctrl-C: main()'s one line, no trial's traceback
-        report = run_benchmark(
-            args.task, args.samplers, args.seeds, args.trials, storage=args.storage,
-            sampler_seeds=dict(args.fewer_seeds),
-            study_prefix=args.study_prefix, out_dir=args.out, task_options=task_options,
-            direction=args.direction, jobs=args.jobs, progress=not args.no_progress,
-            command=_command_line(args.argv))
-    # results.md's own text, so what is printed and what is kept cannot differ.
-    print("\n" + report["markdown"], end="")
-    print("\nwrote " + ", ".join(report["files"]))
-    if args.storage:
-        print(f"browse the studies: optuna-dashboard {_dashboard_argument(args.storage)}")
-    return 0
-
-
-def _command_line(argv: Sequence[str]) -> str:
-    """``argv`` as one shell line after ``optuna-rena``, without a storage password."""
-    return hide_password(shlex.join(["optuna-rena", *argv]))
+    def take_action(self, args: argparse.Namespace) -> int:
+        spec = load_baseline(args.baseline)
+        resources = ResourceModel(args.dtype).count(spec)
+        print(f"{spec.name or args.baseline}: input {spec.input.kind} {spec.input.shape}\n")
+        print(layer_table(spec, resources))
+        print(f"\nparams {resources.params:,}  FLOPs {resources.flops:,} (= 2 x "
+              f"{resources.macs:,} MACs)  bytes {resources.bytes:,}  compute intensity "
+              f"{resources.compute_intensity:.2f} FLOPs/byte ({args.dtype})")
+        if args.latency:
+            ms = measure_latency(spec, batch_size=args.batch_size)
+            print(f"latency: {ms:.3f} ms per forward pass at batch size {args.batch_size} "
+                  "(median of 20)")
+        if args.json:
+            print("\n" + spec.to_json(indent=2))
+        return 0
 
 
 _PRUNERS = {
@@ -154,62 +149,103 @@ _PRUNERS = {
 }
 
 
-def _search(args: argparse.Namespace) -> int:
-    task = make_task(args.task, data_dir=args.data_dir, constraints=_constraints_from(args),
-                     epochs=args.epochs, device=args.device) if not is_user_objective(args.task) else (
-        make_task(args.task, constraints=_constraints_from(args)))
-    study_name = args.study_name or f"rena-{args.task}"
-    # Crash recovery wherever the storage keeps heartbeats (RDB): a killed run's trial is
-    # failed by the next run and retried once with the same network.
-    heartbeat = args.heartbeat if args.heartbeat and not args.storage.startswith(
-        "journal:") else None
-    try:
-        study = optuna.create_study(
-            storage=open_storage(args.storage, heartbeat_interval=heartbeat),
-            study_name=study_name, direction="maximize",
-            sampler=RenaSampler(seed=args.seed), pruner=_PRUNERS[args.pruner](),
-            load_if_exists=True)
-    except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
-        raise ValueError(f"cannot open the storage {args.storage!r}: "
-                         f"{storage_error_text(e)}") from None
-    if study._is_multi_objective() or study.direction != optuna.study.StudyDirection.MAXIMIZE:
-        raise ValueError(f"the study {study_name!r} in {args.storage} does not maximise one "
-                         "objective; give another --study-name.")
-    if task.space is not None:
-        task.space.check_study(study)  # before a trial is made that Optuna would fail
-    task.record(study)  # refuses a study of another budget or space
-    finished = len(study.trials)
-    if finished:
-        print(f"continuing the study {study_name!r}: {finished} trials so far")
-    unreachable = task.space.unreachable() if task.space is not None else []
-    for problem in unreachable:
-        print(f"optuna-rena search: warning: {problem}; loosen it or widen the space; the "
-              "search goes on, for the least infeasible children.", file=sys.stderr)
-    # Imported here: plotly takes a while to import, and only a search draws.
-    from optuna_rena.visualization import DashboardFigures
+class _Search(_Command):
+    help = "run a resource-constrained architecture search with RenaSampler"
+    description = ("Search a task's architecture space with RenaSampler, training each "
+                   "child for real; the study is stored so optuna-dashboard can show it "
+                   "and a second run with the same --study-name continues it.")
 
-    figures = DashboardFigures(every=10, constraints=task.constraints)
-    callbacks = [_log_trial(task.metric_name, task.constraints), figures]
-    try:
-        with _quiet_interruption(), _quiet_trial_lines(), warnings.catch_warnings():
-            # Said above, once, without the sampler's source line.
-            warnings.filterwarnings("ignore", message="no child of this space meets")
-            study.optimize(_interruptible(study, task.objective), n_trials=args.trials,
-                           timeout=args.timeout, show_progress_bar=not args.no_progress,
-                           catch=(RuntimeError,), callbacks=callbacks)
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--task", default="digits",
+                            help=f"one of {list(TASK_NAMES)} or module:function (default: "
+                                 "digits, embedded, no download)")
+        parser.add_argument("--data-dir", default=_default_data_dir(),
+                            help="folder with nas_bench_macro/, cifar10/, speech_commands/; "
+                                 "without it CIFAR-10 and Speech Commands are downloaded")
+        parser.add_argument("--trials", type=_positive_int, default=30, help="trials to run")
+        parser.add_argument("--timeout", type=_positive_float, default=None,
+                            help="stop after this many seconds")
+        parser.add_argument("--epochs", type=_positive_int, default=3,
+                            help="training epochs per child")
+        parser.add_argument("--device", default=None,
+                            help="cpu or cuda (default: cuda if present)")
+        parser.add_argument("--seed", type=_seed, default=None, help="RenaSampler's seed")
+        _add_storage_option(parser, _SEARCH_STORAGE)
+        parser.add_argument("--study-name", default=None,
+                            help="study name (default: rena-TASK); an existing study "
+                                 "continues")
+        parser.add_argument("--pruner", choices=sorted(_PRUNERS), default="median",
+                            help="Optuna pruner for the per-epoch reports (default: median)")
+        parser.add_argument("--heartbeat", type=_non_negative_int, default=60,
+                            metavar="SECONDS",
+                            help="with an RDB storage, seconds between a running trial's "
+                                 "heartbeats: a trial whose run was killed is failed by the "
+                                 "next run after twice this and retried once (default: 60; "
+                                 "0: off)")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        _add_constraint_flags(parser)
+
+    def take_action(self, args: argparse.Namespace) -> int:
+        constraints = _constraints_from(args)
+        if is_user_objective(args.task):
+            task = make_task(args.task, constraints=constraints)
+        else:
+            task = make_task(args.task, data_dir=args.data_dir, constraints=constraints,
+                             epochs=args.epochs, device=args.device)
+        study_name = args.study_name or f"rena-{args.task}"
+        # Crash recovery wherever the storage keeps heartbeats (RDB): a killed run's trial
+        # is failed by the next run and retried once with the same network.
+        heartbeat = args.heartbeat if args.heartbeat and not args.storage.startswith(
+            "journal:") else None
         try:
-            figures.refresh(study)  # the last trials' too
-        except Exception as e:  # noqa: BLE001 - a figure is not worth a finished search
-            print(f"optuna-rena search: warning: the resource figures were not saved: {e}",
+            study = optuna.create_study(
+                storage=open_storage(args.storage, heartbeat_interval=heartbeat),
+                study_name=study_name, direction="maximize",
+                sampler=RenaSampler(seed=args.seed), pruner=_PRUNERS[args.pruner](),
+                load_if_exists=True)
+        except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
+            raise ValueError(f"cannot open the storage {args.storage!r}: "
+                             f"{storage_error_text(e)}") from None
+        if study._is_multi_objective() or (
+                study.direction != optuna.study.StudyDirection.MAXIMIZE):
+            raise ValueError(f"the study {study_name!r} in {args.storage} does not maximise "
+                             "one objective; give another --study-name.")
+        if task.space is not None:
+            task.space.check_study(study)  # before a trial is made that Optuna would fail
+        task.record(study)  # refuses a study of another budget or space
+        finished = len(study.trials)
+        if finished:
+            print(f"continuing the study {study_name!r}: {finished} trials so far")
+        unreachable = task.space.unreachable() if task.space is not None else []
+        for problem in unreachable:
+            # The space's sentence carries its own advice.
+            print(f"optuna-rena search: warning: {problem}", file=sys.stderr)
+        # Imported here: plotly takes a while to import, and only a search draws.
+        from optuna_rena.visualization import DashboardFigures
+
+        figures = DashboardFigures(every=10, constraints=task.constraints)
+        callbacks = [_log_trial(task.metric_name, task.constraints), figures]
+        try:
+            with _quiet_interruption(), _quiet_trial_lines(), warnings.catch_warnings():
+                # Said above, once, without the sampler's source line.
+                warnings.filterwarnings("ignore", category=UnreachableBudgetWarning)
+                study.optimize(_interruptible(task.objective), n_trials=args.trials,
+                               timeout=args.timeout, show_progress_bar=not args.no_progress,
+                               catch=(RuntimeError,), callbacks=callbacks)
+            try:
+                figures.refresh(study)  # the last trials' too
+            except Exception as e:  # noqa: BLE001 - a figure is not worth a finished search
+                print(f"optuna-rena search: warning: the resource figures were not saved: "
+                      f"{e}", file=sys.stderr)
+        except KeyboardInterrupt:
+            done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            print(f"\noptuna-rena search: interrupted; {done} complete trials are kept in "
+                  f"{args.storage}, and the same command continues the study.",
                   file=sys.stderr)
-    except KeyboardInterrupt:
-        done = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-        print(f"\noptuna-rena search: interrupted; {done} complete trials are kept in "
-              f"{args.storage}, and the same command continues the study.", file=sys.stderr)
-        return 130
-    print(best_feasible_report(study, task.constraints))
-    print(f"\nwatch it: optuna-dashboard {_dashboard_argument(args.storage)}")
-    return 0
+            return 130
+        print(best_feasible_report(study, task.constraints))
+        print(f"\nwatch it: optuna-dashboard {_dashboard_argument(args.storage)}")
+        return 0
 
 
 def _log_trial(metric_name: str, constraints: Sequence[Constraint]
@@ -235,6 +271,163 @@ def _quiet_trial_lines() -> Iterator[None]:
         optuna.logging.set_verbosity(verbosity)
 
 
+def _interruptible(
+        objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+    """The objective, marking a trial that Ctrl-C stops: it is failed like any other, but
+    says nothing about its network, so RenaSampler learns nothing from it."""
+    def run(trial: optuna.Trial) -> float:
+        try:
+            return objective(trial)
+        except KeyboardInterrupt:
+            mark_interrupted(trial)
+            raise
+    return run
+
+
+class _Benchmark(_Command):
+    help = "compare samplers on a task, side by side, over seeds"
+    description = ("Run each sampler with each seed as its own study in one storage; "
+                   "write a Markdown table, a JSON file of every number and plots.")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--task", default="nas-bench-macro",
+                            help=f"one of {list(TASK_NAMES)} or module:function "
+                                 "(default: nas-bench-macro)")
+        parser.add_argument("--samplers", nargs="+", default=["rena", "random", "tpe"],
+                            help="rena, rena-paper, random, tpe, gp, nsga2, "
+                                 "rena:key=value,... or module:Class (default: rena random "
+                                 "tpe)")
+        parser.add_argument("--trials", type=_positive_int, default=100,
+                            help="trials per run")
+        parser.add_argument("--seeds", type=_positive_int, default=3, help="runs per sampler")
+        parser.add_argument("--fewer-seeds", type=_sampler_count, nargs="*", default=[],
+                            metavar="SAMPLER=N",
+                            help="run SAMPLER with only its first N seeds (a slow one such "
+                                 "as gp)")
+        parser.add_argument("--data-dir", default=_default_data_dir(),
+                            help="folder with nas_bench_macro/, cifar10/, speech_commands/ "
+                                 "(default: $OPTUNA_RENA_DATA or ../shared/data)")
+        parser.add_argument("--epochs", type=_positive_int, default=3,
+                            help="training epochs per child for real-training tasks")
+        parser.add_argument("--device", default=None,
+                            help="cpu or cuda (default: cuda if present)")
+        _add_storage_option(parser, "sqlite:///optuna-rena-benchmark.db")
+        parser.add_argument("--study-prefix", default="", help="prefix of the study names")
+        parser.add_argument("--direction", choices=["maximize", "minimize"],
+                            default="maximize", help="for a module:function objective")
+        parser.add_argument("--out", default="benchmark-results", help="output folder")
+        parser.add_argument("--jobs", type=_positive_int, default=1,
+                            help="runs in parallel processes")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        _add_constraint_flags(parser)
+
+    def take_action(self, args: argparse.Namespace) -> int:
+        # Dashboard notes grow the study's attributes with every trial: off for benchmarks.
+        task_options: dict[str, object] = {
+            "data_dir": args.data_dir, "epochs": args.epochs,
+            "constraints": _constraints_from(args), "notes": False}
+        if args.device:
+            task_options["device"] = args.device
+        if is_user_objective(args.task):
+            task_options = {"constraints": task_options["constraints"]}
+        with _quiet_interruption():  # Ctrl-C: main()'s one line, no trial's traceback
+            report = run_benchmark(
+                args.task, args.samplers, args.seeds, args.trials, storage=args.storage,
+                sampler_seeds=dict(args.fewer_seeds),
+                study_prefix=args.study_prefix, out_dir=args.out, task_options=task_options,
+                direction=args.direction, jobs=args.jobs, progress=not args.no_progress,
+                command=_command_line(args.argv))
+        # results.md's own text, so what is printed and what is kept cannot differ.
+        print("\n" + report["markdown"], end="")
+        print("\nwrote " + ", ".join(report["files"]))
+        if args.storage:
+            print(f"browse the studies: optuna-dashboard {_dashboard_argument(args.storage)}")
+        return 0
+
+
+def _command_line(argv: Sequence[str]) -> str:
+    """``argv`` as one shell line after ``optuna-rena``, without a storage password."""
+    return hide_password(shlex.join(["optuna-rena", *argv]))
+
+
+class _Dashboard(_Command):
+    help = "optuna-dashboard, whose Best Trial is the best feasible one"
+    description = ("Serve optuna-dashboard on a storage as `optuna-dashboard "
+                   "STORAGE` does, except that each study's Best Trial card shows the best "
+                   "trial that meets its constraints, as Optuna's study.best_trial is, or, "
+                   "when no trial is feasible, the storage's best trial, drawn infeasible "
+                   "(the plain optuna-dashboard's card ignores constraints).")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("storage", help=_STORAGE_HELP)
+        parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+        parser.add_argument("--port", type=_positive_int, default=8080, help="default: 8080")
+
+    def take_action(self, args: argparse.Namespace) -> int:
+        try:
+            import optuna_dashboard
+        except ImportError:
+            raise ValueError("the dashboard needs optuna-dashboard: pip install "
+                             "'optuna-rena[dashboard]'.") from None
+        storage, _ = _read_storage(args.storage)
+        print(f"optuna-dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
+        optuna_dashboard.run_server(dashboard_storage(storage), host=args.host,
+                                    port=args.port)
+        return 0
+
+
+class _Report(_Command):
+    help = "write a study's resource figures as HTML and PNG, for offline reading"
+    description = ("Write the resource figures of a study of any sampler (the objective "
+                   "against each constrained metric with the budget, the Pareto front "
+                   "against each resource, the best feasible so far) as report.html, "
+                   "which embeds plotly.js and opens with no network, and as PNGs.")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        _add_storage_option(parser, _SEARCH_STORAGE)
+        parser.add_argument("--study-name", default=None,
+                            help="the study (default: the storage's only study)")
+        parser.add_argument("--out", default="optuna-rena-report",
+                            help="output folder (default: optuna-rena-report)")
+
+    def take_action(self, args: argparse.Namespace) -> int:
+        missing = [m for m in ("plotly", "matplotlib") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise ValueError(f"the report needs {' and '.join(missing)}: pip install "
+                             "'optuna-rena[dashboard,benchmark]'.")
+        from optuna_rena._offline_report import write_report
+
+        storage, names = _read_storage(args.storage)
+        name = args.study_name
+        if name is None and len(names) != 1:
+            raise ValueError(f"{args.storage} holds {len(names)} studies; name one with "
+                             f"--study-name: {', '.join(names) or 'none'}.")
+        name = name if name is not None else names[0]
+        if name not in names:
+            raise ValueError(f"no study {name!r} in {args.storage}; it holds "
+                             f"{', '.join(names) or 'none'}.")
+        study = optuna.load_study(study_name=name, storage=storage)
+        paths = write_report(study, args.out)
+        print(f"{name}: wrote " + ", ".join(str(p) for p in paths))
+        print(f"open {paths[0]} in a browser; it needs no network.")
+        return 0
+
+
+# In the order of ``optuna-rena --help``.
+_COMMANDS: dict[str, type[_Command]] = {
+    "resources": _Resources,
+    "search": _Search,
+    "benchmark": _Benchmark,
+    "dashboard": _Dashboard,
+    "report": _Report,
+}
+
+
+def _add_storage_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--storage", default=default,
+                        help=f"{_STORAGE_HELP} (default: {default})")
+
+
 def _read_storage(url: str) -> tuple[Any, list[str]]:
     """A storage that a command only reads (it must exist; it need not be writable), and
     its study names."""
@@ -245,58 +438,46 @@ def _read_storage(url: str) -> tuple[Any, list[str]]:
         raise ValueError(f"cannot open the storage {url!r}: {storage_error_text(e)}") from None
 
 
-def _dashboard(args: argparse.Namespace) -> int:
-    try:
-        import optuna_dashboard
-    except ImportError:
-        raise ValueError("the dashboard needs optuna-dashboard: pip install "
-                         "'optuna-rena[dashboard]'.") from None
-    storage, _ = _read_storage(args.storage)
-    print(f"optuna-dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
-    optuna_dashboard.run_server(dashboard_storage(storage), host=args.host,
-                                port=args.port)
-    return 0
+def _dashboard_argument(storage: str) -> str:
+    """What optuna-dashboard takes for a storage: a journal file by its path."""
+    return storage[len("journal:"):] if storage.startswith("journal:") else storage
 
 
-def _report(args: argparse.Namespace) -> int:
-    missing = [m for m in ("plotly", "matplotlib") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ValueError(f"the report needs {' and '.join(missing)}: pip install "
-                         "'optuna-rena[dashboard,benchmark]'.")
-    from optuna_rena._offline_report import write_report
-
-    storage, names = _read_storage(args.storage)
-    name = args.study_name
-    if name is None and len(names) != 1:
-        raise ValueError(f"{args.storage} holds {len(names)} studies; name one with "
-                         f"--study-name: {', '.join(names) or 'none'}.")
-    name = name if name is not None else names[0]
-    if name not in names:
-        raise ValueError(f"no study {name!r} in {args.storage}; it holds "
-                         f"{', '.join(names) or 'none'}.")
-    study = optuna.load_study(study_name=name, storage=storage)
-    paths = write_report(study, args.out)
-    print(f"{name}: wrote " + ", ".join(str(p) for p in paths))
-    print(f"open {paths[0]} in a browser; it needs no network.")
-    return 0
+def _flag(metric_name: str, bound: str) -> str:
+    return f"--{bound}-{metric_name.replace('_', '-')}"
 
 
-def _interruptible(study: optuna.Study,
-                   objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
-    """The objective, marking a trial that Ctrl-C stops: it is failed like any other, but
-    says nothing about its network, so RenaSampler learns nothing from it."""
-    def run(trial: optuna.Trial) -> float:
-        try:
-            return objective(trial)
-        except KeyboardInterrupt:
-            study._storage.set_trial_system_attr(trial._trial_id, INTERRUPTED_ATTR, True)
-            raise
-    return run
+def _add_constraint_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "constraints", "resource budgets; without any, the task's defaults apply")
+    for m in METRICS:
+        flag = _flag(m.name, m.usual_bound)
+        bound = "at most" if m.usual_bound == "max" else "at least"
+        group.add_argument(flag, *_FLAG_ALIASES.get(flag, []), type=_positive_float,
+                           metavar="X", help=f"{bound} X: {m.meaning}")
+
+
+def _constraints_from(args: argparse.Namespace) -> list[Constraint] | None:
+    """The constraint flags, or ``None`` when none was given (the task's defaults)."""
+    given = []
+    for m in METRICS:
+        value = getattr(args, _flag(m.name, m.usual_bound)[2:].replace("-", "_"))
+        if value is not None:
+            given.append(Constraint(m.name, **{m.usual_bound: value}))
+    return given or None
 
 
 class _DropInterruption(logging.Filter):
-    """Optuna logs a stopped trial as failed, in two records, the first with the
-    KeyboardInterrupt's traceback; the command says it in one line instead."""
+    """Optuna reports a failed trial in two WARNING records (``_log_failed_trial`` in
+    optuna/study/_optimize.py), the first with the exception as ``exc_info``; for a trial
+    that Ctrl-C stopped, the command says it in one line instead.
+
+    The records are told apart by what they carry, not by Optuna's wording, which is no
+    interface: the one whose ``exc_info`` is a KeyboardInterrupt begins the report of a
+    stopped trial, and everything the logger says after it ends that report, as Optuna
+    re-raises a KeyboardInterrupt (``catch`` takes only Exceptions) and logs nothing else
+    on the way out. A failed child's records carry another exception and pass.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -305,8 +486,7 @@ class _DropInterruption(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info is not None and isinstance(record.exc_info[1], KeyboardInterrupt):
             self.stopped = True
-            return False
-        return not (self.stopped and "failed with value" in record.getMessage())
+        return not self.stopped
 
 
 @contextlib.contextmanager
@@ -318,11 +498,6 @@ def _quiet_interruption() -> Iterator[None]:
         yield
     finally:
         logger.removeFilter(drop)
-
-
-def _dashboard_argument(storage: str) -> str:
-    """What optuna-dashboard takes for a storage: a journal file by its path."""
-    return storage[len("journal:"):] if storage.startswith("journal:") else storage
 
 
 def _positive_float(text: str) -> float:
@@ -373,125 +548,6 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="optuna-rena",
-        description="Resource-constrained neural architecture search (RENA) for Optuna.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    res = sub.add_parser(
-        "resources", help="count a network's parameters, FLOPs, bytes and compute intensity"
-    )
-    res.add_argument(
-        "baseline", nargs="?", default="cifar10-resnet",
-        help=f"one of {sorted(_BASELINES)}, nas-bench-macro:CODE, or a spec .json file "
-             "(default: cifar10-resnet)",
-    )
-    res.add_argument("--dtype", default="float32",
-                     help="element type for the bytes moved (default: float32)")
-    res.add_argument("--latency", action="store_true",
-                     help="also measure the forward latency on this machine")
-    res.add_argument("--batch-size", type=_positive_int, default=1,
-                     help="batch size for --latency (default: 1)")
-    res.add_argument("--json", action="store_true", help="also print the spec as JSON")
-    res.set_defaults(func=_resources)
-
-    search = sub.add_parser(
-        "search", help="run a resource-constrained architecture search with RenaSampler",
-        description="Search a task's architecture space with RenaSampler, training each "
-                    "child for real; the study is stored so optuna-dashboard can show it "
-                    "and a second run with the same --study-name continues it.")
-    search.add_argument("--task", default="digits",
-                        help=f"one of {list(TASK_NAMES)} or module:function (default: "
-                             "digits, embedded, no download)")
-    search.add_argument("--data-dir", default=_default_data_dir(),
-                        help="folder with nas_bench_macro/, cifar10/, speech_commands/; "
-                             "without it CIFAR-10 and Speech Commands are downloaded")
-    search.add_argument("--trials", type=_positive_int, default=30, help="trials to run")
-    search.add_argument("--timeout", type=_positive_float, default=None,
-                        help="stop after this many seconds")
-    search.add_argument("--epochs", type=_positive_int, default=3,
-                        help="training epochs per child")
-    search.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
-    search.add_argument("--seed", type=_seed, default=None, help="RenaSampler's seed")
-    search.add_argument("--storage", default="sqlite:///optuna-rena.db",
-                        help="Optuna storage URL, or journal:PATH for a journal file "
-                             "(default: sqlite:///optuna-rena.db)")
-    search.add_argument("--study-name", default=None,
-                        help="study name (default: rena-TASK); an existing study continues")
-    search.add_argument("--pruner", choices=sorted(_PRUNERS), default="median",
-                        help="Optuna pruner for the per-epoch reports (default: median)")
-    search.add_argument("--heartbeat", type=_non_negative_int, default=60, metavar="SECONDS",
-                        help="with an RDB storage, seconds between a running trial's "
-                             "heartbeats: a trial whose run was killed is failed by the next "
-                             "run after twice this and retried once (default: 60; 0: off)")
-    search.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_constraint_flags(search)
-    search.set_defaults(func=_search)
-
-    bench = sub.add_parser(
-        "benchmark", help="compare samplers on a task, side by side, over seeds",
-        description="Run each sampler with each seed as its own study in one storage; "
-                    "write a Markdown table, a JSON file of every number and plots.")
-    bench.add_argument("--task", default="nas-bench-macro",
-                       help=f"one of {list(TASK_NAMES)} or module:function "
-                            "(default: nas-bench-macro)")
-    bench.add_argument("--samplers", nargs="+", default=["rena", "random", "tpe"],
-                       help="rena, rena-paper, random, tpe, gp, nsga2, rena:key=value,... "
-                            "or module:Class (default: rena random tpe)")
-    bench.add_argument("--trials", type=_positive_int, default=100, help="trials per run")
-    bench.add_argument("--seeds", type=_positive_int, default=3, help="runs per sampler")
-    bench.add_argument("--fewer-seeds", type=_sampler_count, nargs="*", default=[],
-                       metavar="SAMPLER=N",
-                       help="run SAMPLER with only its first N seeds (a slow one such as gp)")
-    bench.add_argument("--data-dir", default=_default_data_dir(),
-                       help="folder with nas_bench_macro/, cifar10/, speech_commands/ "
-                            "(default: $OPTUNA_RENA_DATA or ../shared/data)")
-    bench.add_argument("--epochs", type=_positive_int, default=3,
-                       help="training epochs per child for real-training tasks")
-    bench.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
-    bench.add_argument("--storage", default="sqlite:///optuna-rena-benchmark.db",
-                       help="Optuna storage URL, or journal:PATH for a journal file "
-                            "(default: sqlite:///optuna-rena-benchmark.db)")
-    bench.add_argument("--study-prefix", default="", help="prefix of the study names")
-    bench.add_argument("--direction", choices=["maximize", "minimize"], default="maximize",
-                       help="for a module:function objective")
-    bench.add_argument("--out", default="benchmark-results", help="output folder")
-    bench.add_argument("--jobs", type=_positive_int, default=1,
-                       help="runs in parallel processes")
-    bench.add_argument("--no-progress", action="store_true", help="no progress bar")
-    _add_constraint_flags(bench)
-    bench.set_defaults(func=_benchmark)
-
-    dash = sub.add_parser(
-        "dashboard", help="optuna-dashboard, whose Best Trial is the best feasible one",
-        description="Serve optuna-dashboard on a storage as `optuna-dashboard "
-                    "STORAGE` does, except that each study's Best Trial card shows the best "
-                    "trial that meets its constraints, as Optuna's study.best_trial is, or, "
-                    "when no trial is feasible, the storage's best trial, drawn infeasible "
-                    "(the plain optuna-dashboard's card ignores constraints).")
-    dash.add_argument("storage", help="Optuna storage URL, or journal:PATH for a journal file")
-    dash.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
-    dash.add_argument("--port", type=_positive_int, default=8080, help="default: 8080")
-    dash.set_defaults(func=_dashboard)
-
-    report = sub.add_parser(
-        "report", help="write a study's resource figures as HTML and PNG, for offline reading",
-        description="Write the resource figures of a study of any sampler (the objective "
-                    "against each constrained metric with the budget, the Pareto front "
-                    "against each resource, the best feasible so far) as report.html, "
-                    "which embeds plotly.js and opens with no network, and as PNGs.")
-    report.add_argument("--storage", default="sqlite:///optuna-rena.db",
-                        help="Optuna storage URL, or journal:PATH for a journal file "
-                             "(default: sqlite:///optuna-rena.db)")
-    report.add_argument("--study-name", default=None,
-                        help="the study (default: the storage's only study)")
-    report.add_argument("--out", default="optuna-rena-report",
-                        help="output folder (default: optuna-rena-report)")
-    report.set_defaults(func=_report)
-    return parser
-
-
 def _default_data_dir() -> str | None:
     env = os.environ.get("OPTUNA_RENA_DATA")
     if env:
@@ -500,13 +556,29 @@ def _default_data_dir() -> str | None:
     return str(local) if local.is_dir() else None
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand; a parsed command's ``take_action`` runs it."""
+    parser = argparse.ArgumentParser(
+        prog="optuna-rena",
+        description="Resource-constrained neural architecture search (RENA) for Optuna.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, command_type in _COMMANDS.items():
+        command = command_type()
+        command_parser = sub.add_parser(name, help=command.help,
+                                        description=command.description)
+        command.add_arguments(command_parser)
+        command_parser.set_defaults(take_action=command.take_action)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # The benchmark writes the command that ran it into its results.
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return int(args.func(args))
+        return int(args.take_action(args))
     except (SpecError, ValueError) as e:
         # A user mistake ends in one line naming it, not in a traceback.
         print(f"optuna-rena {args.command}: error: {e}", file=sys.stderr)

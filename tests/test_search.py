@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 import signal
@@ -9,12 +10,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 
 import optuna
 import pytest
 import torch
 
 from optuna_rena import Constraint
+from optuna_rena import UnreachableBudgetWarning
 from optuna_rena import zoo
 from optuna_rena._budget import best_feasible_trial
 from optuna_rena._budget import record_budget
@@ -22,6 +25,7 @@ from optuna_rena._report import best_feasible_report
 from optuna_rena._sampler.reward import outcome_of
 from helpers import console_script
 from helpers import REPO
+from optuna_rena.cli import _quiet_interruption
 from optuna_rena.cli import main
 from optuna_rena.datasets import cifar10
 from optuna_rena.datasets import digits
@@ -90,14 +94,19 @@ def test_a_continued_search_keeps_its_budget(tmp_path: Path, data_dir: Path,
 def test_search_warns_in_one_line_of_a_budget_out_of_reach(
         tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     storage = f"sqlite:///{tmp_path / 'reach.db'}"
-    assert main(["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
-                 "--trials", "6", "--max-params", "380000", "--storage", storage,
-                 "--no-progress"]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # pytest would keep the sampler's warning apart
+        assert main(["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
+                     "--trials", "6", "--max-params", "380000", "--storage", storage,
+                     "--no-progress"]) == 0
     captured = capsys.readouterr()
-    assert ("optuna-rena search: warning: no child of this space meets params <= 380000: "
-            "the smallest params that a search of its decisions reaches is 3.879e+05"
-            ) in captured.err
-    assert "UserWarning" not in captured.err
+    # The command's line, the space's sentence (with its advice) as it is; not the
+    # sampler's own warning a second time.
+    (line,) = [line for line in captured.err.splitlines() if "warning" in line.lower()]
+    assert line.startswith("optuna-rena search: warning: no child of this space meets "
+                           "params <= 380000"), line
+    assert "3.879e+05" in line, line  # the smallest params the space reaches
+    assert not [w for w in caught if issubclass(w.category, UnreachableBudgetWarning)]
     assert "no feasible architecture among 6 trials" in captured.out
     study = optuna.load_study(study_name="rena-nas-bench-macro", storage=storage)
     assert len({t.system_attrs["rena:child_spec"] for t in study.trials}) == 6
@@ -187,6 +196,32 @@ def _wait_for_training(db: Path, run: subprocess.Popen) -> None:
         if chosen:
             return
     pytest.fail(f"no trial started training in {db} within 300 s")
+
+
+def test_optuna_reports_a_failed_trial_but_not_a_stopped_one() -> None:
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    optuna_logger = logging.getLogger("optuna")  # Optuna's records stop there
+    optuna_logger.addHandler(handler)
+
+    def failing(trial: optuna.Trial) -> float:
+        raise RuntimeError("the child did not train")
+
+    def stopped(trial: optuna.Trial) -> float:
+        raise KeyboardInterrupt
+
+    study = optuna.create_study()
+    try:
+        with _quiet_interruption():
+            study.optimize(failing, n_trials=1, catch=(RuntimeError,))
+            with pytest.raises(KeyboardInterrupt):
+                study.optimize(stopped, n_trials=1)
+    finally:
+        optuna_logger.removeHandler(handler)
+    failed = [r for r in records if r.name == "optuna.study._optimize"]
+    assert len(failed) == 2 and all("Trial 0 " in r.getMessage() for r in failed), failed
+    assert [r.exc_info[0] for r in failed if r.exc_info] == [RuntimeError]
 
 
 @pytest.mark.slow
