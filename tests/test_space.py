@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from typing import Any
 
 import numpy as np
 import optuna
@@ -16,6 +17,7 @@ from optuna_rena import ResourceModel
 from optuna_rena import trial_child
 from optuna_rena import trial_violations
 from optuna_rena import zoo
+from optuna_rena._space import run_decisions
 from optuna_rena._space import scale_value
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -125,15 +127,12 @@ def test_a_study_whose_distributions_clash_is_refused(make) -> None:
     space = make()
     rng = np.random.RandomState(0)
     # Every decision's choices are known by name, wherever the decisions ask it.
+    def choose(name: str, choices: tuple[Any, ...]) -> Any:
+        assert space._rules.choices(name) == choices, name
+        return choices[rng.randint(len(choices))]
+
     for _ in range(100):
-        decisions = space.decisions()
-        try:
-            name, choices = next(decisions)
-            while True:
-                assert space._rules.choices(name) == choices, name
-                name, choices = decisions.send(choices[rng.randint(len(choices))])
-        except StopIteration:
-            pass
+        run_decisions(space.decisions(), choose)
     for name in ("x", "L99.remove", "L01.remove", "I9.position", "I0.conv3d.kernel", "L1"):
         assert space._rules.choices(name) is None
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))

@@ -56,6 +56,7 @@ from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
 from optuna_rena._space.arguments import edit_rules
 from optuna_rena._space.edits import Decisions
+from optuna_rena._space.edits import run_decisions
 from optuna_rena._space.encoding import decision_context
 from optuna_rena._space.encoding import DecisionContext
 from optuna_rena._space.encoding import insert_position_key
@@ -233,16 +234,6 @@ class ArchitectureSpace:
         run many simulated episodes in lockstep, batching its policy across them."""
         return self._rules.decisions()
 
-    def _decide(self, choose: Any) -> tuple[NetworkSpec, list[str]]:
-        """Ask ``choose(name, choices)`` for every decision, in order."""
-        decisions = self.decisions()
-        try:
-            name, choices = next(decisions)
-            while True:
-                name, choices = decisions.send(choose(name, choices))
-        except StopIteration as done:
-            return done.value
-
     def child(self, params: Mapping[str, Any]) -> NetworkSpec:
         """The child network that a trial with ``params`` got.
 
@@ -256,7 +247,7 @@ class ArchitectureSpace:
                 raise ValueError(f"params[{name!r}] = {params[name]!r} is not one of "
                                  f"{list(choices)}.")
             return params[name]
-        return self._decide(choose)[0]
+        return run_decisions(self.decisions(), choose)[0]
 
     # ----- the child's resources -----
 
@@ -308,7 +299,7 @@ class ArchitectureSpace:
                     choices[0])
                 return taken[name]
 
-            child = self._decide(choose)[0]
+            child = run_decisions(self.decisions(), choose)[0]
             return sign * float(self.resource_model.count(child).as_dict()[metric]), taken
 
         best, params = value({})
@@ -334,7 +325,7 @@ class ArchitectureSpace:
             out[name] = choices
             return params[name]
 
-        self._decide(record)
+        run_decisions(self.decisions(), record)
         return out
 
     def unreachable(self) -> list[str]:
@@ -360,8 +351,7 @@ class ArchitectureSpace:
         sampler = trial.study.sampler
         if isinstance(sampler, SpaceAwareSampler):
             sampler.attach_space(self)
-        child, skipped = self._decide(lambda name, choices: trial.suggest_categorical(
-            name, choices))
+        child, skipped = run_decisions(self.decisions(), trial.suggest_categorical)
         resources = self.resource_model.count(child)
         metrics = self.metrics(child, resources)
         for name, value in metrics.items():
