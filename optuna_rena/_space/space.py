@@ -54,6 +54,7 @@ from optuna_rena._metrics import SKIPPED_EDITS_ATTR
 from optuna_rena._report import trial_note
 from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
+from optuna_rena._space import reach
 from optuna_rena._space.arguments import edit_rules
 from optuna_rena._space.edits import Decisions
 from optuna_rena._space.edits import run_decisions
@@ -66,7 +67,6 @@ from optuna_rena._spec import NetworkSpec
 
 
 DEFAULT_SCALE_FACTORS = (0.5, 0.75, 1.0, 1.5, 2.0)
-_UNSET = object()
 
 
 class ArchitectureSpace:
@@ -286,59 +286,12 @@ class ArchitectureSpace:
         Raises:
             ValueError: ``metric`` is not counted by the resource model.
         """
-        if metric not in ANALYTIC_METRICS:
-            raise ValueError(f"extreme() takes one of {list(ANALYTIC_METRICS)}, got "
-                             f"{metric!r}.")
-        sign = 1.0 if smallest else -1.0
-
-        def value(params: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
-            taken: dict[str, Any] = {}
-
-            def choose(name: str, choices: tuple[Any, ...]) -> Any:
-                taken[name] = params[name] if params.get(name, _UNSET) in choices else (
-                    choices[0])
-                return taken[name]
-
-            child = run_decisions(self.decisions(), choose)[0]
-            return sign * float(self.resource_model.count(child).as_dict()[metric]), taken
-
-        best, params = value({})
-        for _ in range(rounds):
-            improved = False
-            for name, choices in self._path_choices(params).items():
-                for choice in choices:
-                    if choice == params[name]:
-                        continue
-                    v, p = value({**params, name: choice})
-                    if v < best:
-                        best, params, improved = v, p, True
-                if improved:
-                    break  # the path may have changed: walk it again
-            if not improved:
-                break
-        return sign * best
-
-    def _path_choices(self, params: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
-        out: dict[str, tuple[Any, ...]] = {}
-
-        def record(name: str, choices: tuple[Any, ...]) -> Any:
-            out[name] = choices
-            return params[name]
-
-        run_decisions(self.decisions(), record)
-        return out
+        return reach.extreme(self._rules, self.resource_model, metric, smallest, rounds)
 
     def unreachable(self) -> list[str]:
         """A sentence for each analytic constraint that no child found by
         :meth:`extreme` meets."""
-        out = []
-        for c in self.analytic_constraints:
-            reached = self.extreme(c.metric, smallest=c.is_upper)
-            if c.violation(reached) > 0:
-                out.append(f"no child of this space meets {c}: the "
-                           f"{'smallest' if c.is_upper else 'largest'} {c.metric} that a "
-                           f"search of its decisions reaches is {reached:.4g}")
-        return out
+        return reach.unreachable(self._rules, self.resource_model, self.analytic_constraints)
 
     # ----- a trial -----
 
