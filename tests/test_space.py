@@ -252,7 +252,8 @@ def test_a_budget_out_of_reach_is_said_at_once() -> None:
     space = zoo.nas_bench_macro_space([Constraint("params", max=380_000)], notes=False)
     assert space.unreachable() == [
         "no child of this space meets params <= 380000: the smallest params that a search "
-        "of its decisions reaches is 3.879e+05"]
+        "of its decisions reaches is 3.879e+05; loosen it or widen the space; the search "
+        "goes on, for the least infeasible children"]
     study = optuna.create_study(direction="maximize",
                                 sampler=RenaSampler(seed=0, pretrain_episodes=0))
     with pytest.warns(UserWarning, match="no child of this space meets params <= 380000"):

@@ -82,12 +82,15 @@ def _path_choices(rules: EditRules, params: Mapping[str, Any]) -> dict[str, tupl
 def unreachable(rules: EditRules, resource_model: ResourceModel,
                 constraints: Iterable[Constraint]) -> list[str]:
     """A sentence for each of ``constraints`` (on analytic metrics) that no child found
-    by :func:`extreme` meets."""
+    by :func:`extreme` meets, ending with what to do about it."""
     out = []
     for c in constraints:
         reached = extreme(rules, resource_model, c.metric, smallest=c.is_upper)
         if c.violation(reached) > 0:
+            # Whole, with its advice: the CLI and the sampler say it as it is.
             out.append(f"no child of this space meets {c}: the "
                        f"{'smallest' if c.is_upper else 'largest'} {c.metric} that a "
-                       f"search of its decisions reaches is {reached:.4g}")
+                       f"search of its decisions reaches is {reached:.4g}; loosen it or "
+                       "widen the space; the search goes on, for the least infeasible "
+                       "children")
     return out

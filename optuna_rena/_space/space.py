@@ -290,7 +290,7 @@ class ArchitectureSpace:
 
     def unreachable(self) -> list[str]:
         """A sentence for each analytic constraint that no child found by
-        :meth:`extreme` meets."""
+        :meth:`extreme` meets, ending with what to do about it."""
         return reach.unreachable(self._rules, self.resource_model, self.analytic_constraints)
 
     # ----- a trial -----
