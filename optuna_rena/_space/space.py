@@ -47,10 +47,10 @@ from optuna_rena._dashboard import save_note
 from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import ANALYTIC_METRICS
 from optuna_rena._metrics import CHILD_ATTR
-from optuna_rena._metrics import CHILD_SPEC_KEY
 from optuna_rena._metrics import child_name
 from optuna_rena._metrics import LATENCY_MS
 from optuna_rena._metrics import SKIPPED_EDITS_ATTR
+from optuna_rena._metrics import store_child_spec
 from optuna_rena._report import trial_note
 from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
@@ -301,27 +301,47 @@ class ArchitectureSpace:
         A sampler that implements :class:`~optuna_rena.SpaceAwareSampler` is told about
         this space first.
         """
+        child, skipped = self._decide_through(trial)
+        resources, metrics = self._record(trial, child, skipped)
+        self._write_constraints(trial, metrics)
+        self._save_note(trial, child, resources, metrics)
+        return child
+
+    def _decide_through(self, trial: optuna.Trial) -> tuple[NetworkSpec, list[str]]:
+        """The child and its skipped edits, each decision a suggestion on ``trial``."""
         sampler = trial.study.sampler
         if isinstance(sampler, SpaceAwareSampler):
             sampler.attach_space(self)
-        child, skipped = run_decisions(self.decisions(), trial.suggest_categorical)
+        return run_decisions(self.decisions(), trial.suggest_categorical)
+
+    def _record(self, trial: optuna.Trial, child: NetworkSpec,
+                skipped: list[str]) -> tuple[NetworkResources, dict[str, float]]:
+        """Count the child's resources and keep them, its spec, its name and its skipped
+        edits on ``trial``."""
         resources = self.resource_model.count(child)
         metrics = self.metrics(child, resources)
         for name, value in metrics.items():
             trial.set_user_attr(name, value)
         spec_json = child.to_json()
         # Kept out of the user attributes, which optuna-dashboard's trial table shows whole.
-        trial.storage.set_trial_system_attr(trial._trial_id, CHILD_SPEC_KEY, spec_json)
+        store_child_spec(trial, spec_json)
         trial.set_user_attr(CHILD_ATTR, child_name(spec_json, child))
         if skipped:
             trial.set_user_attr(SKIPPED_EDITS_ATTR, skipped)
+        return resources, metrics
+
+    def _write_constraints(self, trial: optuna.Trial, metrics: Mapping[str, float]) -> None:
+        """Write each constraint whose metric is known now; the objective writes the
+        others (user metrics) with :meth:`Constraint.set`."""
         measured = [c for c in self.constraints if c.metric in metrics]
         write_constraints(trial, {c.name: c.violation(metrics[c.metric]) for c in measured},
                           {c.name: f"{c.metric} {c.off_by(metrics[c.metric])}"
                            for c in measured})
+
+    def _save_note(self, trial: optuna.Trial, child: NetworkSpec,
+                   resources: NetworkResources, metrics: Mapping[str, float]) -> None:
         if self.notes:
             save_note(trial, trial_note(child, resources, self.constraints, metrics))
-        return child
 
     # ----- what a policy reads -----
 
