@@ -230,11 +230,18 @@ def test_space_with_latency_constraint_measures_it() -> None:
     json.dumps(trial.user_attrs)  # every attribute is plain JSON for the dashboard
 
 
-def test_signature_tells_spaces_apart() -> None:
+def test_signature_with_budget_tells_spaces_apart() -> None:
     a, b = ArchitectureSpace(zoo.ds_cnn()), ArchitectureSpace(zoo.ds_cnn())
-    assert a.signature() == b.signature()
-    assert a.signature() != ArchitectureSpace(zoo.ds_cnn(), max_inserts=1).signature()
-    assert a.signature() != ArchitectureSpace(zoo.ds_cnn(), layers=[1]).signature()
+    assert a.signature_with_budget() == b.signature_with_budget()
+    for other in (ArchitectureSpace(zoo.ds_cnn(), max_inserts=1),
+                  ArchitectureSpace(zoo.ds_cnn(), layers=[1]),
+                  ArchitectureSpace(zoo.ds_cnn(), Constraint("params", max=20_000))):
+        assert a.signature_with_budget() != other.signature_with_budget()
+    # The fingerprint leaves the budget out.
+    assert a.decisions_fingerprint == b.decisions_fingerprint == ArchitectureSpace(
+        zoo.ds_cnn(), Constraint("params", max=20_000)).decisions_fingerprint
+    narrower = ArchitectureSpace(zoo.ds_cnn(), layers=[1])
+    assert a.decisions_fingerprint != narrower.decisions_fingerprint
 
 
 def test_extreme_finds_the_smallest_and_largest_child(data_dir) -> None:

@@ -335,7 +335,7 @@ class RenaSampler(BaseSampler):
             if current is space:
                 return
             self._space = space
-            if current is not None and current.signature() == space.signature():
+            if current is not None and current.signature_with_budget() == space.signature_with_budget():
                 self._decisions.space = space
                 return
             self._reset_learning()

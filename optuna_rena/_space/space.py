@@ -167,16 +167,19 @@ class ArchitectureSpace:
         self.notes = notes
         self._contexts: dict[tuple[Any, ...], DecisionContext | None] = {}
 
-    def signature(self) -> tuple[Any, ...]:
-        """Everything that defines the decisions and their rewards: equal signatures,
-        equal spaces."""
+    def signature_with_budget(self) -> tuple[Any, ...]:
+        """Everything that defines the decisions and their rewards, the budget (the
+        constraints) with the edit rules: equal signatures, equal spaces, so what a sampler
+        learnt on one carries over to the other. :attr:`decisions_fingerprint` leaves the
+        budget out."""
         return (self.constraints, self._rules.signature())
 
     @property
-    def fingerprint(self) -> str:
-        """A short digest of the decisions (baseline and edit rules, not the budget): the
-        same space gives the same fingerprint in every process, so a study can record
-        which space its trials searched."""
+    def decisions_fingerprint(self) -> str:
+        """A short digest of the decisions only (baseline and edit rules, not the budget,
+        which :meth:`signature_with_budget` includes): the same space gives the same
+        fingerprint in every process, so a study can record which space its trials
+        searched."""
         return hashlib.sha256(repr(self._rules.signature()).encode()).hexdigest()[:16]
 
     @property
