@@ -86,6 +86,17 @@ def child_name(spec_json: str, spec: NetworkSpec) -> str:
     return f"{len(spec.layers)} layers, {hashlib.sha256(spec_json.encode()).hexdigest()[:8]}"
 
 
+def store_child_spec(trial: optuna.Trial, spec_json: str) -> None:
+    """Keep the child network's JSON on the running ``trial`` under :data:`CHILD_SPEC_KEY`,
+    where :func:`stored_child_spec` reads it back.
+
+    It reaches the private ``trial._trial_id``: Optuna 5.1 removed
+    ``Trial.set_system_attr`` and has no public writer of a trial's system attributes, so
+    the write goes to the trial's storage, which names the trial by that id.
+    """
+    trial.storage.set_trial_system_attr(trial._trial_id, CHILD_SPEC_KEY, spec_json)
+
+
 def stored_child_spec(trial: FrozenTrial | optuna.Trial) -> str | None:
     """The JSON of the child network that a space recorded on ``trial``, wherever the trial
     keeps it (a system attribute, or the user attribute of older studies)."""

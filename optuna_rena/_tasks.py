@@ -72,7 +72,7 @@ class Task:
         Raises:
             ValueError: The study holds trials of another budget or space.
         """
-        fingerprint = self.space.fingerprint if self.space is not None else None
+        fingerprint = self.space.decisions_fingerprint if self.space is not None else None
         summary = self.space.summary if self.space is not None else None
         record_budget(study, self.constraints, fingerprint, summary)
         with warnings.catch_warnings():

@@ -123,7 +123,7 @@ def test_a_study_with_conflicting_parameters_is_refused_before_any_trial(
     assert task.space is not None
     study = optuna.create_study(storage=storage, study_name="rena-digits",
                                 direction="maximize")
-    record_budget(study, task.constraints, task.space.fingerprint)  # as a search left it
+    record_budget(study, task.constraints, task.space.decisions_fingerprint)  # as a search left it
     # Another sampler's trial on another objective, under the name of a decision.
     study.add_trial(optuna.trial.create_trial(
         params={"I0.position": 3}, distributions={"I0.position": IntDistribution(0, 9)},

@@ -30,6 +30,7 @@ from optuna_rena._constraints import is_feasible
 from optuna_rena._dashboard import dashboard_storage
 from optuna_rena._offline_report import write_report
 from optuna_rena._report import study_note
+from optuna_rena._space import run_decisions
 from optuna_rena._tasks import make_task
 from optuna_rena.cli import main
 from optuna_rena.visualization import save_to_dashboard
@@ -135,13 +136,7 @@ def test_gp_fits_each_constraint_once_where_the_dashboard_reads_it() -> None:
     space = macro_space(TIGHT)
 
     def optunas_own(trial: optuna.Trial) -> None:
-        labels = space.decisions()
-        name, choices = next(labels)
-        try:
-            while True:
-                name, choices = labels.send(trial.suggest_categorical(name, choices))
-        except StopIteration as done:
-            child = done.value[0]
+        child, _ = run_decisions(space.decisions(), trial.suggest_categorical)
         metrics = ResourceModel().count(child).as_dict()
         for c in TIGHT:
             trial.set_constraint(c.name, c.violation(metrics[c.metric]))

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+from typing import Any
 
 import numpy as np
 import optuna
@@ -16,6 +17,7 @@ from optuna_rena import ResourceModel
 from optuna_rena import trial_child
 from optuna_rena import trial_violations
 from optuna_rena import zoo
+from optuna_rena._space import run_decisions
 from optuna_rena._space import scale_value
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -125,15 +127,12 @@ def test_a_study_whose_distributions_clash_is_refused(make) -> None:
     space = make()
     rng = np.random.RandomState(0)
     # Every decision's choices are known by name, wherever the decisions ask it.
+    def choose(name: str, choices: tuple[Any, ...]) -> Any:
+        assert space._rules.choices(name) == choices, name
+        return choices[rng.randint(len(choices))]
+
     for _ in range(100):
-        decisions = space.decisions()
-        try:
-            name, choices = next(decisions)
-            while True:
-                assert space._rules.choices(name) == choices, name
-                name, choices = decisions.send(choices[rng.randint(len(choices))])
-        except StopIteration:
-            pass
+        run_decisions(space.decisions(), choose)
     for name in ("x", "L99.remove", "L01.remove", "I9.position", "I0.conv3d.kernel", "L1"):
         assert space._rules.choices(name) is None
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
@@ -231,11 +230,18 @@ def test_space_with_latency_constraint_measures_it() -> None:
     json.dumps(trial.user_attrs)  # every attribute is plain JSON for the dashboard
 
 
-def test_signature_tells_spaces_apart() -> None:
+def test_signature_with_budget_tells_spaces_apart() -> None:
     a, b = ArchitectureSpace(zoo.ds_cnn()), ArchitectureSpace(zoo.ds_cnn())
-    assert a.signature() == b.signature()
-    assert a.signature() != ArchitectureSpace(zoo.ds_cnn(), max_inserts=1).signature()
-    assert a.signature() != ArchitectureSpace(zoo.ds_cnn(), layers=[1]).signature()
+    assert a.signature_with_budget() == b.signature_with_budget()
+    for other in (ArchitectureSpace(zoo.ds_cnn(), max_inserts=1),
+                  ArchitectureSpace(zoo.ds_cnn(), layers=[1]),
+                  ArchitectureSpace(zoo.ds_cnn(), Constraint("params", max=20_000))):
+        assert a.signature_with_budget() != other.signature_with_budget()
+    # The fingerprint leaves the budget out.
+    assert a.decisions_fingerprint == b.decisions_fingerprint == ArchitectureSpace(
+        zoo.ds_cnn(), Constraint("params", max=20_000)).decisions_fingerprint
+    narrower = ArchitectureSpace(zoo.ds_cnn(), layers=[1])
+    assert a.decisions_fingerprint != narrower.decisions_fingerprint
 
 
 def test_extreme_finds_the_smallest_and_largest_child(data_dir) -> None:
@@ -253,7 +259,8 @@ def test_a_budget_out_of_reach_is_said_at_once() -> None:
     space = zoo.nas_bench_macro_space([Constraint("params", max=380_000)], notes=False)
     assert space.unreachable() == [
         "no child of this space meets params <= 380000: the smallest params that a search "
-        "of its decisions reaches is 3.879e+05"]
+        "of its decisions reaches is 3.879e+05; loosen it or widen the space; the search "
+        "goes on, for the least infeasible children"]
     study = optuna.create_study(direction="maximize",
                                 sampler=RenaSampler(seed=0, pretrain_episodes=0))
     with pytest.warns(UserWarning, match="no child of this space meets params <= 380000"):

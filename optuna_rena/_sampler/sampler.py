@@ -276,7 +276,7 @@ class RenaSampler(BaseSampler):
         """Read the space that the study searches (:class:`~optuna_rena.SpaceAwareSampler`).
 
         :meth:`ArchitectureSpace.suggest` calls this before its first decision. An equal
-        space (the same signature), remade by this process or another, keeps what was
+        space (the same ``signature_with_budget()``), remade by this process or another, keeps what was
         learnt; another space starts learning afresh, since decisions learnt in one space
         mean something else in another.
         """
@@ -285,7 +285,8 @@ class RenaSampler(BaseSampler):
             if current is space:
                 return
             self._space = space
-            if current is not None and current.signature() == space.signature():
+            if current is not None and (
+                    current.signature_with_budget() == space.signature_with_budget()):
                 self._state.decisions.space = space
                 return
             self._state = self._new_state()

@@ -8,6 +8,7 @@ and listed, so every sequence of choices gives a valid child.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Generator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -32,6 +33,22 @@ RANK_NAMES = {3: "map", 2: "sequence", 1: "vector"}
 Decisions = Generator[tuple[str, tuple[Any, ...]], Any, tuple[NetworkSpec, list[str]]]
 """Yields ``(name, choices)``, is sent the value chosen, returns the child and the
 skipped edits."""
+
+
+def run_decisions(
+    decisions: Decisions, choose: Callable[[str, tuple[Any, ...]], Any]
+) -> tuple[NetworkSpec, list[str]]:
+    """Drive ``decisions`` to its end, asking ``choose(name, choices)`` for each value.
+
+    Returns:
+        What the generator returns: the child and the skipped edits.
+    """
+    try:
+        name, choices = next(decisions)
+        while True:
+            name, choices = decisions.send(choose(name, choices))
+    except StopIteration as done:
+        return done.value
 
 
 def round_half_up(x: float) -> int:

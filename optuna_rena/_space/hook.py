@@ -17,7 +17,7 @@ class SpaceAwareSampler(Protocol):
 
     Before its first decision on a trial, :meth:`ArchitectureSpace.suggest` calls
     ``attach_space(space)`` on the study's sampler when the sampler has that method. The
-    sampler may then read the space's public interface: ``signature()``,
+    sampler may then read the space's public interface: ``signature_with_budget()``,
     ``layer_tokens()``, ``context(name, choices, params)``, ``decisions()``,
     ``analytic_violations(child)`` and ``constraints``. :class:`~optuna_rena.RenaSampler`
     is one; a wrapper around a sampler (for timing, logging) forwards the call.

@@ -47,15 +47,17 @@ from optuna_rena._dashboard import save_note
 from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import ANALYTIC_METRICS
 from optuna_rena._metrics import CHILD_ATTR
-from optuna_rena._metrics import CHILD_SPEC_KEY
 from optuna_rena._metrics import child_name
 from optuna_rena._metrics import LATENCY_MS
 from optuna_rena._metrics import SKIPPED_EDITS_ATTR
+from optuna_rena._metrics import store_child_spec
 from optuna_rena._report import trial_note
 from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
+from optuna_rena._space import reach
 from optuna_rena._space.arguments import edit_rules
 from optuna_rena._space.edits import Decisions
+from optuna_rena._space.edits import run_decisions
 from optuna_rena._space.encoding import decision_context
 from optuna_rena._space.encoding import DecisionContext
 from optuna_rena._space.encoding import insert_position_key
@@ -65,7 +67,6 @@ from optuna_rena._spec import NetworkSpec
 
 
 DEFAULT_SCALE_FACTORS = (0.5, 0.75, 1.0, 1.5, 2.0)
-_UNSET = object()
 
 
 class ArchitectureSpace:
@@ -166,16 +167,19 @@ class ArchitectureSpace:
         self.notes = notes
         self._contexts: dict[tuple[Any, ...], DecisionContext | None] = {}
 
-    def signature(self) -> tuple[Any, ...]:
-        """Everything that defines the decisions and their rewards: equal signatures,
-        equal spaces."""
+    def signature_with_budget(self) -> tuple[Any, ...]:
+        """Everything that defines the decisions and their rewards, the budget (the
+        constraints) with the edit rules: equal signatures, equal spaces, so what a sampler
+        learnt on one carries over to the other. :attr:`decisions_fingerprint` leaves the
+        budget out."""
         return (self.constraints, self._rules.signature())
 
     @property
-    def fingerprint(self) -> str:
-        """A short digest of the decisions (baseline and edit rules, not the budget): the
-        same space gives the same fingerprint in every process, so a study can record
-        which space its trials searched."""
+    def decisions_fingerprint(self) -> str:
+        """A short digest of the decisions only (baseline and edit rules, not the budget,
+        which :meth:`signature_with_budget` includes): the same space gives the same
+        fingerprint in every process, so a study can record which space its trials
+        searched."""
         return hashlib.sha256(repr(self._rules.signature()).encode()).hexdigest()[:16]
 
     @property
@@ -233,16 +237,6 @@ class ArchitectureSpace:
         run many simulated episodes in lockstep, batching its policy across them."""
         return self._rules.decisions()
 
-    def _decide(self, choose: Any) -> tuple[NetworkSpec, list[str]]:
-        """Ask ``choose(name, choices)`` for every decision, in order."""
-        decisions = self.decisions()
-        try:
-            name, choices = next(decisions)
-            while True:
-                name, choices = decisions.send(choose(name, choices))
-        except StopIteration as done:
-            return done.value
-
     def child(self, params: Mapping[str, Any]) -> NetworkSpec:
         """The child network that a trial with ``params`` got.
 
@@ -256,7 +250,7 @@ class ArchitectureSpace:
                 raise ValueError(f"params[{name!r}] = {params[name]!r} is not one of "
                                  f"{list(choices)}.")
             return params[name]
-        return self._decide(choose)[0]
+        return run_decisions(self.decisions(), choose)[0]
 
     # ----- the child's resources -----
 
@@ -295,59 +289,12 @@ class ArchitectureSpace:
         Raises:
             ValueError: ``metric`` is not counted by the resource model.
         """
-        if metric not in ANALYTIC_METRICS:
-            raise ValueError(f"extreme() takes one of {list(ANALYTIC_METRICS)}, got "
-                             f"{metric!r}.")
-        sign = 1.0 if smallest else -1.0
-
-        def value(params: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
-            taken: dict[str, Any] = {}
-
-            def choose(name: str, choices: tuple[Any, ...]) -> Any:
-                taken[name] = params[name] if params.get(name, _UNSET) in choices else (
-                    choices[0])
-                return taken[name]
-
-            child = self._decide(choose)[0]
-            return sign * float(self.resource_model.count(child).as_dict()[metric]), taken
-
-        best, params = value({})
-        for _ in range(rounds):
-            improved = False
-            for name, choices in self._path_choices(params).items():
-                for choice in choices:
-                    if choice == params[name]:
-                        continue
-                    v, p = value({**params, name: choice})
-                    if v < best:
-                        best, params, improved = v, p, True
-                if improved:
-                    break  # the path may have changed: walk it again
-            if not improved:
-                break
-        return sign * best
-
-    def _path_choices(self, params: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
-        out: dict[str, tuple[Any, ...]] = {}
-
-        def record(name: str, choices: tuple[Any, ...]) -> Any:
-            out[name] = choices
-            return params[name]
-
-        self._decide(record)
-        return out
+        return reach.extreme(self._rules, self.resource_model, metric, smallest, rounds)
 
     def unreachable(self) -> list[str]:
         """A sentence for each analytic constraint that no child found by
-        :meth:`extreme` meets."""
-        out = []
-        for c in self.analytic_constraints:
-            reached = self.extreme(c.metric, smallest=c.is_upper)
-            if c.violation(reached) > 0:
-                out.append(f"no child of this space meets {c}: the "
-                           f"{'smallest' if c.is_upper else 'largest'} {c.metric} that a "
-                           f"search of its decisions reaches is {reached:.4g}")
-        return out
+        :meth:`extreme` meets, ending with what to do about it."""
+        return reach.unreachable(self._rules, self.resource_model, self.analytic_constraints)
 
     # ----- a trial -----
 
@@ -357,28 +304,47 @@ class ArchitectureSpace:
         A sampler that implements :class:`~optuna_rena.SpaceAwareSampler` is told about
         this space first.
         """
+        child, skipped = self._decide_through(trial)
+        resources, metrics = self._record(trial, child, skipped)
+        self._write_constraints(trial, metrics)
+        self._save_note(trial, child, resources, metrics)
+        return child
+
+    def _decide_through(self, trial: optuna.Trial) -> tuple[NetworkSpec, list[str]]:
+        """The child and its skipped edits, each decision a suggestion on ``trial``."""
         sampler = trial.study.sampler
         if isinstance(sampler, SpaceAwareSampler):
             sampler.attach_space(self)
-        child, skipped = self._decide(lambda name, choices: trial.suggest_categorical(
-            name, choices))
+        return run_decisions(self.decisions(), trial.suggest_categorical)
+
+    def _record(self, trial: optuna.Trial, child: NetworkSpec,
+                skipped: list[str]) -> tuple[NetworkResources, dict[str, float]]:
+        """Count the child's resources and keep them, its spec, its name and its skipped
+        edits on ``trial``."""
         resources = self.resource_model.count(child)
         metrics = self.metrics(child, resources)
         for name, value in metrics.items():
             trial.set_user_attr(name, value)
         spec_json = child.to_json()
         # Kept out of the user attributes, which optuna-dashboard's trial table shows whole.
-        trial.storage.set_trial_system_attr(trial._trial_id, CHILD_SPEC_KEY, spec_json)
+        store_child_spec(trial, spec_json)
         trial.set_user_attr(CHILD_ATTR, child_name(spec_json, child))
         if skipped:
             trial.set_user_attr(SKIPPED_EDITS_ATTR, skipped)
+        return resources, metrics
+
+    def _write_constraints(self, trial: optuna.Trial, metrics: Mapping[str, float]) -> None:
+        """Write each constraint whose metric is known now; the objective writes the
+        others (user metrics) with :meth:`Constraint.set`."""
         measured = [c for c in self.constraints if c.metric in metrics]
         write_constraints(trial, {c.name: c.violation(metrics[c.metric]) for c in measured},
                           {c.name: f"{c.metric} {c.off_by(metrics[c.metric])}"
                            for c in measured})
+
+    def _save_note(self, trial: optuna.Trial, child: NetworkSpec,
+                   resources: NetworkResources, metrics: Mapping[str, float]) -> None:
         if self.notes:
             save_note(trial, trial_note(child, resources, self.constraints, metrics))
-        return child
 
     # ----- what a policy reads -----
 
