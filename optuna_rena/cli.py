@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import contextlib
 import importlib.util
 import logging
+import math
 import os
 from pathlib import Path
 import shlex
@@ -500,25 +501,26 @@ def _quiet_interruption() -> Iterator[None]:
         logger.removeFilter(drop)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+def _argument_type(convert: Callable[[str], Any], accept: Callable[[Any], bool],
+                   expected: str) -> Callable[[str], Any]:
+    """An argparse type: the text converted, and refused with what was expected unless
+    it converts and is accepted."""
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return parse
 
 
-def _seed(text: str) -> int:
-    # Checked here, not by RenaSampler: its error would surface as the storage's.
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {text!r}")
-    return value
+_positive_float = _argument_type(float, lambda v: 0 < v < math.inf, "a positive number")
+_positive_int = _argument_type(int, lambda v: v >= 1, "a positive integer")
+_non_negative_int = _argument_type(int, lambda v: v >= 0, "an integer >= 0")
+# Checked here, not by RenaSampler: its error would surface as the storage's.
+_seed = _argument_type(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)")
 
 
 def _sampler_count(text: str) -> tuple[str, int]:
@@ -526,26 +528,6 @@ def _sampler_count(text: str) -> tuple[str, int]:
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected SAMPLER=N, got {text!r}")
     return name, _positive_int(count)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
 
 
 def _default_data_dir() -> str | None:

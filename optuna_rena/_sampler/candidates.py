@@ -33,6 +33,8 @@ from optuna_rena._metrics import stored_child_spec
 from optuna_rena._sampler.ranges import from_scale
 from optuna_rena._sampler.ranges import scale_bounds
 from optuna_rena._sampler.ranges import to_scale
+from optuna_rena._space import path_choices
+from optuna_rena._space import run_decisions
 from optuna_rena._spec import NetworkSpec
 
 
@@ -97,18 +99,15 @@ class SpaceEpisodes:
         made = self._made.get(_signature(params))
         if made is not None:
             return made
-        episode = self.space.decisions()
         taken: dict[str, Any] = {}
-        try:
-            name, choices = next(episode)
-            while True:
-                value = params.get(name)
-                if value not in choices:
-                    value = choices[rng.randint(len(choices))]
-                taken[name] = value
-                name, choices = episode.send(value)
-        except StopIteration as done:
-            return self.candidate(taken, done.value[0])
+
+        def choose(name: str, choices: tuple[Any, ...]) -> Any:
+            value = params.get(name)
+            taken[name] = value if value in choices else choices[rng.randint(len(choices))]
+            return taken[name]
+
+        child, _ = run_decisions(self.space.decisions(), choose)
+        return self.candidate(taken, child)
 
     def neighbours(self, candidate: Candidate, rng: np.random.RandomState) -> list[Candidate]:
         """Every configuration one decision away (RENA's edits), replayed into a child."""
@@ -124,17 +123,10 @@ class SpaceEpisodes:
         signature = _signature(params)
         if signature in self._paths:
             return self._paths[signature]
-        episode = self.space.decisions()
-        out: dict[str, tuple[Any, ...]] = {}
-        try:
-            name, choices = next(episode)
-            while True:
-                out[name] = choices
-                name, choices = episode.send(params[name])
-        except StopIteration:
-            if len(self._paths) < _CACHE:
-                self._paths[signature] = out
-            return out
+        out = path_choices(self.space.decisions(), params)
+        if len(self._paths) < _CACHE:
+            self._paths[signature] = out
+        return out
 
 
 class ParamEpisodes:

@@ -51,6 +51,19 @@ def run_decisions(
         return done.value
 
 
+def path_choices(decisions: Decisions, params: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
+    """The decisions that ``params`` (complete on its own path) ask, with their choices:
+    the decisions that a one-decision edit of ``params`` may change."""
+    out: dict[str, tuple[Any, ...]] = {}
+
+    def record(name: str, choices: tuple[Any, ...]) -> Any:
+        out[name] = choices
+        return params[name]
+
+    run_decisions(decisions, record)
+    return out
+
+
 def round_half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
 

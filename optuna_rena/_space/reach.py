@@ -11,6 +11,7 @@ from optuna_rena._constraints import Constraint
 from optuna_rena._metrics import ANALYTIC_METRICS
 from optuna_rena._resources import ResourceModel
 from optuna_rena._space.edits import EditRules
+from optuna_rena._space.edits import path_choices
 from optuna_rena._space.edits import run_decisions
 
 
@@ -53,7 +54,7 @@ def extreme(rules: EditRules, resource_model: ResourceModel, metric: str,
     best, params = value({})
     for _ in range(rounds):
         improved = False
-        for name, choices in _path_choices(rules, params).items():
+        for name, choices in path_choices(rules.decisions(), params).items():
             for choice in choices:
                 if choice == params[name]:
                     continue
@@ -65,18 +66,6 @@ def extreme(rules: EditRules, resource_model: ResourceModel, metric: str,
         if not improved:
             break
     return sign * best
-
-
-def _path_choices(rules: EditRules, params: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
-    """The decisions that ``params`` (complete on its own path) asks, with their choices."""
-    out: dict[str, tuple[Any, ...]] = {}
-
-    def record(name: str, choices: tuple[Any, ...]) -> Any:
-        out[name] = choices
-        return params[name]
-
-    run_decisions(rules.decisions(), record)
-    return out
 
 
 def unreachable(rules: EditRules, resource_model: ResourceModel,
