@@ -74,7 +74,7 @@ class NetworkResources(_Derived):
         return sum(layer.params for layer in self.layers)
 
     @property
-    def macs(self) -> int:
+    def macs(self) -> int:  # type: ignore[override]
         return sum(layer.macs for layer in self.layers)
 
     @property

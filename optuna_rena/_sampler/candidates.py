@@ -184,8 +184,8 @@ def child_keys(trials: Sequence[FrozenTrial]) -> set[str]:
     """The keys of the children of a space's trials, finished or running: their child
     networks as JSON. Not those of trials that Ctrl-C stopped, which said nothing about
     their child."""
-    return {stored_child_spec(t) for t in trials
-            if not t.system_attrs.get(INTERRUPTED_ATTR)} - {None}  # type: ignore[misc]
+    specs = (stored_child_spec(t) for t in trials if not t.system_attrs.get(INTERRUPTED_ATTR))
+    return {spec for spec in specs if spec is not None}
 
 
 def _params_key(item_reprs: Sequence[str]) -> str:

@@ -57,10 +57,12 @@ if TYPE_CHECKING:
 
 
 class EpisodeSource(Protocol):
-    """What the policy decides over (see :mod:`.candidates`); ``space`` is ``None`` for a
-    search space of parameters."""
+    """What the policy decides over (see :mod:`.candidates`)."""
 
-    space: ArchitectureSpace | None
+    @property
+    def space(self) -> ArchitectureSpace | None:
+        """The space whose decisions an episode takes; ``None`` for a search space of
+        parameters."""
 
     def episode(self) -> Episode: ...
 

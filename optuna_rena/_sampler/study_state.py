@@ -60,6 +60,7 @@ class StudyState:
         self.space_planner = None if space is None else Planner(
             SpaceEpisodes(space), self.decisions, self.learner, rng, options)
         self.relative_planner: Planner | None = None
+        self._relative_names: list[str] = []
         self.episodes: dict[int, RunningEpisode] = {}
         self.trials: list[FrozenTrial] = []
         self.pretrain_stats: dict[str, float] = {}
@@ -88,13 +89,13 @@ class StudyState:
                       search_space: Mapping[str, BaseDistribution]) -> dict[str, Any]:
         """A planned configuration of a define-by-run objective's search space; empty
         until the world model has ``model_startup_trials`` complete trials."""
-        planner = self.relative_planner
-        if planner is None or list(planner.source.search_space) != sorted(search_space):
+        names = sorted(search_space)
+        if self.relative_planner is None or names != self._relative_names:
             # Another search space: trials are configurations of other parameters.
-            planner = Planner(ParamEpisodes(search_space), self.decisions, self.learner,
-                              self.rng, self.options)
-            self.relative_planner = planner
-        return planner.plan_in_model(self.trials, study.direction) or {}
+            self._relative_names = names
+            self.relative_planner = Planner(ParamEpisodes(search_space), self.decisions,
+                                            self.learner, self.rng, self.options)
+        return self.relative_planner.plan_in_model(self.trials, study.direction) or {}
 
     def decide(self, study: Study, trial: FrozenTrial, episode: RunningEpisode, name: str,
                distribution: BaseDistribution) -> Any:
