@@ -9,7 +9,9 @@ of choices (NAS-Bench-Macro plain, NAS-Bench-201 under a latency budget, where t
 choices' relevance is learnt) and of numbers (a mixed objective with integer, float and
 log ranges), the world model in an architecture space (the tight NAS-Bench-Macro space,
 with pre-training), the policy alone in a space (``world_model=False``) and as published
-(``RenaSampler.paper()``), several objectives, and a pruner. Each line: the study, the
+(``RenaSampler.paper()``), several objectives, a pruner, conditional parameters with
+enqueued and failed trials, a sampler that moves between studies, and spaces attached
+in turn (an equal one, then another budget). Each line: the study, the
 number of trials, the best value and the hash of every trial's number, state and
 parameters. The hashes are those of this machine's floating point (an x86-64 CPU, one
 thread): another machine may differ in the last bits of a GP fit, and with them in trials.
@@ -69,6 +71,54 @@ def _pruned(trial: optuna.Trial) -> float:
     return v
 
 
+def _conditional(trial: optuna.Trial) -> float:
+    """Parameters outside the intersection search space, and trials that fail."""
+    kind = trial.suggest_categorical("kind", ["conv", "mlp"])
+    if kind == "conv":
+        k = trial.suggest_int("kernel", 1, 7, step=2)
+        w = trial.suggest_float("width", 8.0, 128.0, log=True)
+        v = -abs(k - 3) + math.log2(w) / 4
+    else:
+        v = math.log2(trial.suggest_int("units", 16, 512, log=True)) / 5 - 1
+    lr = trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+    if lr > 0.05:
+        raise RuntimeError("diverged")
+    return v - abs(math.log10(lr) + 2.5)
+
+
+def _conditional_study() -> list[optuna.Study]:
+    study = optuna.create_study(direction="maximize", sampler=RenaSampler(seed=0))
+    study.enqueue_trial({"kind": "mlp", "units": 64})
+    study.enqueue_trial({"kind": "conv"})
+    study.optimize(_conditional, n_trials=60, catch=(RuntimeError,))
+    return [study]
+
+
+def _one_sampler_two_studies() -> list[optuna.Study]:
+    """A sampler that moves to another study and back starts afresh each time."""
+    sampler = RenaSampler(seed=0)
+    first = optuna.create_study(direction="maximize", sampler=sampler)
+    second = optuna.create_study(direction="maximize", sampler=sampler)
+    first.optimize(_mixed, n_trials=40)
+    second.optimize(_pruned, n_trials=20)
+    first.optimize(_mixed, n_trials=20)
+    return [first, second]
+
+
+def _spaces_in_turn() -> list[optuna.Study]:
+    """The tight space, an equal space made anew (what was learnt stays), then the same
+    space under another budget (learning starts afresh), in one study."""
+    from optuna_rena import Constraint
+
+    study = optuna.create_study(direction="maximize", sampler=RenaSampler(seed=0))
+    for constraints, n_trials in ((None, 30), (None, 20),
+                                  ((Constraint("params", max=900_000),), 20)):
+        task = make_task("nas-bench-macro", data_dir=DATA, notes=False,
+                         constraints=constraints)
+        study.optimize(task.objective, n_trials=n_trials)
+    return [study]
+
+
 def _task_study(task_name: str, sampler: str, seed: int, n_trials: int) -> optuna.Study:
     task = make_task(task_name, data_dir=DATA, notes=False)
     study = optuna.create_study(direction="maximize", sampler=make_sampler(sampler, seed))
@@ -83,8 +133,8 @@ def _own_study(objective: Callable[[optuna.Trial], Any], sampler: RenaSampler,
     return study
 
 
-def _runs() -> list[tuple[str, Callable[[], optuna.Study]]]:
-    runs: list[tuple[str, Callable[[], optuna.Study]]] = []
+def _runs() -> list[tuple[str, Callable[[], optuna.Study | list[optuna.Study]]]]:
+    runs: list[tuple[str, Callable[[], optuna.Study | list[optuna.Study]]]] = []
     for seed in (0, 1):
         runs += [
             (f"nas-bench-macro-plain rena seed{seed}",
@@ -97,6 +147,9 @@ def _runs() -> list[tuple[str, Callable[[], optuna.Study]]]:
              lambda s=seed: _own_study(_mixed, RenaSampler(seed=s), 150, direction="maximize")),
         ]
     runs += [
+        ("conditional, enqueued and failed trials rena seed0", _conditional_study),
+        ("one sampler, two studies rena seed0", _one_sampler_two_studies),
+        ("spaces in turn in one study rena seed0", _spaces_in_turn),
         ("nas-bench-macro (tight space) rena:world_model=false seed0",
          lambda: _task_study("nas-bench-macro", "rena:world_model=false", 0, 80)),
         ("nas-bench-macro-plain rena-paper seed0",
@@ -117,14 +170,16 @@ def _runs() -> list[tuple[str, Callable[[], optuna.Study]]]:
     return runs
 
 
-def _line(name: str, study: optuna.Study) -> str:
-    trials = study.get_trials(deepcopy=False)
+def _line(name: str, studies: optuna.Study | list[optuna.Study]) -> str:
+    if isinstance(studies, optuna.Study):
+        studies = [studies]
+    trials = [t for study in studies for t in study.get_trials(deepcopy=False)]
     record = [[t.number, t.state.name, sorted((k, repr(v)) for k, v in t.params.items())]
               for t in trials]
     digest = hashlib.sha256(json.dumps(record).encode()).hexdigest()[:16]
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    best = (max(t.values[0] for t in complete) if len(study.directions) == 1 and complete
-            else float("nan"))
+    best = (max(t.values[0] for t in complete)
+            if all(len(s.directions) == 1 for s in studies) and complete else float("nan"))
     return f"{name}: {len(trials)} trials, best {best:.4f}, hash {digest}"
 
 

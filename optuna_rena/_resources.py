@@ -34,7 +34,8 @@ from optuna_rena._spec import Shape
 
 class _Derived:
     """FLOPs and compute intensity, which follow from MACs and bytes, for a layer and a
-    network alike."""
+    network alike. A layer stores its MACs and bytes as fields; a network sums its
+    layers' in properties of the same names."""
 
     macs: int
     bytes: int

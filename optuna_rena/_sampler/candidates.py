@@ -28,6 +28,7 @@ from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import FrozenTrial
 
+from optuna_rena._constraints import is_feasible
 from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._metrics import stored_child_spec
 from optuna_rena._sampler.ranges import from_scale
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 
 _CACHE = 200_000  # configurations remembered per space
+_MOVE = (0.02, 0.25)  # a numeric move's size, drawn uniformly, as a fraction of the range
 
 Episode = Generator[tuple[str, Any], Any, Any]
 """Yields ``(name, choices or distribution)``, is sent the value, returns the result."""
@@ -57,6 +59,11 @@ class Candidate:
     key: str
     child: NetworkSpec | None
     violations: dict[str, float]
+
+    @property
+    def feasible(self) -> bool:
+        """Whether it meets the constraints known without training."""
+        return is_feasible(self.violations)
 
 
 class SpaceEpisodes:
@@ -171,7 +178,7 @@ class ParamEpisodes:
             if isinstance(d, CategoricalDistribution):
                 moved = [c for c in d.choices if c != value]
             else:
-                moved = [_moved(d, value, sign * rng.uniform(0.02, 0.25)) for sign in (-1, 1)]
+                moved = [_moved(d, value, sign * rng.uniform(*_MOVE)) for sign in (-1, 1)]
                 moved = [v for v in moved if v != value]
             i = position[name]
             for v in moved:
@@ -183,7 +190,8 @@ class ParamEpisodes:
 def child_keys(trials: Sequence[FrozenTrial]) -> set[str]:
     """The keys of the children of a space's trials, finished or running: their child
     networks as JSON. Not those of trials that Ctrl-C stopped, which said nothing about
-    their child."""
+    their child. (Planning without the model reads these; the world model's history
+    keeps its own keys of what it learnt from, which leave out retried failures too.)"""
     specs = (stored_child_spec(t) for t in trials if not t.system_attrs.get(INTERRUPTED_ATTR))
     return {spec for spec in specs if spec is not None}
 

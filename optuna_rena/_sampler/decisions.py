@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from optuna_rena._space import ArchitectureSpace
 
 
+_REMEMBERED = 4096  # decisions (and tuples of choices as distributions) kept for look-ups
+
 ORDER_KEY = "rena:order"
 """Trial system attribute: the names of its decisions, in the order they were taken."""
 
@@ -103,7 +105,7 @@ class DecisionMaker:
         # costs more than making the decision), and kept, so that no id is reused.
         made = self._made.get((name, id(distribution)))
         if made is None or made[0] is not distribution:
-            if len(self._made) >= 4096:
+            if len(self._made) >= _REMEMBERED:
                 self._made.clear()
             made = (distribution, self._decision(name, distribution, params))
             self._made[name, id(distribution)] = made
@@ -185,7 +187,7 @@ class RunningEpisode:
             self.order.append(name)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=_REMEMBERED)
 def _categorical(choices: tuple[Any, ...]) -> CategoricalDistribution:
     return CategoricalDistribution(choices)
 

@@ -15,8 +15,10 @@ with ``D`` the number of features, ``k_d`` the indicator of equal choices (categ
 noise are picked by marginal likelihood on a small grid (on at most 256 of the
 observations). They are picked at the first fit and again whenever the observations have
 grown by half since the last pick (at 10 observations at the earliest): from 8
-observations, at 12, 18, 27, 41, ..., so a study of ``n`` trials refits ``O(log n)``
-times. Between picks the Cholesky factor grows by one row per observation, ``O(n^2)``.
+observations, at 12, 18, 27, 41, ..., so up to 256 observations a process refits
+``O(log n)`` times; beyond, it conditions on a subset (see :class:`GaussianProcess`) and
+refits each time the subset is drawn afresh, every 128 observations. Between picks the
+Cholesky factor grows by one row per observation, ``O(n^2)``.
 
 When every feature is categorical (a NAS cell, a plain search space of choices), each
 pick also learns how much each choice matters: ``delta_d`` becomes the mean weight of

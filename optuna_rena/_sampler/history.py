@@ -21,11 +21,11 @@ from optuna.trial import TrialState
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import trial_violations
 from optuna_rena._metrics import INTERRUPTED_ATTR
-from optuna_rena._sampler.world_model import Observations
 from optuna_rena._sampler.candidates import Candidate
 from optuna_rena._sampler.encoding import ConfigurationEncoder
-from optuna_rena._sampler.trial_cursor import TrialCursor
 from optuna_rena._sampler.gp import Features
+from optuna_rena._sampler.trial_cursor import TrialCursor
+from optuna_rena._sampler.world_model import Observations
 
 
 @dataclass

@@ -40,7 +40,7 @@ class Record:
     outcome: Outcome
 
 
-MAX_GRAD_NORM = 1.0
+_MAX_GRAD_NORM = 1.0
 """Gradients are clipped to this norm: one lucky trial must not swing the policy."""
 _EPS = 1e-8
 _TIGHTENING_CAP = 20
@@ -158,7 +158,7 @@ class Learner:
         loss = -objective.sum() / denominator
         self.optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), MAX_GRAD_NORM)
+        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), _MAX_GRAD_NORM)
         self.optimizer.step()
         self._encoded = None
         self.version += 1

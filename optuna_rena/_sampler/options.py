@@ -7,6 +7,12 @@ import math
 from typing import Any
 
 
+PLANS_PER_DREAM = 16
+"""Plans in the world model between two imagined updates, and the default ``batch_size``
+with the world model: an update from real trials as often shares the policy's cost
+among 16 trials."""
+
+
 @dataclass(frozen=True)
 class RenaOptions:
     """The options of :class:`~optuna_rena.RenaSampler`; each is documented there.

@@ -5,7 +5,7 @@
   episode comes from a generator (a space's decisions, or a search space's parameters), so
   each can follow its own path (an insertion's type depends on its position).
 * **Planning in the world model.** Once the world model has data, a trial takes the best
-  candidate by the acquisition (:mod:`.acquisition`): candidates are the policy's
+  candidate by the acquisition (:mod:`.acqf`): candidates are the policy's
   episodes, local moves around the best trials, and a short hill-climb on the acquisition
   from the best of those. The policy then takes a step on its own episodes, rewarded by
   the acquisition every few plans (Dyna: it keeps learning between trials).
@@ -44,6 +44,7 @@ from optuna_rena._sampler.gp import Features
 from optuna_rena._sampler.history import TrialHistory
 from optuna_rena._sampler.learner import advantages
 from optuna_rena._sampler.learner import Learner
+from optuna_rena._sampler.options import PLANS_PER_DREAM
 from optuna_rena._sampler.options import RenaOptions
 from optuna_rena._sampler.policy import Step
 from optuna_rena._sampler.reward import penalty
@@ -87,8 +88,7 @@ class Simulated:
 
     @property
     def feasible(self) -> bool:
-        """Whether it meets the constraints known without training."""
-        return is_feasible(self.candidate.violations)
+        return self.candidate.feasible
 
 
 _TEMPERATURES = (1.0, 2.0, 4.0)
@@ -97,9 +97,6 @@ _UNIFORM = math.inf
 exact budget: a policy pushed onto the least infeasible child must not make every trial
 train that child again. (When the budget's few children are all used up, the policy's
 own choice is repeated, as before.)"""
-_DREAM_EVERY = 16
-"""Plans between two imagined updates: as many as the trials of an update from real ones
-at the default ``batch_size``, so that the policy's cost is shared by 16 trials."""
 _FRONTIER = 1
 """Candidates that the hill-climb moves from in each round. Two cost a third more scoring
 and gave the same NAS-Bench-201 regrets over 30 seeds."""
@@ -214,7 +211,7 @@ class Planner:
 
     # ----- before the first trial -----
 
-    def start(self) -> dict[str, float]:
+    def start_study(self) -> dict[str, float]:
         """Once per study, before its first trial: warn of each budget that no child of
         the space meets, and pre-train the policy on the penalty when there are budgets
         known before training and all are within reach.
@@ -227,7 +224,7 @@ class Planner:
         unreachable = space.unreachable()
         for problem in unreachable:
             # Said once, before any trial is spent on a budget out of reach.
-            warnings.warn(problem, UnreachableBudgetWarning, stacklevel=5)
+            warnings.warn(problem, UnreachableBudgetWarning, stacklevel=2)
         # Pre-training on a penalty that no child can bring to 1 would only collapse the
         # policy onto the least infeasible child.
         if not self.options.pretrain_episodes or unreachable or not (
@@ -274,7 +271,7 @@ class Planner:
 
     # ----- a trial's plan -----
 
-    def plan(self, seen: set[str]) -> dict[str, Any]:
+    def plan_from_policy(self, seen: set[str]) -> dict[str, Any]:
         """A configuration for a new trial from the policy alone: a simulated episode
         whose key is not in ``seen`` (the study's trials) nor served to another trial.
 
@@ -316,9 +313,9 @@ class Planner:
             if self.history.n_complete < self.options.model_startup_trials:
                 return None
             self.model.fit(self.history.observations())
-            return self.plan_with_model()
+            return self._plan_with_fitted_model()
 
-    def plan_with_model(self) -> dict[str, Any]:
+    def _plan_with_fitted_model(self) -> dict[str, Any]:
         """The best new candidate by the fitted world model's acquisition: the policy's
         episodes and the best trials' neighbours are scored, the best climbs the
         acquisition through its neighbours, and the best of all that meets the exact
@@ -366,10 +363,10 @@ class Planner:
                 break  # no move beat the best so far
 
     def _dream_now_and_then(self, simulated: Sequence[Simulated]) -> None:
-        """Every ``_DREAM_EVERY`` plans, one policy-gradient step on the pool's episodes,
+        """Every ``PLANS_PER_DREAM`` plans, one policy-gradient step on the pool's episodes,
         rewarded by the world model's acquisition (ranks, so its scale does not matter)."""
         self._plans_since_dream += 1
-        if self.options.dyna_weight == 0 or self._plans_since_dream < _DREAM_EVERY:
+        if self.options.dyna_weight == 0 or self._plans_since_dream < PLANS_PER_DREAM:
             return
         self._plans_since_dream = 0
         episodes = [s for s in simulated if s.steps]
@@ -393,7 +390,7 @@ class Planner:
         wider search with the flattened policy, else the best that breaks it; ``None``
         when nothing was new."""
         chosen = max(scores, key=scores.__getitem__, default=None)
-        if chosen is not None and is_feasible(pool[chosen].violations):
+        if chosen is not None and pool[chosen].feasible:
             return chosen
         wider = self._feasible_episodes(seen) if self._wider_wait == 0 else []
         self._wider_wait = max(0, self._wider_wait - 1)

@@ -16,6 +16,7 @@ from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
 from optuna_rena._sampler.decisions import ORDER_KEY
+from optuna_rena._sampler.options import PLANS_PER_DREAM
 from optuna_rena._sampler.options import RenaOptions
 from optuna_rena._sampler.study_state import StudyState
 from optuna_rena._sampler.thread_limiting import one_blas_thread
@@ -187,10 +188,10 @@ class RenaSampler(BaseSampler):
         dyna_weight: float = 1.0,
     ) -> None:
         if batch_size is None:
-            # The world model's imagined updates come every 16 plans, and an update from
-            # real trials as often shares the policy's cost among 16 trials; the policy
-            # alone keeps version 0.1's 8.
-            batch_size = 16 if world_model is True else 8
+            # With the world model, an update from real trials as often as an imagined one
+            # shares the policy's cost among that many trials; the policy alone keeps
+            # version 0.1's 8.
+            batch_size = PLANS_PER_DREAM if world_model is True else 8
         self._options = RenaOptions(
             penalty_base=penalty_base, penalty_tightening=penalty_tightening,
             batch_size=batch_size, learning_rate=learning_rate, entropy_weight=entropy_weight,
@@ -263,7 +264,7 @@ class RenaSampler(BaseSampler):
     def _study_state(self, study: Study) -> StudyState:
         """The state of ``study``: a fresh one when the sampler moves to another study,
         whose trials mean nothing to what was learnt from this one's."""
-        key = (id(study._storage), study._study_id)
+        key = _study_key(study)
         if self._study_key != key:
             if self._study_key is not None:
                 self._state = self._new_state()
@@ -287,7 +288,7 @@ class RenaSampler(BaseSampler):
             self._space = space
             if current is not None and (
                     current.signature_with_budget() == space.signature_with_budget()):
-                self._state.decisions.space = space
+                self._state.use_equal_space(space)
                 return
             self._state = self._new_state()
 
@@ -307,7 +308,7 @@ class RenaSampler(BaseSampler):
                 or study._is_multi_objective()):
             return {}
         with self._lock:
-            key = (id(study._storage), study._study_id)
+            key = _study_key(study)
             if self._intersection_key != key:  # Optuna's cache serves one study
                 self._intersection, self._intersection_key = IntersectionSearchSpace(), key
             return {name: d for name, d in self._intersection.calculate(study).items()
@@ -331,9 +332,8 @@ class RenaSampler(BaseSampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         with self._lock, one_torch_thread():
-            state = self._study_state(study)
-            episode = state.start_trial(study, trial)
-            return state.decide(study, trial, episode, param_name, param_distribution)
+            return self._study_state(study).decide(study, trial, param_name,
+                                                   param_distribution)
 
     def after_trial(
         self,
@@ -347,3 +347,8 @@ class RenaSampler(BaseSampler):
         # The trial is still running here, so its system attributes can be written.
         if order:
             study._storage.set_trial_system_attr(trial._trial_id, ORDER_KEY, order)
+
+
+def _study_key(study: Study) -> tuple[int, int]:
+    """Which study: its storage object and its id there."""
+    return id(study._storage), study._study_id

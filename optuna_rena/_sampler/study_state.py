@@ -1,5 +1,5 @@
 """What a RenaSampler knows of one study, in one object: built when the sampler meets the
-study (or a space with other decisions), dropped when it moves on to another.
+study (or another space: other decisions or another budget), dropped when it moves on.
 
 It holds the policy and its learner, the decisions, the planners with their world models
 and trial histories, and the episodes of the trials running in this process. Its methods
@@ -74,8 +74,8 @@ class StudyState:
         if episode is not None:
             return episode
         if self.space_planner is not None and not self._started:
-            self.pretrain_stats = self.space_planner.start()
-        self._started = True
+            self._started = True  # before: a warning made an error must not repeat it
+            self.pretrain_stats = self.space_planner.start_study()
         # Read once per trial; the learner and the planners share what was read. From
         # storage: pruners such as Hyperband hand the sampler a study filtered to one
         # bracket, and the policy learns from all of them.
@@ -97,10 +97,11 @@ class StudyState:
                                             self.learner, self.rng, self.options)
         return self.relative_planner.plan_in_model(self.trials, study.direction) or {}
 
-    def decide(self, study: Study, trial: FrozenTrial, episode: RunningEpisode, name: str,
+    def decide(self, study: Study, trial: FrozenTrial, name: str,
                distribution: BaseDistribution) -> Any:
         """The value of one decision: the policy's, or the plan's when the trial has one
         (the policy's state then follows the plan)."""
+        episode = self.start_trial(study, trial)
         episode.catch_up(trial, self.decisions, self.learner.policy, self.rng)
         decision = self.decisions.decision(name, distribution, trial.params)
         if decision.n == 1:
@@ -126,11 +127,18 @@ class StudyState:
         episode.catch_up(trial, self.decisions, self.learner.policy, self.rng, advance=False)
         return episode.order
 
+    def use_equal_space(self, space: ArchitectureSpace) -> None:
+        """Decide in ``space``, a space equal to this state's (the same
+        ``signature_with_budget()``) made anew: its decisions and rewards are the same, so
+        what was learnt and planned stays; only the decisions' contexts are read from it."""
+        self.decisions.space = space
+
     def discard_pools(self) -> None:
-        """Forget the simulated episodes not yet served (drawn with an older seed)."""
-        for planner in (self.space_planner, self.relative_planner):
-            if planner is not None:
-                planner.discard_pools()
+        """Forget the space's simulated episodes not yet served (drawn with an older seed).
+        A define-by-run planner keeps its pool: Optuna reseeds before every trial of a
+        study run with ``n_jobs > 1``, and a pool is meant to serve many trials."""
+        if self.space_planner is not None:
+            self.space_planner.discard_pools()
 
     def _plan_space(self, study: Study) -> dict[str, Any] | None:
         """A planned child of the space: from the world model once it has data, else
@@ -141,5 +149,5 @@ class StudyState:
             if plan is not None:
                 return plan
         if self.options.avoid_repeats:
-            return self.space_planner.plan(child_keys(self.trials))
+            return self.space_planner.plan_from_policy(child_keys(self.trials))
         return None

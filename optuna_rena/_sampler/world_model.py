@@ -62,9 +62,6 @@ class WorldModel:
                 gp.fit(o.features.take(rows), values[rows])
         self._best = o.best_feasible
 
-    def predict_objective(self, x: Features) -> tuple[np.ndarray, np.ndarray]:
-        return self._objective.predict(x)
-
     def acquisition(self, x: Features,
                     exact: Sequence[Mapping[str, float]] | None = None) -> np.ndarray:
         """The acquisition (:func:`.acqf.acquisition`) of each row of ``x``; ``exact``

@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 import hashlib
 from typing import Any
+import warnings
 
 import optuna
 from optuna.distributions import CategoricalDistribution
@@ -54,7 +55,8 @@ from optuna_rena._metrics import store_child_spec
 from optuna_rena._report import trial_note
 from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
-from optuna_rena._space import reach
+from optuna_rena._space.reach import extreme as extreme_value
+from optuna_rena._space.reach import unreachable as unreachable_budgets
 from optuna_rena._space.arguments import edit_rules
 from optuna_rena._space.edits import Decisions
 from optuna_rena._space.edits import run_decisions
@@ -182,6 +184,21 @@ class ArchitectureSpace:
         searched."""
         return hashlib.sha256(repr(self._rules.signature()).encode()).hexdigest()[:16]
 
+    def signature(self) -> tuple[Any, ...]:
+        """Deprecated since 0.2: :meth:`signature_with_budget`, whose name says that the
+        budget is part of it."""
+        warnings.warn("ArchitectureSpace.signature() is deprecated; use "
+                      "signature_with_budget().", FutureWarning, stacklevel=2)
+        return self.signature_with_budget()
+
+    @property
+    def fingerprint(self) -> str:
+        """Deprecated since 0.2: :attr:`decisions_fingerprint`, whose name says that the
+        budget is not part of it."""
+        warnings.warn("ArchitectureSpace.fingerprint is deprecated; use "
+                      "decisions_fingerprint.", FutureWarning, stacklevel=2)
+        return self.decisions_fingerprint
+
     @property
     def summary(self) -> str:
         """What the space edits and how, in one line, for a study's record and its note."""
@@ -289,12 +306,13 @@ class ArchitectureSpace:
         Raises:
             ValueError: ``metric`` is not counted by the resource model.
         """
-        return reach.extreme(self._rules, self.resource_model, metric, smallest, rounds)
+        return extreme_value(self._rules, self.resource_model, metric, smallest, rounds)
 
     def unreachable(self) -> list[str]:
         """A sentence for each analytic constraint that no child found by
         :meth:`extreme` meets, ending with what to do about it."""
-        return reach.unreachable(self._rules, self.resource_model, self.analytic_constraints)
+        return unreachable_budgets(self._rules, self.resource_model,
+                                   self.analytic_constraints)
 
     # ----- a trial -----
 
