@@ -27,6 +27,7 @@ from optuna_rena.datasets import load_nas_bench_macro
 
 from helpers import check_learnt_once
 from helpers import check_rena_trials
+from helpers import LOOSE
 from helpers import macro_objective
 from helpers import macro_space
 from helpers import synthetic_accuracy
@@ -120,7 +121,7 @@ def test_threads_share_one_sampler() -> None:
     exactly once, in full batches."""
     sampler = RenaSampler(seed=0, batch_size=4, pretrain_episodes=0)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    space = macro_space()
+    space = macro_space(LOOSE)  # see LOOSE
     study.optimize(macro_objective(space), n_trials=60, n_jobs=4)
     trials = study.trials
     assert all(t.system_attrs["rena:order"] == list(t.params) == MACRO_ORDER for t in trials)

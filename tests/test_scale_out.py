@@ -30,6 +30,7 @@ from optuna_rena._storage import open_storage
 from helpers import check_learnt_once
 from helpers import check_rena_trials
 from helpers import free_port
+from helpers import LOOSE
 from helpers import macro_objective
 from helpers import macro_space
 from helpers import REPO
@@ -283,7 +284,8 @@ def test_threads_stress() -> None:
     finished trial is learnt exactly once, in full batches."""
     sampler = RenaSampler(seed=0, batch_size=4, pretrain_episodes=0)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.optimize(macro_objective(macro_space()), n_trials=200, n_jobs=4)
+    space = macro_space(LOOSE)  # see LOOSE: TIGHT runs out of feasible children
+    study.optimize(macro_objective(space), n_trials=200, n_jobs=4)
     trials = study.trials
     assert len(trials) == 200
     order = [f"L{i}.variant" for i in range(1, 9)]
@@ -292,5 +294,5 @@ def test_threads_stress() -> None:
     check_learnt_once(sampler.learned_trials, set(range(200)), 4)
     assert sampler.n_updates == len(sampler.learned_trials) // 4
     # One more trial starts with all 200 finished: it learns the rest, in 50 batches.
-    study.optimize(macro_objective(macro_space()), n_trials=1)
+    study.optimize(macro_objective(space), n_trials=1)
     assert sorted(sampler.learned_trials) == list(range(200)) and sampler.n_updates == 50
