@@ -495,16 +495,71 @@ def test_the_known_optimum_is_a_dashed_line(tmp_path: Path, data_dir: Path) -> N
     plt.close(fig)
 
 
+class _Clocked(optuna.samplers.BaseSampler):
+    """TPE, with the wall and thread CPU time spent inside each of its methods; each call
+    also spins 2 ms of CPU, so that a call left out of the timing is missed by far more
+    than the timing's own overhead."""
+
+    def __init__(self) -> None:
+        self.tpe = optuna.samplers.TPESampler(seed=0)
+        self.seconds = self.cpu_seconds = 0.0
+
+    def _clocked(self, name: str, *args: Any) -> Any:
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        try:
+            while time.thread_time() < start_cpu + 0.002:
+                pass
+            return getattr(self.tpe, name)(*args)
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.cpu_seconds += time.thread_time() - start_cpu
+
+    def infer_relative_search_space(self, *args: Any) -> Any:
+        return self._clocked("infer_relative_search_space", *args)
+
+    def sample_relative(self, *args: Any) -> Any:
+        return self._clocked("sample_relative", *args)
+
+    def sample_independent(self, *args: Any) -> Any:
+        return self._clocked("sample_independent", *args)
+
+    def before_trial(self, *args: Any) -> None:
+        self._clocked("before_trial", *args)
+
+    def after_trial(self, *args: Any) -> None:
+        self._clocked("after_trial", *args)
+
+
 def test_timed_sampler_counts_wall_and_cpu_time_of_the_sampler_alone() -> None:
+    """Whatever the machine's speed: the timed seconds hold at least the time spent
+    inside the wrapped sampler's methods and at most the time spent outside the
+    objective's own work, and they grow with every trial's calls."""
+    busy = [0.0, 0.0]  # the objective's own work: wall, thread CPU
+
     def objective(trial: optuna.Trial) -> float:
-        x = trial.suggest_float("x", 0.0, 1.0)
-        deadline = time.thread_time() + 0.05  # the objective's CPU is not the sampler's
+        x = trial.suggest_float("x", 0.0, 1.0)  # the sampler's time
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        deadline = start_cpu + 0.01  # the objective's CPU is not the sampler's
         while time.thread_time() < deadline:
             pass
+        busy[0] += time.perf_counter() - start
+        busy[1] += time.thread_time() - start_cpu
         return x
 
-    timed = TimedSampler(optuna.samplers.TPESampler(seed=0))
+    inner = _Clocked()
+    timed = TimedSampler(inner)
+    grown: list[tuple[float, float]] = []
     study = optuna.create_study(sampler=timed)
-    study.optimize(objective, n_trials=20)
-    assert 0.0 < timed.cpu_seconds <= timed.seconds + 1e-3
-    assert timed.cpu_seconds < 0.5  # not the objective's 20 x 50 ms
+    start, start_cpu = time.perf_counter(), time.thread_time()  # n_jobs=1: this thread
+    study.optimize(objective, n_trials=20,
+                   callbacks=[lambda *_: grown.append((timed.seconds, timed.cpu_seconds))])
+    wall, cpu = time.perf_counter() - start, time.thread_time() - start_cpu
+    eps = 1e-9  # sums of differences of one clock, rounded
+    assert 0.0 < inner.seconds <= timed.seconds + eps <= wall - busy[0] + 2 * eps
+    assert 0.0 < inner.cpu_seconds <= timed.cpu_seconds + eps <= cpu - busy[1] + 2 * eps
+    assert timed.cpu_seconds <= timed.seconds + 1e-3  # two clocks
+    # Every trial calls the sampler: the wall time grows with each, the CPU time never
+    # falls.
+    seconds = [s for s, _ in grown]
+    assert len(grown) == 20 and all(b > a for a, b in zip(seconds, seconds[1:]))
+    assert all(b[1] >= a[1] for a, b in zip(grown, grown[1:]))

@@ -25,11 +25,17 @@ from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._sampler.reward import penalty
 from optuna_rena.datasets import load_nas_bench_macro
 
+from helpers import check_learnt_once
+from helpers import check_rena_trials
+from helpers import LOOSE
 from helpers import macro_objective
 from helpers import macro_space
 from helpers import synthetic_accuracy
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+MACRO_ORDER = [f"L{i}.variant" for i in range(1, 9)]
+"""The decisions of NAS-Bench-Macro's space, in the order the space takes them."""
 
 
 class TestOptunaSamplerSuite(BasicSamplerTestCase, MultiObjectiveSamplerTestCase):
@@ -110,13 +116,22 @@ def test_policy_is_rebuilt_from_storage(tmp_path: Path) -> None:
 
 
 def test_threads_share_one_sampler() -> None:
+    """Four threads, one sampler: whatever the interleaving, every trial's stored order
+    matches its parameters, no child is planned twice, and every finished trial is learnt
+    exactly once, in full batches."""
     sampler = RenaSampler(seed=0, batch_size=4, pretrain_episodes=0)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    space = macro_space()
+    space = macro_space(LOOSE)  # see LOOSE
     study.optimize(macro_objective(space), n_trials=60, n_jobs=4)
-    assert len(study.trials) == 60
-    assert all(t.state == TrialState.COMPLETE for t in study.trials)
-    assert len(set(sampler.learned_trials)) == len(sampler.learned_trials) >= 40
+    trials = study.trials
+    assert all(t.system_attrs["rena:order"] == list(t.params) == MACRO_ORDER for t in trials)
+    check_rena_trials(trials)
+    check_learnt_once(sampler.learned_trials, {t.number for t in trials}, 4)
+    assert sampler.n_updates == len(sampler.learned_trials) // 4
+    # One more trial starts with all 60 finished: it learns the rest, 60 in 15 batches.
+    study.optimize(macro_objective(space), n_trials=1)
+    assert sorted(sampler.learned_trials) == list(range(60)) and sampler.n_updates == 15
+    assert set(sampler.rewards()) == set(range(60))
 
 
 def test_published_rena_learns_feasibility_and_reward(data_dir: Path) -> None:

@@ -224,6 +224,27 @@ def test_optuna_reports_a_failed_trial_but_not_a_stopped_one() -> None:
     assert [r.exc_info[0] for r in failed if r.exc_info] == [RuntimeError]
 
 
+def _wait_until_stale(db: Path, trial_id: int, grace_period: int) -> None:
+    """Until the trial's last heartbeat in ``db`` is older than ``grace_period`` by the
+    database's clock, as Optuna judges a trial stale (whole seconds, as SQLite keeps them).
+    Read with sqlite3, read-only, so that nothing fails the trial before the next run."""
+    deadline = time.monotonic() + 60
+    age = None
+    while time.monotonic() < deadline:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+            row = connection.execute(
+                "SELECT CAST(strftime('%s', 'now') AS INTEGER)"
+                " - CAST(strftime('%s', heartbeat) AS INTEGER)"
+                " FROM trial_heartbeats WHERE trial_id = ?", (trial_id,)).fetchone()
+        age = None if row is None else row[0]
+        if age is not None and age > grace_period:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"trial {trial_id} in {db} was not stale within 60 s: its heartbeat is "
+                f"{'missing' if age is None else f'{age} s old'}, the grace period "
+                f"{grace_period} s")
+
+
 @pytest.mark.slow
 def test_ctrl_c_ends_a_search_in_one_line_and_teaches_nothing(tmp_path: Path) -> None:
     db = tmp_path / "stop.db"
@@ -265,7 +286,7 @@ def test_a_killed_search_is_retried_by_the_next_run(tmp_path: Path) -> None:
     study = optuna.load_study(study_name="rena-digits", storage=storage)
     (killed,) = study.trials
     assert killed.state == optuna.trial.TrialState.RUNNING
-    time.sleep(3)  # past the grace period, twice the heartbeat interval
+    _wait_until_stale(db, killed._trial_id, grace_period=2)  # twice the heartbeat interval
     done = subprocess.run([*argv, "--trials", "1", "--epochs", "1"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -288,8 +309,16 @@ def test_ctrl_c_ends_a_parallel_benchmark_in_one_line(tmp_path: Path, data_dir: 
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True, preexec_fn=_as_from_a_terminal)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not log.exists() or log.stat().st_size < 20_000):
-        time.sleep(0.2)  # until both workers have trials under way
+    while not log.exists() or log.stat().st_size < 20_000:  # both workers' trials under way
+        if run.poll() is not None:
+            pytest.fail(f"the benchmark ended before Ctrl-C, exit code {run.returncode}: "
+                        f"{run.stderr.read() if run.stderr else ''}")
+        if time.monotonic() > deadline:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate(timeout=60)
+            pytest.fail(f"the benchmark's journal {log} did not reach 20 kB (trials under way "
+                        "in both workers) within 120 s")
+        time.sleep(0.2)
     os.killpg(run.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
     out, err = run.communicate(timeout=60)
     assert run.returncode == 130, err

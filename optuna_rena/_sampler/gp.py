@@ -379,7 +379,37 @@ class GaussianProcess:
 
     def predict(self, x: Features) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation of the output at each row of ``x``."""
-        return predict_together([self], x)[0]
+        return GaussianProcess.predict_together([self], x)[0]
+
+    @staticmethod
+    def predict_together(processes: Sequence[GaussianProcess], x: Features
+                         ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each process's posterior mean and standard deviation at ``x``.
+
+        Processes fitted on the same observations with the shared length-scale see ``x`` at
+        the same distances, computed once: those (candidates x observations) passes are most
+        of a prediction's cost. Another object in ``processes`` (a replacement regressor with
+        a ``predict(x)`` of its own) predicts alone.
+        """
+        shared: list[tuple[Features, tuple[np.ndarray, np.ndarray, int]]] = []
+        out = []
+        with one_blas_thread():
+            for gp in processes:
+                if not isinstance(gp, GaussianProcess):
+                    out.append(gp.predict(x))
+                    continue
+                if gp._kernel is None or gp._x is None or gp.n == 0:
+                    out.append((np.full(len(x), gp._mean), np.full(len(x), gp._scale)))
+                    continue
+                parts = None
+                if gp._relevance is None:
+                    parts = next((p for inputs, p in shared if inputs is gp._x), None)
+                if parts is None:
+                    parts = _parts(x, gp._x, gp._relevance)
+                    if gp._relevance is None:
+                        shared.append((gp._x, parts))
+                out.append(gp._predict(x, parts))
+        return out
 
     @property
     def relevance(self) -> list[np.ndarray] | None:
@@ -404,31 +434,4 @@ class GaussianProcess:
         return self._mean + self._scale * mean, self._scale * np.sqrt(variance)
 
 
-def predict_together(processes: Sequence[GaussianProcess], x: Features
-                     ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each process's posterior mean and standard deviation at ``x``.
-
-    Processes fitted on the same observations with the shared length-scale see ``x`` at
-    the same distances, computed once: those (candidates x observations) passes are most
-    of a prediction's cost. Another object in ``processes`` (a replacement regressor with
-    a ``predict(x)`` of its own) predicts alone.
-    """
-    shared: list[tuple[Features, tuple[np.ndarray, np.ndarray, int]]] = []
-    out = []
-    with one_blas_thread():
-        for gp in processes:
-            if not isinstance(gp, GaussianProcess):
-                out.append(gp.predict(x))
-                continue
-            if gp._kernel is None or gp._x is None or gp.n == 0:
-                out.append((np.full(len(x), gp._mean), np.full(len(x), gp._scale)))
-                continue
-            parts = None
-            if gp._relevance is None:
-                parts = next((p for inputs, p in shared if inputs is gp._x), None)
-            if parts is None:
-                parts = _parts(x, gp._x, gp._relevance)
-                if gp._relevance is None:
-                    shared.append((gp._x, parts))
-            out.append(gp._predict(x, parts))
-    return out
+predict_together = GaussianProcess.predict_together
