@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+import shutil
 import subprocess
 import sys
 
@@ -15,9 +16,17 @@ from helpers import REPO
 
 @pytest.mark.slow
 def test_a_regular_install_works(tmp_path: Path) -> None:
+    # Built from a copy: a build inside the checkout leaves build/lib behind, whose stale
+    # modules (one since renamed) a later build would pack again.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "optuna_rena", source / "optuna_rena",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path / "wheel"), str(REPO)],
+         "-w", str(tmp_path / "wheel"), str(source)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = (tmp_path / "wheel").glob("optuna_rena-*.whl")
