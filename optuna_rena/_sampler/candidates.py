@@ -43,6 +43,10 @@ if TYPE_CHECKING:
     from optuna_rena._space import ArchitectureSpace
 
 
+PLAN_KEY = "rena:plan"
+"""Trial system attribute: the configuration planned for the trial, written when the plan
+is made, before the trial decides anything, so that other workers see it at once."""
+
 _CACHE = 200_000  # configurations remembered per space
 _MOVE = (0.02, 0.25)  # a numeric move's size, drawn uniformly, as a fraction of the range
 
@@ -91,11 +95,16 @@ class SpaceEpisodes:
         return made
 
     def trial_candidate(self, trial: FrozenTrial) -> Candidate | None:
-        """The candidate a trial of this space evaluated, from its stored child; ``None``
-        for a trial without one (another sampler's trial that never reached the space)."""
+        """The candidate a trial of this space evaluated, from its stored child; for a
+        running trial that has no child yet, the one it published as its plan; ``None``
+        for a trial without either (another sampler's trial that never reached the
+        space)."""
         spec = stored_child_spec(trial)
         if spec is None:
-            return None
+            plan = trial.system_attrs.get(PLAN_KEY)
+            if plan is None or trial.state.is_finished():
+                return None
+            return self.replay(plan, _COMPLETE)
         params = {k: v for k, v in trial.params.items()
                   if self.space.context(k, (v,), trial.params) is not None}
         return self.candidate(params, NetworkSpec.from_json(spec))
@@ -157,9 +166,13 @@ class ParamEpisodes:
                          {})
 
     def trial_candidate(self, trial: FrozenTrial) -> Candidate | None:
-        """The candidate a trial evaluated; ``None`` for a trial that lacks one of the
+        """The candidate a trial evaluated (for a running trial, its parameters so far
+        completed by the plan it published); ``None`` for a trial that lacks one of the
         search space's parameters (a trial of another search space)."""
-        params = {k: trial.params[k] for k in self.search_space if k in trial.params}
+        given = trial.params
+        if not trial.state.is_finished() and PLAN_KEY in trial.system_attrs:
+            given = {**trial.system_attrs[PLAN_KEY], **trial.params}
+        params = {k: given[k] for k in self.search_space if k in given}
         if len(params) < len(self.search_space) or not params:
             return None
         return self.candidate(params)
@@ -185,6 +198,10 @@ class ParamEpisodes:
                 key = _params_key(items[:i] + [repr((name, v))] + items[i + 1:])
                 out.append(Candidate({**params, name: v}, key, None, {}))
         return out
+
+
+_COMPLETE = np.random.RandomState(0)
+"""The random state a complete plan is replayed with: it draws nothing."""
 
 
 def child_keys(trials: Sequence[FrozenTrial]) -> set[str]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+import copy
 import itertools
 import math
 from typing import Literal
@@ -340,6 +341,21 @@ class GaussianProcess:
         z = (y - self._mean) / self._scale
         k = self._kernel(*_parts(x, x, self._relevance)) + self._kernel.noise * np.eye(len(y))
         self._set_factor(linalg.cholesky(k, lower=True, check_finite=False), z)
+
+    def believing(self, pending: Features) -> GaussianProcess:
+        """This process also conditioned on ``pending`` configurations (running trials)
+        at its own posterior mean there: the kriging believer. The mean stays where it
+        is, and the uncertainty near a pending point shrinks as if it had been
+        observed, so the acquisition turns to other regions. The kernel and the
+        standardisation stay; ``self`` is unchanged."""
+        if self._kernel is None or self._x is None or self.n == 0 or not len(pending):
+            return self
+        mean, _ = self.predict(pending)
+        believer = copy.copy(self)
+        with one_blas_thread():
+            believer._extend(Features.stack([self._x, pending]),
+                             np.concatenate([self._y, mean]))
+        return believer
 
     def _extend(self, x: Features, y: np.ndarray) -> None:
         """Add the new rows to the Cholesky factor, keeping the kernel and the

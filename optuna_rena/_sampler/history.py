@@ -67,7 +67,7 @@ class TrialHistory:
         self._keys: set[str] = set()
         self._names: set[str] = set()
         self._columns = -1
-        self._running: dict[int, str] = {}
+        self._running: dict[int, Candidate] = {}
         self._ranked: list[tuple[tuple[float, float], _Row]] = []  # in the order read
         self._built: Observations | None = None
         self._built_numbers: list[int] = []
@@ -82,9 +82,10 @@ class TrialHistory:
             if t.number in self._seen:
                 continue
             if not t.state.is_finished():
-                candidate = self.candidate_of(t) if t.params else None
+                # Its parameters so far, or the plan it published before deciding any.
+                candidate = self.candidate_of(t)
                 if candidate is not None:
-                    self._running[t.number] = candidate.key
+                    self._running[t.number] = candidate
                 continue
             self._seen.add(t.number)
             if (t.number in retried and t.state == TrialState.FAIL) or t.system_attrs.get(
@@ -112,7 +113,12 @@ class TrialHistory:
 
     def seen(self) -> set[str]:
         """Keys of every trial read so far, finished or running."""
-        return self._keys | set(self._running.values())
+        return self._keys | {c.key for c in self._running.values()}
+
+    def pending(self) -> list[Candidate]:
+        """The configurations of the trials running at the last read (other workers',
+        or other threads'), which the world model takes as pending points."""
+        return list(self._running.values())
 
     def observations(self) -> Observations:
         """The finished trials in the order they were read: built once and extended, so

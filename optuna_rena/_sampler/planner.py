@@ -21,6 +21,7 @@ Either way, no configuration is evaluated twice while new ones exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 import math
@@ -304,29 +305,51 @@ class Planner:
             return uniform[0]
         return self.simulate(1)[0]
 
-    def plan_in_model(self, trials: Sequence[FrozenTrial],
-                      direction: StudyDirection) -> dict[str, Any] | None:
+    def plan_in_model(self, trials: Sequence[FrozenTrial], direction: StudyDirection,
+                      running: Callable[[], Sequence[FrozenTrial]]) -> dict[str, Any] | None:
         """The best new candidate by the world model, once ``model_startup_trials``
-        trials are complete; ``None`` before."""
+        trials are complete; ``None`` before. ``running`` reads the other trials running
+        now, just before the choice (see :meth:`running_keys`)."""
         with one_blas_thread():
             self.history.update(trials, direction)
             if self.history.n_complete < self.options.model_startup_trials:
                 return None
-            self.model.fit(self.history.observations())
-            return self._plan_with_fitted_model()
+            pending = self.history.pending()
+            self.model.fit(self.history.observations(),
+                           self._encode(pending) if pending else None)
+            return self._plan_with_fitted_model(running)
 
-    def _plan_with_fitted_model(self) -> dict[str, Any]:
+    def running_keys(self, running: Sequence[FrozenTrial]) -> set[str]:
+        """The keys of what ``running`` trials evaluate: their configurations so far, or
+        the plans they published before deciding anything. Read again right before a
+        plan is chosen, so that a worker does not choose what another worker chose
+        since this trial started."""
+        keys = set()
+        for trial in running:
+            candidate = self.source.trial_candidate(trial)
+            if candidate is not None:
+                keys.add(candidate.key)
+        return keys
+
+    def _plan_with_fitted_model(self, running: Callable[[], Sequence[FrozenTrial]]
+                                ) -> dict[str, Any]:
         """The best new candidate by the fitted world model's acquisition: the policy's
         episodes and the best trials' neighbours are scored, the best climbs the
         acquisition through its neighbours, and the best of all that meets the exact
-        budget is taken (searching wider when none does). Every few plans the policy
-        takes a step on its own episodes (Dyna)."""
+        budget and that no running trial has chosen meanwhile is taken (searching wider
+        when none does). Every few plans the policy takes a step on its own episodes
+        (Dyna)."""
         seen = self.history.seen() | self._served
         simulated = self._pool(1.0)
         pool = self._new_candidates(simulated, seen)
         scores = self._scores(list(pool.values()))
         self._hill_climb(pool, scores, seen)
         self._dream_now_and_then(simulated)
+        taken = self.running_keys(running()) - seen
+        if taken:
+            seen = seen | taken
+            for key in taken:
+                scores.pop(key, None)
         chosen = self._best_within_budget(pool, scores, seen)
         if chosen is None:
             return self._plan_policy(seen).candidate.params

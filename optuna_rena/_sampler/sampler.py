@@ -322,7 +322,7 @@ class RenaSampler(BaseSampler):
         with self._lock, one_torch_thread(), one_blas_thread():
             state = self._study_state(study)
             state.start_trial(study, trial)
-            return state.plan_relative(study, search_space)
+            return state.plan_relative(study, trial, search_space)
 
     def sample_independent(
         self,

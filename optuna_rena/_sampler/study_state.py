@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
 import torch
 
 from optuna_rena._sampler.candidates import child_keys
+from optuna_rena._sampler.candidates import PLAN_KEY
 from optuna_rena._sampler.candidates import ParamEpisodes
 from optuna_rena._sampler.candidates import SpaceEpisodes
 from optuna_rena._sampler.decisions import DecisionMaker
@@ -85,7 +87,7 @@ class StudyState:
         self.episodes[trial._trial_id] = episode
         return episode
 
-    def plan_relative(self, study: Study,
+    def plan_relative(self, study: Study, trial: FrozenTrial,
                       search_space: Mapping[str, BaseDistribution]) -> dict[str, Any]:
         """A planned configuration of a define-by-run objective's search space; empty
         until the world model has ``model_startup_trials`` complete trials."""
@@ -95,7 +97,10 @@ class StudyState:
             self._relative_names = names
             self.relative_planner = Planner(ParamEpisodes(search_space), self.decisions,
                                             self.learner, self.rng, self.options)
-        return self.relative_planner.plan_in_model(self.trials, study.direction) or {}
+        plan = self.relative_planner.plan_in_model(
+            self.trials, study.direction, lambda: _other_running_trials(study, trial)) or {}
+        _publish(study, trial, plan)
+        return plan
 
     def decide(self, study: Study, trial: FrozenTrial, name: str,
                distribution: BaseDistribution) -> Any:
@@ -108,7 +113,7 @@ class StudyState:
             return decision.value(0, self.rng)
         if (self.space_planner is not None and episode.plan is None
                 and self.decisions.is_space_decision(name, decision)):
-            episode.plan = self._plan_space(study)
+            episode.plan = self._plan_space(study, trial)
         chosen = None
         if episode.plan is not None and name in episode.plan and (
                 episode.plan[name] in decision.values):  # type: ignore[operator]
@@ -140,14 +145,38 @@ class StudyState:
         if self.space_planner is not None:
             self.space_planner.discard_pools()
 
-    def _plan_space(self, study: Study) -> dict[str, Any] | None:
+    def _plan_space(self, study: Study, trial: FrozenTrial) -> dict[str, Any] | None:
         """A planned child of the space: from the world model once it has data, else
-        from the policy alone; ``None`` when plans are off."""
-        assert self.space_planner is not None
+        from the policy alone; ``None`` when plans are off. A plan is published on the
+        trial at once."""
+        planner = self.space_planner
+        assert planner is not None
+
+        def running() -> list[FrozenTrial]:
+            return _other_running_trials(study, trial)
+
+        plan = None
         if self.options.world_model and not study._is_multi_objective():
-            plan = self.space_planner.plan_in_model(self.trials, study.direction)
-            if plan is not None:
-                return plan
-        if self.options.avoid_repeats:
-            return self.space_planner.plan_from_policy(child_keys(self.trials))
-        return None
+            plan = planner.plan_in_model(self.trials, study.direction, running)
+        if plan is None and self.options.avoid_repeats:
+            plan = planner.plan_from_policy(child_keys(self.trials)
+                                            | planner.running_keys(running()))
+        if plan is not None:
+            _publish(study, trial, plan)
+        return plan
+
+
+def _other_running_trials(study: Study, trial: FrozenTrial) -> list[FrozenTrial]:
+    """The study's running trials but ``trial``, read from storage now."""
+    running = study._storage.get_all_trials(study._study_id, deepcopy=False,
+                                            states=(TrialState.RUNNING,))
+    return [t for t in running if t._trial_id != trial._trial_id]
+
+
+def _publish(study: Study, trial: FrozenTrial, plan: dict[str, Any]) -> None:
+    """Write ``plan`` on the trial before it decides anything: another worker reads it
+    right before its own choice and chooses something else. (Between that read and
+    this write, two workers can still choose alike: the window is one storage round
+    trip.)"""
+    if plan:
+        study._storage.set_trial_system_attr(trial._trial_id, PLAN_KEY, plan)

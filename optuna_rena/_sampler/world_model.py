@@ -48,10 +48,16 @@ class WorldModel:
 
     def __init__(self) -> None:
         self._objective = GaussianProcess()
+        self._believer = self._objective
         self._constraints: dict[str, GaussianProcess] = {}
         self._best: float | None = None
 
-    def fit(self, observations: Observations) -> None:
+    def fit(self, observations: Observations, pending: Features | None = None) -> None:
+        """Condition on the finished trials' ``observations``; ``pending`` are the
+        configurations of running trials, which the objective's prediction believes at
+        its own mean (:meth:`.gp.GaussianProcess.believing`), so that concurrent workers
+        spread out instead of crowding the same region. Constraints are predicted from
+        the finished trials alone."""
         o = observations
         ok = np.isfinite(o.objective)
         self._objective.fit(o.features.take(np.flatnonzero(ok)), o.objective[ok])
@@ -61,11 +67,13 @@ class WorldModel:
             if len(rows):
                 gp.fit(o.features.take(rows), values[rows])
         self._best = o.best_feasible
+        self._believer = self._objective if pending is None else self._objective.believing(
+            pending)
 
     def acquisition(self, x: Features,
                     exact: Sequence[Mapping[str, float]] | None = None) -> np.ndarray:
         """The acquisition (:func:`.acqf.acquisition`) of each row of ``x``; ``exact``
         holds, per row, the violations known without the model."""
         fitted = [gp for gp in self._constraints.values() if gp.n]
-        objective, *constraints = predict_together([self._objective, *fitted], x)
+        objective, *constraints = predict_together([self._believer, *fitted], x)
         return acquisition(objective, constraints, self._best, exact)

@@ -1,0 +1,118 @@
+"""Running trials are part of the plan: a worker publishes its plan before deciding
+anything, another worker does not choose what a running trial chose, and the world model
+takes running trials as pending points (issue 20)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from optuna_rena import RenaSampler
+from optuna_rena._sampler.gp import Features
+from optuna_rena._sampler.gp import GaussianProcess
+from optuna_rena._space import run_decisions
+
+from helpers import LOOSE
+from helpers import macro_objective
+from helpers import macro_space
+
+
+def _choices(trial: optuna.Trial) -> float:
+    values = [trial.suggest_categorical(f"c{i}", ["a", "b", "c"]) for i in range(6)]
+    n = trial.suggest_int("n", 1, 8)
+    return sum(v == "b" for v in values) + math.log2(n) / 3
+
+
+def _two_workers(objective, space=None):  # type: ignore[no-untyped-def]
+    """A study of 20 random trials, then two RenaSamplers in one state (same seed, same
+    trials read): without running trials in the plan they would plan the same."""
+    storage = optuna.storages.InMemoryStorage()
+    filler = optuna.create_study(storage=storage, study_name="s", direction="maximize",
+                                 sampler=optuna.samplers.RandomSampler(seed=0))
+    filler.optimize(objective, n_trials=20)
+    return [optuna.load_study(study_name="s", storage=storage,
+                              sampler=RenaSampler(seed=0, pretrain_episodes=0))
+            for _ in range(2)]
+
+
+def test_a_define_by_run_plan_is_published_and_not_chosen_again() -> None:
+    first, second = _two_workers(_choices)
+    asked = first.ask()
+    # Optuna asks for the relative plan at the first suggestion: the whole configuration
+    # is planned then, and published before the first value is stored.
+    asked.suggest_categorical("c0", ["a", "b", "c"])
+    running = first.trials[-1]
+    assert running.state == TrialState.RUNNING and list(running.params) == ["c0"]
+    plan = running.system_attrs["rena:plan"]
+    assert set(plan) == {f"c{i}" for i in range(6)} | {"n"}
+    other = second.ask()
+    _choices(asked)
+    _choices(other)
+    assert asked.params == plan
+    assert other.params != asked.params
+
+
+class _Interleaved(optuna.storages.InMemoryStorage):
+    """Optuna's in-memory storage that runs ``between`` once, when a sampler reads the
+    running trials right before its choice: another worker plans in that moment."""
+
+    between = None
+
+    def get_all_trials(self, study_id, deepcopy=True, states=None):  # type: ignore[no-untyped-def]
+        if states == (TrialState.RUNNING,) and self.between is not None:
+            run, self.between = self.between, None
+            run()
+        return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
+
+
+def test_a_plan_made_while_another_worker_plans_is_not_chosen_again() -> None:
+    """The second worker read the study before the first planned; it reads the running
+    trials again right before its choice, and chooses something else."""
+    storage = _Interleaved()
+    filler = optuna.create_study(storage=storage, study_name="s", direction="maximize",
+                                 sampler=optuna.samplers.RandomSampler(seed=0))
+    filler.optimize(_choices, n_trials=20)
+    first, second = (optuna.load_study(study_name="s", storage=storage,
+                                       sampler=RenaSampler(seed=0)) for _ in range(2))
+    late = second.ask()
+    early = first.ask()
+    storage.between = lambda: early.suggest_categorical("c0", ["a", "b", "c"])
+    _choices(late)
+    _choices(early)
+    assert storage.between is None  # the first worker planned in between
+    assert late.params != early.params
+
+
+def test_a_space_plan_is_published_at_its_first_decision() -> None:
+    space = macro_space(LOOSE)
+    first, second = _two_workers(macro_objective(space), space)
+    asked = first.ask()
+    first.sampler.attach_space(space)
+    name, choices = next(space.decisions())
+    asked.suggest_categorical(name, choices)  # the plan is made here; the child is not yet
+    running = first.trials[-1]
+    assert "rena:child_spec" not in running.system_attrs
+    plan = running.system_attrs["rena:plan"]
+    other = second.ask()
+    space.suggest(other)
+    planned = run_decisions(space.decisions(), lambda name, choices: plan[name])[0]
+    assert second.trials[-1].system_attrs["rena:child_spec"] != planned.to_json()
+
+
+def test_running_trials_are_believed_at_the_mean() -> None:
+    """A pending point keeps the posterior mean and shrinks the uncertainty near it, so
+    the acquisition turns elsewhere."""
+    rng = np.random.RandomState(0)
+    x = Features(rng.randint(3, size=(30, 4)), np.zeros((30, 0)))
+    y = (x.categorical == 1).sum(axis=1) + 0.1 * rng.randn(30)
+    gp = GaussianProcess()
+    gp.fit(x, y)
+    pending = Features(np.array([[1, 1, 1, 1], [0, 2, 0, 2]]), np.zeros((2, 0)))
+    mean, std = gp.predict(pending)
+    believed_mean, believed_std = gp.believing(pending).predict(pending)
+    assert np.allclose(believed_mean, mean, atol=1e-6)
+    assert (believed_std < std).all()
+    assert np.array_equal(gp.predict(pending)[1], std)  # the process itself is unchanged
