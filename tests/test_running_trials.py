@@ -57,15 +57,23 @@ def test_a_define_by_run_plan_is_published_and_not_chosen_again() -> None:
 
 class _Interleaved(optuna.storages.InMemoryStorage):
     """Optuna's in-memory storage that runs ``between`` once, when a sampler reads the
-    running trials right before its choice: another worker plans in that moment."""
+    running trials right before its choice, or ``before_publish`` once, when a sampler
+    is about to publish its plan: another worker plans in that moment."""
 
     between = None
+    before_publish = None
 
     def get_all_trials(self, study_id, deepcopy=True, states=None):  # type: ignore[no-untyped-def]
         if states == (TrialState.RUNNING,) and self.between is not None:
             run, self.between = self.between, None
             run()
         return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
+
+    def set_trial_system_attr(self, trial_id, key, value):  # type: ignore[no-untyped-def]
+        if key == "rena:plan" and self.before_publish is not None:
+            run, self.before_publish = self.before_publish, None
+            run()
+        super().set_trial_system_attr(trial_id, key, value)
 
 
 def test_a_plan_made_while_another_worker_plans_is_not_chosen_again() -> None:
@@ -84,6 +92,25 @@ def test_a_plan_made_while_another_worker_plans_is_not_chosen_again() -> None:
     _choices(early)
     assert storage.between is None  # the first worker planned in between
     assert late.params != early.params
+
+
+def test_of_two_workers_that_chose_alike_the_second_to_publish_chooses_again() -> None:
+    """Both chose before either published: the one that publishes second reads the
+    running trials after both wrote, sees the clash and chooses again."""
+    storage = _Interleaved()
+    filler = optuna.create_study(storage=storage, study_name="s", direction="maximize",
+                                 sampler=optuna.samplers.RandomSampler(seed=0))
+    filler.optimize(_choices, n_trials=20)
+    first, second = (optuna.load_study(study_name="s", storage=storage,
+                                       sampler=RenaSampler(seed=0)) for _ in range(2))
+    late = second.ask()
+    early = first.ask()
+    storage.before_publish = lambda: early.suggest_categorical("c0", ["a", "b", "c"])
+    _choices(late)  # chose, then the other worker planned and published the same
+    _choices(early)
+    assert storage.before_publish is None
+    assert late.params != early.params
+    assert late.params == second.trials[-2].system_attrs["rena:plan"]
 
 
 def test_a_space_plan_is_published_at_its_first_decision() -> None:

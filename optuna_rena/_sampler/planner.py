@@ -21,7 +21,6 @@ Either way, no configuration is evaluated twice while new ones exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 import math
@@ -56,6 +55,17 @@ from optuna_rena._space import UnreachableBudgetWarning
 
 if TYPE_CHECKING:
     from optuna_rena._space import ArchitectureSpace
+
+
+class Claims(Protocol):
+    """How a trial claims its plan against the other trials running now (other workers',
+    other threads'): see :meth:`Planner.claim`."""
+
+    def running(self) -> Sequence[FrozenTrial]:
+        """The other trials running now, read from storage."""
+
+    def publish(self, params: dict[str, Any]) -> None:
+        """Write ``params`` on the trial as its plan, where the others read it."""
 
 
 class EpisodeSource(Protocol):
@@ -107,6 +117,9 @@ _WIDER_POOLS = 2
 """Pools simulated at each temperature when searching wider for children within budget."""
 _WIDER_WAIT = 8
 """Plans without a wider search after one found nothing new within the budget."""
+_CLAIMS = 8
+"""Choices a trial makes before it keeps a plan that clashes: each clash is a plan that
+another trial published in the same moment, and eight in a row do not happen."""
 _PRETRAIN_BATCH = 32
 """Simulated episodes per pre-training step."""
 _PRETRAIN_PATIENCE = 8
@@ -272,19 +285,6 @@ class Planner:
 
     # ----- a trial's plan -----
 
-    def plan_from_policy(self, seen: set[str]) -> dict[str, Any]:
-        """A configuration for a new trial from the policy alone: a simulated episode
-        whose key is not in ``seen`` (the study's trials) nor served to another trial.
-
-        Episodes are simulated ``plan_candidates`` at a time and kept in a pool until the
-        policy changes, so the cost is shared by the trials between two updates. When a
-        pool holds nothing new, a pool from the flattened policy (temperature 2, then 4)
-        is tried; failing that, a uniform pool when none of those pools holds a child
-        within the exact budget (its first new child is taken), else the policy's own
-        choice is repeated.
-        """
-        return self._plan_policy(seen).candidate.params
-
     def _plan_policy(self, seen: set[str]) -> Simulated:
         seen = seen | self._served
         for temperature in _TEMPERATURES:
@@ -306,10 +306,9 @@ class Planner:
         return self.simulate(1)[0]
 
     def plan_in_model(self, trials: Sequence[FrozenTrial], direction: StudyDirection,
-                      running: Callable[[], Sequence[FrozenTrial]]) -> dict[str, Any] | None:
-        """The best new candidate by the world model, once ``model_startup_trials``
-        trials are complete; ``None`` before. ``running`` reads the other trials running
-        now, just before the choice (see :meth:`running_keys`)."""
+                      claims: Claims) -> dict[str, Any] | None:
+        """The best new candidate by the world model, claimed (:meth:`claim`), once
+        ``model_startup_trials`` trials are complete; ``None`` before."""
         with one_blas_thread():
             self.history.update(trials, direction)
             if self.history.n_complete < self.options.model_startup_trials:
@@ -317,13 +316,11 @@ class Planner:
             pending = self.history.pending()
             self.model.fit(self.history.observations(),
                            self._encode(pending) if pending else None)
-            return self._plan_with_fitted_model(running)
+            return self._plan_with_fitted_model(claims)
 
     def running_keys(self, running: Sequence[FrozenTrial]) -> set[str]:
         """The keys of what ``running`` trials evaluate: their configurations so far, or
-        the plans they published before deciding anything. Read again right before a
-        plan is chosen, so that a worker does not choose what another worker chose
-        since this trial started."""
+        the plans they published before deciding anything."""
         keys = set()
         for trial in running:
             candidate = self.source.trial_candidate(trial)
@@ -331,13 +328,44 @@ class Planner:
                 keys.add(candidate.key)
         return keys
 
-    def _plan_with_fitted_model(self, running: Callable[[], Sequence[FrozenTrial]]
-                                ) -> dict[str, Any]:
+    def claim(self, candidate: Candidate, claims: Claims) -> bool:
+        """Publish ``candidate`` as the trial's plan, then read the running trials again:
+        ``False`` when another one holds it too, and this trial must choose again.
+
+        Whoever sees the clash yields. Of two trials that chose alike, the one that
+        published second reads after both wrote, sees the clash and yields, so no two
+        running trials keep one plan (on a storage whose reads see every write that
+        finished before them, as a journal file's and a database's do). When both
+        see it, both choose again, each without the other's."""
+        claims.publish(candidate.params)
+        return candidate.key not in self.running_keys(claims.running())
+
+    def plan_from_policy(self, seen: set[str], claims: Claims) -> dict[str, Any]:
+        """A configuration for a new trial from the policy alone: a simulated episode
+        whose key is not in ``seen`` (the study's trials) nor served to another trial.
+
+        Episodes are simulated ``plan_candidates`` at a time and kept in a pool until the
+        policy changes, so the cost is shared by the trials between two updates. When a
+        pool holds nothing new, a pool from the flattened policy (temperature 2, then 4)
+        is tried; failing that, a uniform pool when none of those pools holds a child
+        within the exact budget (its first new child is taken), else the policy's own
+        choice is repeated. What running trials hold is not planned, and the plan is
+        claimed (:meth:`claim`).
+        """
+        seen = seen | self.running_keys(claims.running())
+        for _ in range(_CLAIMS):
+            chosen = self._plan_policy(seen)
+            if self.claim(chosen.candidate, claims):
+                break
+            seen = seen | {chosen.key}
+        return chosen.candidate.params
+
+    def _plan_with_fitted_model(self, claims: Claims) -> dict[str, Any]:
         """The best new candidate by the fitted world model's acquisition: the policy's
         episodes and the best trials' neighbours are scored, the best climbs the
         acquisition through its neighbours, and the best of all that meets the exact
-        budget and that no running trial has chosen meanwhile is taken (searching wider
-        when none does). Every few plans the policy takes a step on its own episodes
+        budget and that no running trial holds is taken (searching wider when none
+        does) and claimed. Every few plans the policy takes a step on its own episodes
         (Dyna)."""
         seen = self.history.seen() | self._served
         simulated = self._pool(1.0)
@@ -345,16 +373,26 @@ class Planner:
         scores = self._scores(list(pool.values()))
         self._hill_climb(pool, scores, seen)
         self._dream_now_and_then(simulated)
-        taken = self.running_keys(running()) - seen
-        if taken:
-            seen = seen | taken
-            for key in taken:
-                scores.pop(key, None)
-        chosen = self._best_within_budget(pool, scores, seen)
-        if chosen is None:
-            return self._plan_policy(seen).candidate.params
-        self._served.add(chosen)
-        return pool[chosen].params
+        # What other workers chose since this trial read the study.
+        seen = self._drop(self.running_keys(claims.running()), seen, scores)
+        for _ in range(_CLAIMS):
+            chosen = self._best_within_budget(pool, scores, seen)
+            if chosen is None:
+                candidate = self._plan_policy(seen).candidate
+            else:
+                candidate = pool[chosen]
+                self._served.add(chosen)
+            if self.claim(candidate, claims):
+                break
+            seen = self._drop({candidate.key}, seen, scores)
+        return candidate.params
+
+    @staticmethod
+    def _drop(keys: set[str], seen: set[str], scores: dict[str, float]) -> set[str]:
+        """``seen`` with ``keys``, which no longer compete for the choice."""
+        for key in keys - seen:
+            scores.pop(key, None)
+        return seen | keys
 
     def _new_candidates(self, simulated: Sequence[Simulated],
                         seen: set[str]) -> dict[str, Candidate]:

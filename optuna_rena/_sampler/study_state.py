@@ -97,10 +97,8 @@ class StudyState:
             self._relative_names = names
             self.relative_planner = Planner(ParamEpisodes(search_space), self.decisions,
                                             self.learner, self.rng, self.options)
-        plan = self.relative_planner.plan_in_model(
-            self.trials, study.direction, lambda: _other_running_trials(study, trial)) or {}
-        _publish(study, trial, plan)
-        return plan
+        return self.relative_planner.plan_in_model(
+            self.trials, study.direction, _TrialClaims(study, trial)) or {}
 
     def decide(self, study: Study, trial: FrozenTrial, name: str,
                distribution: BaseDistribution) -> Any:
@@ -151,32 +149,31 @@ class StudyState:
         trial at once."""
         planner = self.space_planner
         assert planner is not None
-
-        def running() -> list[FrozenTrial]:
-            return _other_running_trials(study, trial)
-
+        claims = _TrialClaims(study, trial)
         plan = None
         if self.options.world_model and not study._is_multi_objective():
-            plan = planner.plan_in_model(self.trials, study.direction, running)
+            plan = planner.plan_in_model(self.trials, study.direction, claims)
         if plan is None and self.options.avoid_repeats:
-            plan = planner.plan_from_policy(child_keys(self.trials)
-                                            | planner.running_keys(running()))
-        if plan is not None:
-            _publish(study, trial, plan)
+            plan = planner.plan_from_policy(child_keys(self.trials), claims)
         return plan
 
 
-def _other_running_trials(study: Study, trial: FrozenTrial) -> list[FrozenTrial]:
-    """The study's running trials but ``trial``, read from storage now."""
-    running = study._storage.get_all_trials(study._study_id, deepcopy=False,
-                                            states=(TrialState.RUNNING,))
-    return [t for t in running if t._trial_id != trial._trial_id]
 
+class _TrialClaims:
+    """A trial's plan in storage (:class:`~.planner.Claims`): published as its
+    ``rena:plan`` system attribute, the moment it is made, before the trial stores any
+    decision; and the study's other running trials, read from storage now."""
 
-def _publish(study: Study, trial: FrozenTrial, plan: dict[str, Any]) -> None:
-    """Write ``plan`` on the trial before it decides anything: another worker reads it
-    right before its own choice and chooses something else. (Between that read and
-    this write, two workers can still choose alike: the window is one storage round
-    trip.)"""
-    if plan:
-        study._storage.set_trial_system_attr(trial._trial_id, PLAN_KEY, plan)
+    def __init__(self, study: Study, trial: FrozenTrial) -> None:
+        self._study, self._trial = study, trial
+
+    def running(self) -> list[FrozenTrial]:
+        study = self._study
+        running = study._storage.get_all_trials(study._study_id, deepcopy=False,
+                                                states=(TrialState.RUNNING,))
+        return [t for t in running if t._trial_id != self._trial._trial_id]
+
+    def publish(self, params: dict[str, Any]) -> None:
+        if params:
+            self._study._storage.set_trial_system_attr(self._trial._trial_id, PLAN_KEY,
+                                                       params)
