@@ -71,8 +71,9 @@ SKIPPED_EDITS_ATTR = "skipped_edits"
 """User attribute: the edits skipped because they would make an impossible network."""
 
 INTERRUPTED_ATTR = "rena:interrupted"
-"""Trial system attribute: the user stopped the trial (Ctrl-C), so it says nothing about
-its network and teaches the sampler nothing."""
+"""Trial system attribute: the user stopped the trial (Ctrl-C), or failed a killed run's
+trial that stayed running (``optuna-rena search --fail-running-trials``), so it says
+nothing about its network and teaches the sampler nothing."""
 
 
 def mark_interrupted(trial: optuna.Trial) -> None:

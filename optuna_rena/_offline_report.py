@@ -24,6 +24,7 @@ from optuna_rena._budget import study_budget
 from optuna_rena._constraints import Constraint
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import trial_violations
+from optuna_rena._report import running_trials_text
 from optuna_rena.visualization import resource_figures
 
 
@@ -79,6 +80,10 @@ def _page(study: optuna.Study, budget: Sequence[Constraint], figures: dict[str, 
              "budget: " + (", ".join(str(c) for c in budget) or "none"),
              (f"best feasible: trial {best.number}, {name} {best.value:.4g}" if best is not None
               else "no feasible trial")]
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if running:
+        # A live worker's, or a killed run's that no heartbeat will fail (a journal file).
+        facts.append(f"{len(running)} RUNNING, not drawn: {running_trials_text(running)}")
     summary = study.user_attrs.get(SPACE_SUMMARY_ATTR)
     if summary:
         facts.append(f"space: {summary}")

@@ -1,10 +1,13 @@
 """Human-readable renderings: a network's Markdown table of layers and resources, a
-trial's note and log line, a study's note, the best feasible report."""
+trial's note and log line, a study's note, the best feasible report, the running
+trials."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Sequence
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import optuna
@@ -172,3 +175,41 @@ def best_feasible_report(study: optuna.Study, constraints: Sequence[Constraint])
     metrics = {k: v for k, v in best.user_attrs.items() if isinstance(v, (int, float))}
     lines += ["", "constraints:", *(constraint_lines(constraints, metrics) or ["- none"])]
     return "\n".join(lines)
+
+
+# Running trials named in one line; more are counted.
+_RUNNING_NAMED = 5
+
+
+def running_trials_text(trials: Sequence[FrozenTrial], now: datetime | None = None) -> str:
+    """The running ``trials`` in a few words each: ``trial 3 (started 2026-01-05
+    10:02:03, 41 min ago)``, the first five named and the rest counted.
+
+    The start and its age tell a live worker's trial from a killed run's, which stays
+    running where no heartbeats are kept (a journal file).
+    """
+    now = now or datetime.now()
+    words = []
+    for trial in trials[:_RUNNING_NAMED]:
+        start = trial.datetime_start
+        if start is None:
+            words.append(f"trial {trial.number} (never started)")
+            continue
+        if start.tzinfo is not None:  # Optuna's storages keep local times without a zone
+            start = start.astimezone().replace(tzinfo=None)
+        words.append(f"trial {trial.number} (started {start:%Y-%m-%d %H:%M:%S}, "
+                     f"{_age(now - start)} ago)")
+    if len(trials) > _RUNNING_NAMED:
+        words.append(f"and {len(trials) - _RUNNING_NAMED} more")
+    return ", ".join(words)
+
+
+def _age(elapsed: timedelta) -> str:
+    seconds = max(0, int(elapsed.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"

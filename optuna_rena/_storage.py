@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+import shlex
 from typing import Any
 import warnings
 
@@ -36,9 +37,10 @@ def open_storage(url: str | optuna.storages.BaseStorage | None, *,
 
     Raises:
         ValueError: ``journal:`` without a path, a journal file whose last line is
-            incomplete, a SQLite file that this user cannot write, or heartbeats asked of
-            a storage that has none; with ``read_only``, a SQLite or journal file that
-            does not exist.
+            incomplete or which has a line that is not JSON before its last (named, with
+            how to mend it in a copy), a SQLite file that this user cannot write, or
+            heartbeats asked of a storage that has none; with ``read_only``, a SQLite or
+            journal file that does not exist.
     """
     if not isinstance(url, str):
         return url
@@ -55,7 +57,12 @@ def open_storage(url: str | optuna.storages.BaseStorage | None, *,
         if read_only:
             _check_exists(path)
         _check_journal_tail(path)
-        return JournalStorage(JournalFileBackend(path))
+        try:
+            return JournalStorage(JournalFileBackend(path))
+        except json.JSONDecodeError:
+            # Optuna's reader stops at a line that is not JSON and has lines after it, with
+            # the JSON error's position in that line alone; name the line in the file.
+            raise ValueError(_unreadable_line_text(path)) from None
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 300}}
@@ -175,10 +182,75 @@ def _incomplete_last_line(path: str) -> tuple[int, int] | None:
             end = begin
         f.seek(start)
         line = f.read()
-    if line.endswith(b"\n"):
-        try:
-            json.loads(line)
-            return None
-        except ValueError:  # not JSON, or not UTF-8
-            pass
+    if line.endswith(b"\n") and _is_json(line):
+        return None
     return start, size
+
+
+def _unreadable_line_text(path: str) -> str:
+    """What to say of a journal file that Optuna cannot read: where its first line that is
+    not JSON is, and how to mend the file in a copy, leaving the file itself as it is."""
+    found = _first_unreadable_line(path)
+    if found is None:  # mended meanwhile, or another process's damage
+        return (f"Optuna cannot read the journal file {path}: it has a line that is not "
+                "JSON; open it again, or back it up and remove that line.")
+    number, start, end, joined, later = found
+    where = (f"the journal file {path} has a line that is not JSON at byte {start} "
+             f"(line {number}, {end - start} bytes), with {later} "
+             f"{'line' if later == 1 else 'lines'} after it")
+    copy = f"{path}.mended"
+    # The command writes a copy: the file itself stays as it is until the user moves the
+    # copy in place, having opened it.
+    keep_from = joined if joined is not None else end
+    command = (f"head -c {start} {shlex.quote(path)} > {shlex.quote(copy)} && "
+               f"tail -c +{keep_from + 1} {shlex.quote(path)} >> {shlex.quote(copy)}")
+    then = (f"open the copy (e.g. optuna-rena report --storage journal:{copy}), then move "
+            "it in place.")
+    if joined is not None:
+        # A killed writer's cut record, the next writer's whole record appended onto it:
+        # the cut part is lost anyway, and the whole one may create a trial that the
+        # records after it name by its position, so only the cut part goes.
+        return (f"{where}: its first {joined - start} bytes are a record cut short (a full "
+                "disk or a killed process) and the rest is a whole record written after it. "
+                "Optuna cannot read past that line, so no process can open the file. Remove "
+                f"the cut part (bytes {start} to {joined - 1}) in a copy, which is safer than "
+                f"editing the file: `{command}`; {then}")
+    return (f"{where}: a record cut short or damaged. Optuna cannot read past that line, so "
+            "no process can open the file. Remove or repair that line in a copy, which is "
+            f"safer than editing the file (`{command}` removes it); {then}")
+
+
+def _first_unreadable_line(path: str) -> tuple[int, int, int, int | None, int] | None:
+    """The journal's first whole line (one with its newline) that is not JSON: its number
+    from 1, its start and end offsets, where a whole record joined onto it begins (or
+    ``None``), and how many lines follow it; ``None`` when every whole line is JSON."""
+    with open(path, "rb") as f:
+        found = None
+        offset = later = 0
+        for number, line in enumerate(f, start=1):
+            if found is not None:
+                later += 1
+            elif line.endswith(b"\n") and not _is_json(line):
+                found = (number, offset, offset + len(line),
+                         _joined_record(line, offset))
+            offset += len(line)
+    return None if found is None else (*found, later)
+
+
+def _joined_record(line: bytes, offset: int) -> int | None:
+    """The file offset at which a whole JSON object ends ``line`` after a cut one, or
+    ``None``. Optuna writes each record as one object starting with ``{"op_code":``."""
+    at = line.find(b'{"op_code":', 1)
+    while at > 0:
+        if _is_json(line[at:]):
+            return offset + at
+        at = line.find(b'{"op_code":', at + 1)
+    return None
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except ValueError:  # not JSON, or not UTF-8
+        return False

@@ -33,10 +33,12 @@ from optuna_rena._benchmark.results import hide_password
 from optuna_rena._constraints import Constraint
 from optuna_rena._dashboard import dashboard_storage
 from optuna_rena._latency import measure_latency
+from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._metrics import mark_interrupted
 from optuna_rena._metrics import METRICS
 from optuna_rena._report import best_feasible_report
 from optuna_rena._report import layer_table
+from optuna_rena._report import running_trials_text
 from optuna_rena._report import trial_line
 from optuna_rena._resources import ResourceModel
 from optuna_rena._sampler import RenaSampler
@@ -183,6 +185,11 @@ class _Search(_Command):
                                  "heartbeats: a trial whose run was killed is failed by the "
                                  "next run after twice this and retried once (default: 60; "
                                  "0: off)")
+        parser.add_argument("--fail-running-trials", action="store_true",
+                            help="before the run, mark FAIL the study's RUNNING trials, which "
+                                 "a killed run leaves where no heartbeats are kept (a journal "
+                                 "file); they teach RenaSampler nothing. A live worker's trial "
+                                 "is RUNNING too: only when no other process runs the study")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         _add_constraint_flags(parser)
 
@@ -214,6 +221,9 @@ class _Search(_Command):
         if task.space is not None:
             task.space.check_study(study)  # before a trial is made that Optuna would fail
         task.record(study)  # refuses a study of another budget or space
+        # Every trial running now was started by another process: this run has none yet.
+        _check_running_trials(study, study_name, args.storage, heartbeat is not None,
+                              fail=args.fail_running_trials)
         finished = len(study.trials)
         if finished:
             print(f"continuing the study {study_name!r}: {finished} trials so far")
@@ -247,6 +257,51 @@ class _Search(_Command):
         print(best_feasible_report(study, task.constraints))
         print(f"\nwatch it: optuna-dashboard {_dashboard_argument(args.storage)}")
         return 0
+
+
+def _check_running_trials(study: optuna.Study, study_name: str, storage: str,
+                          heartbeats: bool, *, fail: bool) -> None:
+    """Name the study's RUNNING trials in one line and, with ``fail``, mark them FAIL.
+
+    Without heartbeats (Optuna 5.1 keeps none on a journal file) a killed run's trial stays
+    RUNNING forever, and nothing can tell it from a live worker's, since several workers
+    may share a study on purpose: only the user may fail them. With heartbeats, Optuna
+    fails a stale trial itself and the run retries it, so there is nothing to say.
+    """
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not running:
+        return
+    count = f"{len(running)} RUNNING {'trial' if len(running) == 1 else 'trials'}"
+    if fail:
+        failed = [t for t in running if _fail_running_trial(study, t)]
+        if failed:
+            print(f"--fail-running-trials: marked FAIL {len(failed)} of the {count} that "
+                  f"another run left in the study {study_name!r}: "
+                  f"{running_trials_text(failed)}")
+        return
+    if heartbeats:
+        return
+    why = ("a journal file keeps no heartbeats" if storage.startswith("journal:")
+           else "--heartbeat 0 keeps no heartbeats")
+    print(f"optuna-rena search: warning: the study {study_name!r} has {count} that this "
+          f"run did not start: {running_trials_text(running)}; {why}, so a killed run's "
+          "trial stays RUNNING, and another worker's live trial looks the same: if no other "
+          "process runs this study, --fail-running-trials marks them FAIL before the run.",
+          file=sys.stderr)
+
+
+def _fail_running_trial(study: optuna.Study, trial: FrozenTrial) -> bool:
+    """Mark a running ``trial`` of another run FAIL; ``False`` if it finished meanwhile."""
+    try:
+        # A killed run says nothing about the trial's network: RenaSampler learns nothing
+        # from it, as from a trial stopped by Ctrl-C.
+        study._storage.set_trial_system_attr(trial._trial_id, INTERRUPTED_ATTR, True)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    # Optuna's public way to finish a trial of a study; one that finished in between is
+    # left as it is.
+    return study.tell(trial.number, state=TrialState.FAIL,
+                      skip_if_finished=True).state == TrialState.FAIL
 
 
 def _log_trial(metric_name: str, constraints: Sequence[Constraint]
@@ -410,6 +465,14 @@ class _Report(_Command):
         study = optuna.load_study(study_name=name, storage=storage)
         paths = write_report(study, args.out)
         print(f"{name}: wrote " + ", ".join(str(p) for p in paths))
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if running:
+            # A killed run's trial stays RUNNING where no heartbeats are kept (a journal).
+            print(f"optuna-rena report: warning: the study {name!r} has {len(running)} "
+                  f"RUNNING {'trial' if len(running) == 1 else 'trials'}, not drawn: "
+                  f"{running_trials_text(running)}; a live worker's, or a killed run's: if "
+                  "no process runs this study, optuna-rena search --fail-running-trials "
+                  "marks them FAIL.", file=sys.stderr)
         print(f"open {paths[0]} in a browser; it needs no network.")
         return 0
 

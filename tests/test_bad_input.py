@@ -3,14 +3,17 @@ anything is written (docs/bad-input.md)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+import re
 import shutil
 import subprocess
 import tempfile
 
 import optuna
 from optuna.distributions import IntDistribution
+from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 import pytest
 
@@ -184,3 +187,42 @@ def test_a_journal_with_an_incomplete_last_line_is_refused_untouched(
     # Cut as told, it opens with every complete record.
     os.truncate(path, offset)
     assert len(optuna.load_study(storage=open_storage(url), study_name="s").trials) >= 1
+
+
+def test_a_journal_line_joined_onto_a_cut_one_is_named_untouched(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "journal.log"
+    url = f"journal:{path}"
+    study = optuna.create_study(storage=open_storage(url), study_name="s")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    whole = path.read_bytes()
+    start = whole[:-1].rfind(b"\n") + 1
+    line_number = whole.count(b"\n")
+    path.write_bytes(whole[:start + (len(whole) - start) // 2])  # a killed writer's record
+    # Later writers append whole records, the first onto the cut one: the joined line is
+    # no longer the last, and Optuna's reader fails on it.
+    later = JournalFileBackend(str(path))
+    for key in ("a", "b"):
+        later.append_logs([{"op_code": 2, "worker_id": "later", "study_id": 0,  # study attr
+                            "user_attr": {key: 1}}])
+    damaged = path.read_bytes()
+    with pytest.raises(json.JSONDecodeError):
+        optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    message = (f"the journal file {path} has a line that is not JSON at byte {start} "
+               f"(line {line_number}, ")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        open_storage(url)
+    for command in (["search", "--storage", url, "--trials", "1", "--no-progress"],
+                    ["report", "--storage", url, "--out", str(tmp_path / "report")]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Expecting" not in err and len(err.splitlines()) == 1, err
+        assert "in a copy, which is safer than editing the file" in err
+    assert path.read_bytes() == damaged  # nothing repaired behind the user's back
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.log"]
+    # Mended as told, in a copy: every whole record is kept, the later writer's too.
+    mend = re.search(r"`([^`]*)`", err)
+    assert mend is not None, err
+    subprocess.run(mend.group(1), shell=True, check=True, cwd=tmp_path)
+    mended = optuna.load_study(storage=open_storage(f"journal:{path}.mended"), study_name="s")
+    assert mended.user_attrs == {"a": 1, "b": 1} and len(mended.trials) == 3

@@ -6,11 +6,14 @@ import re
 import subprocess
 
 import optuna
+from optuna.trial import TrialState
 import pytest
 
 from optuna_rena import NetworkSpec
 from optuna_rena import zoo
 from optuna_rena import cli
+from optuna_rena._sampler.reward import outcome_of
+from optuna_rena._storage import open_storage
 from optuna_rena.cli import main
 
 from helpers import console_script
@@ -100,3 +103,54 @@ def test_figures_that_cannot_be_saved_do_not_sink_a_search(
     assert "watch it: optuna-dashboard" in captured.out  # the search ended as usual
     study = optuna.load_study(study_name="rena-nas-bench-macro", storage=storage)
     assert len(study.trials) == 2
+
+
+_RUNNING_WARNING = (r"optuna-rena search: warning: the study 'rena-nas-bench-macro' has 1 "
+                    r"RUNNING trial that this run did not start: trial 1 \(started "
+                    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d, \d+ s ago\); ")
+
+
+def test_a_search_names_running_trials_of_a_journal_and_fails_them_when_asked(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"journal:{tmp_path / 'journal.log'}"
+    argv = ["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
+            "--trials", "1", "--storage", url, "--seed", "0", "--no-progress"]
+    assert main(argv) == 0
+    study = optuna.load_study(study_name="rena-nas-bench-macro", storage=open_storage(url))
+    # What a killed run leaves in a journal file, which keeps no heartbeats: a trial
+    # RUNNING forever (test_search.py kills a search for real).
+    study.ask()
+    capsys.readouterr()
+    assert main(argv) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "RUNNING" in line]
+    assert len(warnings) == 1 and re.match(_RUNNING_WARNING, warnings[0]), warnings
+    assert ("a journal file keeps no heartbeats, so a killed run's trial stays RUNNING, and "
+            "another worker's live trial looks the same: if no other process runs this "
+            "study, --fail-running-trials marks them FAIL before the run.") in warnings[0]
+    # Never failed unasked: it may be a live worker's.
+    assert study.trials[1].state == TrialState.RUNNING
+    assert main([*argv, "--fail-running-trials"]) == 0
+    out, err = capsys.readouterr()
+    assert ("--fail-running-trials: marked FAIL 1 of the 1 RUNNING trial that another run "
+            "left in the study 'rena-nas-bench-macro': trial 1 (started ") in out
+    assert "RUNNING" not in err
+    trials = study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL,
+                                         TrialState.COMPLETE, TrialState.COMPLETE]
+    assert outcome_of(trials[1], set(), 1) is None  # the network did not fail: no lesson
+
+
+def test_running_trials_are_named_only_without_heartbeats(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'heartbeats.db'}"
+    argv = ["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
+            "--trials", "1", "--storage", storage, "--seed", "0", "--no-progress"]
+    assert main(argv) == 0
+    optuna.load_study(study_name="rena-nas-bench-macro", storage=storage).ask()
+    capsys.readouterr()
+    # With heartbeats, Optuna fails a killed run's trial itself, once it is stale.
+    assert main(argv) == 0
+    assert "RUNNING" not in capsys.readouterr().err
+    assert main([*argv, "--heartbeat", "0"]) == 0
+    err = capsys.readouterr().err
+    assert re.search(_RUNNING_WARNING + "--heartbeat 0 keeps no heartbeats", err), err

@@ -23,6 +23,7 @@ from optuna_rena._budget import best_feasible_trial
 from optuna_rena._budget import record_budget
 from optuna_rena._report import best_feasible_report
 from optuna_rena._sampler.reward import outcome_of
+from optuna_rena._storage import open_storage
 from helpers import console_script
 from helpers import REPO
 from optuna_rena.cli import _quiet_interruption
@@ -296,6 +297,48 @@ def test_a_killed_search_is_retried_by_the_next_run(tmp_path: Path) -> None:
     assert retry.system_attrs["failed_trial"] == first.number
     assert retry.params == first.params  # the same network, trained this time
     assert outcome_of(first, {first.number}, 1) is None  # the killed run teaches nothing
+
+
+@pytest.mark.slow
+def test_a_search_killed_on_a_journal_is_named_and_failed_on_request(tmp_path: Path) -> None:
+    log = tmp_path / "killed.log"
+    storage = f"journal:{log}"
+    argv = [console_script("optuna-rena"), "search", "--storage", storage, "--seed", "0",
+            "--no-progress"]
+    run = subprocess.Popen([*argv, "--trials", "5", "--epochs", "200"], cwd=tmp_path,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    # Until the child network is chosen (its user attribute written): read as bytes, since
+    # opening the journal with Optuna could write to it.
+    while not (log.exists() and b'"child"' in log.read_bytes()):
+        if run.poll() is not None:
+            pytest.fail(f"the search ended early with exit code {run.returncode}: "
+                        f"{run.stderr.read() if run.stderr else ''}")
+        if time.monotonic() > deadline:
+            run.kill()
+            pytest.fail(f"no trial started training in {log} within 300 s")
+        time.sleep(0.5)
+    run.kill()  # a lost machine: no cleanup at all
+    run.wait()
+    study = optuna.load_study(study_name="rena-digits", storage=open_storage(storage))
+    (killed,) = study.trials
+    assert killed.state == optuna.trial.TrialState.RUNNING
+    # Optuna 5.1 keeps no heartbeats on a journal file: the next run names the trial and
+    # leaves it, as it may be another worker's.
+    done = subprocess.run([*argv, "--trials", "1", "--epochs", "1"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert ("optuna-rena search: warning: the study 'rena-digits' has 1 RUNNING trial that "
+            "this run did not start: trial 0 (started ") in done.stderr
+    assert study.trials[0].state == optuna.trial.TrialState.RUNNING
+    done = subprocess.run([*argv, "--trials", "1", "--epochs", "1", "--fail-running-trials"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "--fail-running-trials: marked FAIL 1 of the 1 RUNNING trial" in done.stdout
+    first, second, third = study.trials
+    assert first.state == optuna.trial.TrialState.FAIL
+    assert outcome_of(first, set(), 1) is None  # the killed run teaches nothing
+    assert second.state == third.state == optuna.trial.TrialState.COMPLETE
 
 
 @pytest.mark.slow

@@ -111,10 +111,15 @@ def test_figures_refuse_several_objectives() -> None:
 def test_report_writes_an_offline_page_and_pngs(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     storage = f"sqlite:///{tmp_path / 'report.db'}"
-    _tpe_study(storage, "tpe")
+    _tpe_study(storage, "tpe").ask()  # a trial still RUNNING: a live worker's or a killed one
     out = tmp_path / "report"
     assert main(["report", "--storage", storage, "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    printed, err = capsys.readouterr()
+    assert re.fullmatch(
+        r"optuna-rena report: warning: the study 'tpe' has 1 RUNNING trial, not drawn: "
+        r"trial 14 \(started [\d: -]+, \d+ s ago\); a live worker's, or a killed run's: if "
+        r"no process runs this study, optuna-rena search --fail-running-trials marks them "
+        r"FAIL\.\n", err), err
     names = {p.name for p in out.iterdir()}
     assert names == {"report.html", "objective-vs-params.png", "objective-vs-macs.png",
                      "best-feasible.png", *(f"pareto-front-{m}.png" for m in (
@@ -124,6 +129,7 @@ def test_report_writes_an_offline_page_and_pngs(tmp_path: Path,
     # plotly.js is inside: no script is fetched (from a CDN or anywhere).
     assert not re.search(r"<script[^>]*\bsrc=", page)
     assert len(page) > 3_000_000 and page.count('class="plotly-graph-div"') == 4
+    assert "<li>1 RUNNING, not drawn: trial 14 (started " in page
     for name in names - {"report.html"}:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Two studies: the one to draw is asked for.

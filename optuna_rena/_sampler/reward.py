@@ -16,7 +16,8 @@ The performance ``P`` of a trial (single objective):
 * failed trials, and values that are NaN or infinite, get ``R = 0``: the child could not
   even be evaluated. A failed trial that ``RetryHeartbeatStaleTrialCallback`` retried (a killed
   worker, not the architecture's fault) teaches nothing, nor does one the user
-  interrupted (``rena:interrupted``, which ``optuna-rena search`` sets on Ctrl-C).
+  interrupted (``rena:interrupted``, which ``optuna-rena search`` sets on Ctrl-C, and on
+  a killed run's trial that ``--fail-running-trials`` fails).
 """
 
 from __future__ import annotations
