@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
+import pickle
 import re
+import shutil
 from typing import Any
 from typing import Callable
 
@@ -380,6 +383,55 @@ def _define_by_run(trial: optuna.Trial) -> float:
     kind = trial.suggest_categorical("kind", ["wide", "deep"])
     depth = trial.suggest_int("depth", 1, 8) if kind == "deep" else 0
     return -(x - 0.5) ** 2 + math.log(n) / 4 + depth / 8
+
+
+@pytest.mark.parametrize("objective_kind", ["define-by-run", "space"])
+def test_a_pickled_or_copied_sampler_resumes_its_study(tmp_path: Path,
+                                                       objective_kind: str) -> None:
+    """Optuna's FAQ resumes a study with a pickled sampler. A pickled and a deep-copied
+    sampler, each continuing its own copy of the study's database, decide exactly the
+    trials that the original decides continuing the original, with what it learnt."""
+    if objective_kind == "space":
+        space = macro_space()
+        objective: Callable[[optuna.Trial], float] = macro_objective(space)
+    else:
+        objective = _define_by_run
+    # Pre-training, two policy updates and a world model that plans: all of it is kept.
+    sampler = RenaSampler(seed=0, batch_size=4, pretrain_episodes=64, model_startup_trials=4)
+    storage = f"sqlite:///{tmp_path / 'a.db'}"
+    study = optuna.create_study(direction="maximize", sampler=sampler, storage=storage,
+                                study_name="s")
+    study.optimize(objective, n_trials=10)
+    learnt = (sampler.n_updates, sampler.learned_trials)
+    assert learnt == (2, list(range(8)))
+    copies = {"pickled": pickle.loads(pickle.dumps(sampler)),
+              "deep-copied": copy.deepcopy(sampler)}
+    continued = {}
+    for name, other in copies.items():
+        assert (other.n_updates, other.learned_trials) == learnt
+        assert other.options == sampler.options
+        shutil.copy(tmp_path / "a.db", tmp_path / f"{name}.db")
+        resumed = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / name}.db",
+                                    sampler=other)
+        resumed.optimize(objective, n_trials=6)
+        continued[name] = [t.params for t in resumed.trials[10:]]
+        assert other.learned_trials == list(range(12))
+    study.optimize(objective, n_trials=6)
+    assert sampler.learned_trials == list(range(12))
+    original = [t.params for t in study.trials[10:]]
+    assert continued == {"pickled": original, "deep-copied": original}
+
+
+def test_a_pickled_sampler_on_another_study_starts_afresh() -> None:
+    """What a sampler learnt in one study means nothing in another, pickled or not."""
+    sampler = RenaSampler(seed=0, batch_size=2, pretrain_episodes=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(_define_by_run, n_trials=5)
+    assert sampler.learned_trials == [0, 1, 2, 3]
+    again = pickle.loads(pickle.dumps(sampler))
+    other = optuna.create_study(direction="maximize", sampler=again)
+    other.optimize(_define_by_run, n_trials=3)
+    assert again.learned_trials == [0, 1]
 
 
 def test_numpy_numbers_are_options() -> None:
