@@ -114,6 +114,11 @@ class RenaSampler(BaseSampler):
       parameters, FLOPs, bytes and compute intensity comes first, since those are known
       without training it.
 
+    A RenaSampler can be pickled (and deep-copied), as Optuna's FAQ does to resume a
+    study: given the study it was pickled with again (``optuna.load_study`` with the
+    same study name, in any process), it keeps what it learnt and decides the trials the
+    original would have; given another study, it starts afresh.
+
     Without an :class:`ArchitectureSpace`, RenaSampler is a plain RL sampler for any
     define-by-run objective: each parameter is a decision keyed by its name; integer and
     float ranges are split into ``n_bins`` bins (in log space for log distributions), and
