@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
+import pickle
 import re
+import shutil
 from typing import Any
 from typing import Callable
 
@@ -370,3 +373,104 @@ def test_a_new_process_may_plan_again_the_child_of_a_trial_that_ctrl_c_stopped()
     assert next_child == stopped_child
     failed_child, after_failure = first_child(interrupted=False)
     assert failed_child == stopped_child and after_failure != failed_child
+
+
+def _define_by_run(trial: optuna.Trial) -> float:
+    """A define-by-run objective with a conditional parameter: the plan covers the
+    intersection search space and the policy decides ``depth`` alone."""
+    x = trial.suggest_float("x", -2.0, 2.0)
+    n = trial.suggest_int("n", 1, 64, log=True)
+    kind = trial.suggest_categorical("kind", ["wide", "deep"])
+    depth = trial.suggest_int("depth", 1, 8) if kind == "deep" else 0
+    return -(x - 0.5) ** 2 + math.log(n) / 4 + depth / 8
+
+
+@pytest.mark.parametrize("objective_kind", ["define-by-run", "space"])
+def test_a_pickled_or_copied_sampler_resumes_its_study(tmp_path: Path,
+                                                       objective_kind: str) -> None:
+    """Optuna's FAQ resumes a study with a pickled sampler. A pickled and a deep-copied
+    sampler, each continuing its own copy of the study's database, decide exactly the
+    trials that the original decides continuing the original, with what it learnt."""
+    if objective_kind == "space":
+        space = macro_space()
+        objective: Callable[[optuna.Trial], float] = macro_objective(space)
+    else:
+        objective = _define_by_run
+    # Pre-training, two policy updates and a world model that plans: all of it is kept.
+    sampler = RenaSampler(seed=0, batch_size=4, pretrain_episodes=64, model_startup_trials=4)
+    storage = f"sqlite:///{tmp_path / 'a.db'}"
+    study = optuna.create_study(direction="maximize", sampler=sampler, storage=storage,
+                                study_name="s")
+    study.optimize(objective, n_trials=10)
+    learnt = (sampler.n_updates, sampler.learned_trials)
+    assert learnt == (2, list(range(8)))
+    copies = {"pickled": pickle.loads(pickle.dumps(sampler)),
+              "deep-copied": copy.deepcopy(sampler)}
+    continued = {}
+    for name, other in copies.items():
+        assert (other.n_updates, other.learned_trials) == learnt
+        assert other.options == sampler.options
+        shutil.copy(tmp_path / "a.db", tmp_path / f"{name}.db")
+        resumed = optuna.load_study(study_name="s", storage=f"sqlite:///{tmp_path / name}.db",
+                                    sampler=other)
+        resumed.optimize(objective, n_trials=6)
+        continued[name] = [t.params for t in resumed.trials[10:]]
+        assert other.learned_trials == list(range(12))
+    study.optimize(objective, n_trials=6)
+    assert sampler.learned_trials == list(range(12))
+    original = [t.params for t in study.trials[10:]]
+    assert continued == {"pickled": original, "deep-copied": original}
+
+
+def test_a_pickled_sampler_on_another_study_starts_afresh() -> None:
+    """What a sampler learnt in one study means nothing in another, pickled or not."""
+    sampler = RenaSampler(seed=0, batch_size=2, pretrain_episodes=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(_define_by_run, n_trials=5)
+    assert sampler.learned_trials == [0, 1, 2, 3]
+    again = pickle.loads(pickle.dumps(sampler))
+    other = optuna.create_study(direction="maximize", sampler=again)
+    other.optimize(_define_by_run, n_trials=3)
+    assert again.learned_trials == [0, 1]
+
+
+def test_numpy_numbers_are_options() -> None:
+    """NumPy numbers (what NumPy computes, e.g. a grid's values) are options, stored as
+    Python's, so the study is the one the same Python numbers give."""
+    given = dict(learning_rate=np.float32(0.05), entropy_weight=np.float64(0.02),
+                 penalty_base=np.float16(0.5), batch_size=np.int64(2),
+                 elite_size=np.int32(3), n_bins=np.uint8(8), hidden_size=np.int16(16),
+                 embedding_dim=np.int64(8), pretrain_episodes=np.int64(0))
+    numpy_sampler = RenaSampler(seed=0, world_model=False, **given)  # type: ignore[arg-type]
+    plain = {k: float(v) if isinstance(v, np.floating) else int(v) for k, v in given.items()}
+    for name, value in plain.items():
+        stored = getattr(numpy_sampler.options, name)
+        assert stored == value and type(stored) is type(value), name
+    runs = []
+    for sampler in (numpy_sampler, RenaSampler(seed=0, world_model=False, **plain)):
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(_define_by_run, n_trials=8)
+        runs.append([t.params for t in study.trials])
+        assert sampler.n_updates == 3
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(hidden_size=10**9), "hidden_size must be an integer in [1, 1024], got 1000000000."),
+    (dict(embedding_dim=1025), "embedding_dim must be an integer in [1, 1024], got 1025."),
+    (dict(n_bins=np.int64(10**6)),
+     "n_bins must be an integer in [2, 1024], got np.int64(1000000)."),
+    (dict(plan_candidates=10**5),
+     "plan_candidates must be an integer in [1, 10000], got 100000."),
+    (dict(batch_size=10**7), "batch_size must be an integer in [1, 10000], got 10000000."),
+    # Still refused, with the messages they had: a bool, NumPy's too, and a float.
+    (dict(batch_size=np.bool_(True)), "batch_size must be an integer >= 1, got np.True_."),
+    (dict(hidden_size=64.0), "hidden_size must be an integer >= 1, got 64.0."),
+    (dict(learning_rate=np.bool_(True)),
+     "learning_rate must be a number in (0, inf], got np.True_."),
+    (dict(learning_rate=np.float32("nan")), "learning_rate must be a number in (0, inf]"),
+])
+def test_sizes_are_bounded_and_named(kwargs: dict[str, Any], message: str) -> None:
+    # hidden_size=10**9 was a raw torch allocation error; the others were accepted.
+    with pytest.raises(ValueError, match=re.escape(message)):
+        RenaSampler(**kwargs)

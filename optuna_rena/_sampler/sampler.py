@@ -114,6 +114,11 @@ class RenaSampler(BaseSampler):
       parameters, FLOPs, bytes and compute intensity comes first, since those are known
       without training it.
 
+    A RenaSampler can be pickled (and deep-copied), as Optuna's FAQ does to resume a
+    study: given the study it was pickled with again (``optuna.load_study`` with the
+    same study name, in any process), it keeps what it learnt and decides the trials the
+    original would have; given another study, it starts afresh.
+
     Without an :class:`ArchitectureSpace`, RenaSampler is a plain RL sampler for any
     define-by-run objective: each parameter is a decision keyed by its name; integer and
     float ranges are split into ``n_bins`` bins (in log space for log distributions), and
@@ -214,6 +219,9 @@ class RenaSampler(BaseSampler):
         self._intersection_key: tuple[int, int] | None = None
         self._space: ArchitectureSpace | None = None
         self._study_key: tuple[int, int] | None = None
+        # The study's name and id, which (unlike the storage object's id in the key) mean
+        # the same study in another process: an unpickled sampler resumes its study by them.
+        self._study_identity: tuple[str, int] | None = None
         self._state = self._new_state()
 
     @classmethod
@@ -226,6 +234,25 @@ class RenaSampler(BaseSampler):
                                         prefer_feasible=False, world_model=False)
         settings.update(kwargs)
         return cls(**settings)
+
+    # ----- pickling (Optuna's FAQ: pickle a sampler to resume its study) -----
+
+    def __getstate__(self) -> dict[str, Any]:
+        with self._lock:  # not halfway through a trial's update
+            state = self.__dict__.copy()
+        del state["_lock"]  # a lock cannot be pickled, and guards this process only
+        # Both keys hold the id of a storage object of this process, which another object
+        # may have in the process that unpickles: they are dropped. The study is then
+        # recognised by its identity, and the intersection search space is recomputed
+        # from the study's trials (Optuna's cache, which gives the same space).
+        state["_study_key"] = None
+        state["_intersection"] = IntersectionSearchSpace()
+        state["_intersection_key"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
 
     # ----- what was set and what was learnt -----
 
@@ -266,9 +293,13 @@ class RenaSampler(BaseSampler):
         whose trials mean nothing to what was learnt from this one's."""
         key = _study_key(study)
         if self._study_key != key:
-            if self._study_key is not None:
+            identity = (study.study_name, study._study_id)
+            # A sampler that has met no study (``_study_identity`` is None) keeps its fresh
+            # state; so does one unpickled (no key) that meets the study it was pickled with,
+            # loaded again from storage (another storage object).
+            if self._study_key is not None or self._study_identity not in (None, identity):
                 self._state = self._new_state()
-            self._study_key = key
+            self._study_key, self._study_identity = key, identity
         return self._state
 
     # ----- the space's hook -----
