@@ -308,9 +308,9 @@ class RenaSampler(BaseSampler):
         """Read the space that the study searches (:class:`~optuna_rena.SpaceAwareSampler`).
 
         :meth:`ArchitectureSpace.suggest` calls this before its first decision. An equal
-        space (the same ``signature_with_budget()``), remade by this process or another, keeps what was
-        learnt; another space starts learning afresh, since decisions learnt in one space
-        mean something else in another.
+        space (the same ``signature_with_budget()``), remade by this process or another,
+        keeps what was learnt; another space starts learning afresh, since decisions
+        learnt in one space mean something else in another.
         """
         with self._lock:
             current = self._space
