@@ -213,7 +213,7 @@ class _Search(_Command):
                              "one objective; give another --study-name.")
         if task.space is not None:
             task.space.check_study(study)  # before a trial is made that Optuna would fail
-        task.record(study)  # refuses a study of another budget or space
+        task.record(study)  # refuses a study of another task, budget or space
         finished = len(study.trials)
         if finished:
             print(f"continuing the study {study_name!r}: {finished} trials so far")

@@ -46,6 +46,9 @@ def test_benchmark_smoke(tmp_path: Path, data_dir: Path,
     names = optuna.get_all_study_names(storage)
     assert sorted(names) == sorted(f"nas-bench-macro:{s}:seed{i}"
                                    for s in ("rena", "random", "tpe") for i in range(2))
+    # Each records what it measured on, as a search's study does.
+    assert {optuna.load_study(study_name=n, storage=storage).user_attrs["task"]
+            for n in names} == {"nas-bench-macro"}
     # The same names again would clash: refused before anything runs.
     assert main(argv) == 2
     assert "already holds 6 of these studies" in capsys.readouterr().err

@@ -91,6 +91,63 @@ def test_a_continued_search_keeps_its_budget(tmp_path: Path, data_dir: Path,
     assert len(study.trials) == 14
 
 
+@pytest.mark.parametrize("first,second", [
+    (["--task", "nb201:pixel3:2.5"], ["--task", "nb201:fpga:2.5"]),
+    (["--task", "nas-bench-macro-plain"],
+     ["--task", "nas-bench-macro-pair", "--max-params", "600000", "--max-macs", "25e6"]),
+], ids=["nb201-devices", "macro-plain-pair"])
+def test_a_continued_search_keeps_its_task(first: list[str], second: list[str],
+                                           tmp_path: Path, data_dir: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # The same budget measured on another device or table: it was accepted, and the
+    # study's feasibility mixed the two.
+    storage = f"sqlite:///{tmp_path / 'task.db'}"
+    common = ["search", "--data-dir", str(data_dir), "--trials", "2", "--storage", storage,
+              "--study-name", "s", "--seed", "0", "--no-progress"]
+    assert main([*common, *first]) == 0
+    study = optuna.load_study(study_name="s", storage=storage)
+    assert study.user_attrs["task"] == first[1]
+    assert study.user_attrs["objective"] == study.metric_names[0]
+    capsys.readouterr()
+    assert main([*common, *second]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"optuna-rena search: error: the study 's' searched {first[1]}, "
+                           f"and this run asks for {second[1]}; "), line
+    assert line.endswith("Give another --study-name."), line
+    assert len(study.trials) == 2 and study.user_attrs["task"] == first[1]
+    assert main([*common, *first]) == 0  # the same task continues
+    assert len(study.trials) == 4
+
+
+def test_a_study_recorded_before_tasks_continues_and_records_its_task(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'old.db'}"
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    budget = [Constraint("latency_ms", max=2.5)]
+    record_budget(study, budget, None, None)  # what the previous release recorded: no task
+    study.add_trial(optuna.trial.create_trial(
+        value=70.0, user_attrs={"latency_ms": 2.0},
+        system_attrs={"constraints:latency_ms_max": 2.0 / 2.5 - 1}))
+    argv = ["search", "--data-dir", str(data_dir), "--trials", "1", "--storage", storage,
+            "--study-name", "s", "--seed", "0", "--no-progress"]
+    assert main([*argv, "--task", "nb201:pixel3:2.5"]) == 0
+    assert len(study.trials) == 2
+    assert study.user_attrs["task"] == "nb201:pixel3:2.5"  # recorded from now on
+    assert main([*argv, "--task", "nb201:fpga:2.5"]) == 2
+    assert "searched nb201:pixel3:2.5, and this run asks for nb201:fpga:2.5" in (
+        capsys.readouterr().err)
+
+
+def test_a_task_of_another_objective_is_refused() -> None:
+    study = optuna.create_study()
+    record_budget(study, [], None, task="m:f", objective="loss")
+    with pytest.raises(ValueError, match="the study '.*' searched m:f for 'loss', and this "
+                                         "run asks for m:f for 'accuracy'"):
+        record_budget(study, [], None, task="m:f", objective="accuracy")
+    record_budget(study, [], None, task="m:f", objective="loss")  # the same: goes on
+    record_budget(study, [], None)  # a caller that knows no task checks none
+
+
 def test_search_warns_in_one_line_of_a_budget_out_of_reach(
         tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     storage = f"sqlite:///{tmp_path / 'reach.db'}"

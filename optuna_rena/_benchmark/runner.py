@@ -59,7 +59,7 @@ def run_one(
     name = study_name or f"{task_name}:{sampler_name}:seed{seed}"
     study = optuna.create_study(direction=direction, sampler=timed, storage=open_storage(storage),
                                 study_name=name)
-    task.record(study)  # the budget, the space and the objective's name, for the dashboard
+    task.record(study)  # the task, budget, space and objective's name, as search's
     start = time.perf_counter()
     study.optimize(objective, n_trials=n_trials, callbacks=list(callbacks),
                    catch=(RuntimeError, ValueError))
