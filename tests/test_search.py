@@ -224,6 +224,78 @@ def test_best_feasible_is_checked_against_the_budget_asked() -> None:
     assert best_feasible_trial(study, [Constraint("params", max=50_000)]) is None
 
 
+_FLAKY = """
+import optuna
+
+
+def objective(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", 0, 1)
+    if trial.number < 4:  # four failures in a row, each its own
+        raise LookupError(f"no row {trial.number}")
+    return x
+
+
+def stopped(trial: optuna.Trial) -> float:
+    trial.suggest_float("x", 0, 1)
+    raise KeyboardInterrupt
+"""
+
+
+@pytest.fixture
+def user_objectives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A module of objectives, importable as ``search_flaky``; a storage URL beside it."""
+    (tmp_path / "search_flaky.py").write_text(_FLAKY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return f"sqlite:///{tmp_path / 'user.db'}"
+
+
+@pytest.mark.parametrize("trials", ["30", "1"])
+def test_an_objective_that_always_raises_stops_in_one_line(
+        trials: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # os.getcwd(trial) raises a TypeError: it ended the search with a traceback.
+    storage = f"sqlite:///{tmp_path / 'raises.db'}"
+    assert main(["search", "--task", "os:getcwd", "--trials", trials, "--storage", storage,
+                 "--no-progress"]) == 1
+    out, err = capsys.readouterr()
+    n = min(3, int(trials))
+    assert "Traceback" not in err and "Trial 0 failed" not in err, err
+    (line,) = [line for line in err.splitlines() if "optuna-rena" in line]
+    assert line == ("optuna-rena search: error: the objective raised TypeError: "
+                    "posix.getcwd() takes no arguments (1 given) in "
+                    f"{n} trials in a row, failing them; the search stopped. Fix the "
+                    "objective, and the same command continues the study."), line
+    assert out.splitlines() == [f"trial {i}: fail (TypeError: posix.getcwd() takes no "
+                                "arguments (1 given))" for i in range(n)]
+    study = optuna.load_study(study_name="rena-os:getcwd", storage=storage)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * n
+
+
+def test_an_objective_that_raises_now_and_then_fails_those_trials_only(
+        user_objectives: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "--task", "search_flaky:objective", "--trials", "6",
+                 "--storage", user_objectives, "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "error" not in err, err
+    assert "trial 3: fail (LookupError: no row 3)" in out.splitlines()
+    study = optuna.load_study(study_name="rena-search_flaky:objective",
+                              storage=user_objectives)
+    assert [t.state.name for t in study.trials] == ["FAIL"] * 4 + ["COMPLETE"] * 2
+
+
+def test_an_objective_stopped_by_ctrl_c_still_ends_the_search(
+        user_objectives: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # KeyboardInterrupt is no Exception: not caught as a failed trial.
+    assert main(["search", "--task", "search_flaky:stopped", "--trials", "5",
+                 "--storage", user_objectives, "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "optuna-rena search: interrupted; 0 complete trials are kept" in err
+    assert "Traceback" not in err and "error" not in err, err
+    study = optuna.load_study(study_name="rena-search_flaky:stopped",
+                              storage=user_objectives)
+    (trial,) = study.trials
+    assert trial.system_attrs["rena:interrupted"] is True
+
+
 def _as_from_a_terminal() -> None:
     """Ctrl-C's default action in the command, as in a terminal. A test run started in
     the background (CI may be one) ignores SIGINT, and a child inherits that; Python then
