@@ -8,6 +8,12 @@ study user attributes at the first run, and refuses a continued run that changes
 (the user gives another ``--study-name`` for the new budget). Re-deriving old trials'
 violations is not an option in general: a measured metric such as latency cannot be
 re-derived from the stored child alone.
+
+The budget alone does not say what was measured: ``nb201:pixel3:2.5`` and
+``nb201:fpga:2.5`` are both ``latency_ms <= 2.5``, on two devices, and
+``nas-bench-macro-plain`` and ``nas-bench-macro-pair`` may share a budget. So the task's
+name and its objective's name are recorded beside the budget, and a continued run of
+another task is refused the same way.
 """
 
 from __future__ import annotations
@@ -32,23 +38,36 @@ SPACE_ATTR = "space"
 """Study user attribute: the fingerprint of the space's decisions (``None`` without one)."""
 SPACE_SUMMARY_ATTR = "space_summary"
 """Study user attribute: what the space edits, in one line (``None`` without a space)."""
+TASK_ATTR = "task"
+"""Study user attribute: the task whose objective made the trials (``nb201:pixel3:2.5``,
+``module:function``), so the device or table that they were measured on."""
+OBJECTIVE_ATTR = "objective"
+"""Study user attribute: the name of the value that the trials hold (``mean accuracy (%)``)."""
 
 
 def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
-                  space_fingerprint: str | None, space_summary: str | None = None) -> None:
-    """Record the budget (and the space's summary) on a new study, or check that a continued
-    study has the same.
+                  space_fingerprint: str | None, space_summary: str | None = None, *,
+                  task: str | None = None, objective: str | None = None) -> None:
+    """Record the budget (and the space's summary, the task and the objective's name) on a
+    new study, or check that a continued study has the same.
 
     A study with trials but no record (made by an earlier version, or by other code) is
     continued when the budget that its trials imply (:func:`study_budget`) is the one
-    asked for, to the six digits that inference keeps.
+    asked for, to the six digits that inference keeps. A study recorded before tasks were
+    is continued when its budget and space match, and the task is recorded then.
+    ``task=None`` (a caller that knows none) neither checks nor records a task.
 
     Raises:
-        ValueError: The study has trials and another budget or space.
+        ValueError: The study was searched for another task or objective, or has trials
+            and another budget or space.
     """
     budget = [budget_text(c) for c in constraints]
     recorded = study.user_attrs
     n_trials = len(study.get_trials(deepcopy=False))
+    if task is not None:
+        # First: another task's trials were measured elsewhere, whatever the budget says,
+        # and keeping the old constraints would not make them comparable.
+        _check_task(study, task, objective)
     if CONSTRAINTS_ATTR not in recorded:
         if n_trials:
             implied = sorted(_rounded(c) for c in study_budget(study))
@@ -62,6 +81,7 @@ def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
         study.set_user_attr(CONSTRAINTS_ATTR, budget)
         study.set_user_attr(SPACE_ATTR, space_fingerprint)
         study.set_user_attr(SPACE_SUMMARY_ATTR, space_summary)
+        _record_task(study, task, objective)
         return
     old_budget, old_space = recorded[CONSTRAINTS_ATTR], recorded.get(SPACE_ATTR)
     if old_budget != budget:
@@ -77,6 +97,33 @@ def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
             f"{old_space}, this run's is {space_fingerprint}); give another --study-name.")
     if SPACE_SUMMARY_ATTR not in recorded:  # a study recorded before summaries were
         study.set_user_attr(SPACE_SUMMARY_ATTR, space_summary)
+    if TASK_ATTR not in recorded:  # a study recorded before tasks were
+        _record_task(study, task, objective)
+
+
+def _check_task(study: optuna.Study, task: str, objective: str | None) -> None:
+    """Refuse a study whose recorded task or objective is not this run's; a study with no
+    recorded task passes (its budget and space are checked)."""
+    recorded = study.user_attrs
+    if TASK_ATTR not in recorded:
+        return
+    old_task, old_objective = recorded[TASK_ATTR], recorded.get(OBJECTIVE_ATTR)
+    same_objective = objective is None or old_objective in (None, objective)
+    if old_task == task and same_objective:
+        return
+    old, new = str(old_task), task
+    if not same_objective:
+        old, new = f"{old} for {old_objective!r}", f"{new} for {objective!r}"
+    raise ValueError(
+        f"the study {study.study_name!r} searched {old}, and this run asks for {new}; its "
+        "trials were measured on the former, and their values and feasibility would mix "
+        "with this run's. Give another --study-name.")
+
+
+def _record_task(study: optuna.Study, task: str | None, objective: str | None) -> None:
+    if task is not None:
+        study.set_user_attr(TASK_ATTR, task)
+        study.set_user_attr(OBJECTIVE_ATTR, objective)
 
 
 def budget_text(c: Constraint) -> str:

@@ -64,17 +64,20 @@ class Task:
         return self.find_optimum() if self.find_optimum is not None else None
 
     def record(self, study: optuna.Study) -> None:
-        """Record on ``study`` what it searches: the budget and the space as study user
-        attributes (refusing a continued study of another, see
-        :func:`~optuna_rena._budget.record_budget`), the objective's name, and all three
-        in the study's optuna-dashboard note, when it has none.
+        """Record on ``study`` what it searches: the task's and the objective's names, the
+        budget and the space as study user attributes (refusing a continued study of
+        another, see :func:`~optuna_rena._budget.record_budget`), the objective's name as
+        the study's metric name, and the budget, the space and the objective in the
+        study's optuna-dashboard note, when it has none.
 
         Raises:
-            ValueError: The study holds trials of another budget or space.
+            ValueError: The study was searched for another task, or holds trials of
+                another budget or space.
         """
         fingerprint = self.space.decisions_fingerprint if self.space is not None else None
         summary = self.space.summary if self.space is not None else None
-        record_budget(study, self.constraints, fingerprint, summary)
+        record_budget(study, self.constraints, fingerprint, summary, task=self.name,
+                      objective=self.metric_name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names([self.metric_name])

@@ -220,7 +220,7 @@ class _Search(_Command):
                              "one objective; give another --study-name.")
         if task.space is not None:
             task.space.check_study(study)  # before a trial is made that Optuna would fail
-        task.record(study)  # refuses a study of another budget or space
+        task.record(study)  # refuses a study of another task, budget or space
         # Every trial running now was started by another process: this run has none yet.
         _check_running_trials(study, study_name, args.storage, heartbeat is not None,
                               fail=args.fail_running_trials)
@@ -235,14 +235,19 @@ class _Search(_Command):
         from optuna_rena.visualization import DashboardFigures
 
         figures = DashboardFigures(every=10, constraints=task.constraints)
-        callbacks = [_log_trial(task.metric_name, task.constraints), figures]
+        failures = _Failures(task.objective, task.metric_name, task.constraints,
+                             limit=min(_FAILURES_IN_A_ROW, args.trials))
+        callbacks = [_log_trial(task.metric_name, task.constraints), failures, figures]
         try:
-            with _quiet_interruption(), _quiet_trial_lines(), warnings.catch_warnings():
+            with _quiet_interruption(), _one_line_failures(), _quiet_trial_lines(), (
+                    warnings.catch_warnings()):
                 # Said above, once, without the sampler's source line.
                 warnings.filterwarnings("ignore", category=UnreachableBudgetWarning)
-                study.optimize(_interruptible(task.objective), n_trials=args.trials,
+                # Any exception of the objective fails its trial only, as a child that
+                # does not train does; _Failures stops an objective that always raises.
+                study.optimize(_interruptible(failures.objective), n_trials=args.trials,
                                timeout=args.timeout, show_progress_bar=not args.no_progress,
-                               catch=(RuntimeError,), callbacks=callbacks)
+                               catch=(Exception,), callbacks=callbacks)
             try:
                 figures.refresh(study)  # the last trials' too
             except Exception as e:  # noqa: BLE001 - a figure is not worth a finished search
@@ -254,6 +259,12 @@ class _Search(_Command):
                   f"{args.storage}, and the same command continues the study.",
                   file=sys.stderr)
             return 130
+        if failures.stopped_by is not None:
+            print(f"optuna-rena search: error: the objective raised "
+                  f"{_exception_text(failures.stopped_by)} in {failures.limit} trials in a "
+                  "row, failing them; the search stopped. Fix the objective, and the same "
+                  "command continues the study.", file=sys.stderr)
+            return 1
         print(best_feasible_report(study, task.constraints))
         print(f"\nwatch it: optuna-dashboard {_dashboard_argument(args.storage)}")
         return 0
@@ -304,10 +315,103 @@ def _fail_running_trial(study: optuna.Study, trial: FrozenTrial) -> bool:
                       skip_if_finished=True).state == TrialState.FAIL
 
 
+_FAILURES_IN_A_ROW = 3
+"""Trials that the objective may fail in a row with one exception (type and message)
+before a search stops: a broken objective (``os:getcwd`` raises a TypeError for every
+trial) would otherwise fail every one of ``--trials`` in turn. Only the same exception
+counts: a child that fails to train names its own network or size, and the next child
+may train."""
+
+
+class _Failures:
+    """What a search does with the objective's exceptions: the trial is failed (Optuna's
+    ``catch``) and said in one line, with the exception; after ``limit`` trials in a row
+    fail with the same exception, the study stops and ``stopped_by`` holds it.
+
+    ``objective`` is the objective to optimise; the instance is the callback.
+    """
+
+    def __init__(self, objective: Callable[[optuna.Trial], float], metric_name: str,
+                 constraints: Sequence[Constraint], limit: int) -> None:
+        self._objective = objective
+        self._metric_name = metric_name
+        self._constraints = constraints
+        self.limit = limit
+        self.stopped_by: Exception | None = None
+        self._raised: dict[int, Exception] = {}  # by trial number, until its callback
+        self._streak: tuple[str, int] = ("", 0)
+
+    def objective(self, trial: optuna.Trial) -> float:
+        try:
+            return self._objective(trial)
+        except Exception as e:
+            self._raised[trial.number] = e  # the callback sees the trial, not the exception
+            raise
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        error = self._raised.pop(trial.number, None)
+        if trial.state != TrialState.FAIL or error is None:
+            self._streak = ("", 0)  # a failure without an exception: Optuna says it
+            return
+        text = _exception_text(error)
+        tqdm.write(f"{trial_line(trial, self._metric_name, self._constraints)} ({text})",
+                   file=sys.stdout)
+        count = self._streak[1] + 1 if self._streak[0] == text else 1
+        self._streak = (text, count)
+        if count >= self.limit:
+            self.stopped_by = error
+            study.stop()
+
+
+def _exception_text(error: BaseException) -> str:
+    """``TypeError: message``, on one line (the message's first)."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+class _DropFailureReports(logging.Filter):
+    """Drop Optuna's report of a trial that an exception failed, traceback and all: the
+    search says it in one line (:class:`_Failures`).
+
+    Optuna reports it in two WARNING records (``_log_failed_trial`` in
+    optuna/study/_optimize.py), the first with the exception as ``exc_info``; they are told
+    apart by what they carry, as in :class:`_DropInterruption`: the record whose
+    ``exc_info`` is an Exception, and the WARNING without one that follows it. A trial
+    failed without an exception (a NaN objective) has no ``exc_info``, and Optuna's words
+    on it pass.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._after_report = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._after_report:
+            self._after_report = False
+            if record.exc_info is None and record.levelno == logging.WARNING:
+                return False
+        if record.exc_info is not None and isinstance(record.exc_info[1], Exception):
+            self._after_report = True
+            return False
+        return True
+
+
+@contextlib.contextmanager
+def _one_line_failures() -> Iterator[None]:
+    logger = logging.getLogger("optuna.study._optimize")  # where Optuna logs failed trials
+    drop = _DropFailureReports()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
 def _log_trial(metric_name: str, constraints: Sequence[Constraint]
                ) -> Callable[[optuna.Study, FrozenTrial], None]:
     """A callback that prints one line per finished trial: feasible or not, the objective
-    and the resources under budget (Optuna warns of a failed trial itself)."""
+    and the resources under budget (a trial failed by an exception is :class:`_Failures`'
+    line; Optuna warns of another failed trial itself)."""
     def log(study: optuna.Study, trial: FrozenTrial) -> None:
         if trial.state != TrialState.FAIL:
             # Above the progress bar, when there is one.

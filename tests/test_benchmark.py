@@ -46,6 +46,9 @@ def test_benchmark_smoke(tmp_path: Path, data_dir: Path,
     names = optuna.get_all_study_names(storage)
     assert sorted(names) == sorted(f"nas-bench-macro:{s}:seed{i}"
                                    for s in ("rena", "random", "tpe") for i in range(2))
+    # Each records what it measured on, as a search's study does.
+    assert {optuna.load_study(study_name=n, storage=storage).user_attrs["task"]
+            for n in names} == {"nas-bench-macro"}
     # The same names again would clash: refused before anything runs.
     assert main(argv) == 2
     assert "already holds 6 of these studies" in capsys.readouterr().err
@@ -174,6 +177,42 @@ def test_bad_fewer_seeds(flag: list[str], message: str, tmp_path: Path, data_dir
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--samplers", "rena:seed=3", "--seeds", "3"],
+     "sampler 'rena:seed=3' fixes seed=3, so its 3 runs would be one run repeated, not 3 "
+     "seeds; drop seed= (the runs then take seeds 0 to 2) or run it once with --seeds 1."),
+    (["--samplers", "random", "rena-paper:elite_size=0,seed=0", "--seeds", "3",
+      "--fewer-seeds", "rena-paper:elite_size=0,seed=0=2"],
+     "sampler 'rena-paper:elite_size=0,seed=0' fixes seed=0, so its 2 runs would be one "
+     "run repeated, not 2 seeds; drop seed= (the runs then take seeds 0 to 1) or run it "
+     "once with --fewer-seeds rena-paper:elite_size=0,seed=0=1."),
+], ids=["seeds", "fewer-seeds"])
+def test_a_fixed_seed_over_several_seeds_is_refused_before_any_run(
+        flags: list[str], message: str, tmp_path: Path, data_dir: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Three identical studies were summarised as three seeds, quartiles and all.
+    storage = f"sqlite:///{tmp_path / 'b.db'}"
+    argv = ["benchmark", "--trials", "2", "--data-dir", str(data_dir), "--storage", storage,
+            "--out", str(tmp_path / "o"), "--no-progress", *flags]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"optuna-rena benchmark: error: {message}"
+    assert optuna.get_all_study_names(storage) == []
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_fixed_seed_runs_once(tmp_path: Path, data_dir: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'b.db'}"
+    argv = ["benchmark", "--samplers", "rena:seed=3", "random", "--seeds", "2",
+            "--fewer-seeds", "rena:seed=3=1", "--trials", "2", "--data-dir", str(data_dir),
+            "--storage", storage, "--out", str(tmp_path / "o"), "--no-progress"]
+    assert main(argv) == 0
+    assert sorted(optuna.get_all_study_names(storage)) == [
+        "nas-bench-macro:random:seed0", "nas-bench-macro:random:seed1",
+        "nas-bench-macro:rena:seed=3:seed0"]
 
 
 def test_repeated_samplers_are_refused_before_any_run(tmp_path: Path, data_dir: Path,

@@ -92,6 +92,63 @@ def test_a_continued_search_keeps_its_budget(tmp_path: Path, data_dir: Path,
     assert len(study.trials) == 14
 
 
+@pytest.mark.parametrize("first,second", [
+    (["--task", "nb201:pixel3:2.5"], ["--task", "nb201:fpga:2.5"]),
+    (["--task", "nas-bench-macro-plain"],
+     ["--task", "nas-bench-macro-pair", "--max-params", "600000", "--max-macs", "25e6"]),
+], ids=["nb201-devices", "macro-plain-pair"])
+def test_a_continued_search_keeps_its_task(first: list[str], second: list[str],
+                                           tmp_path: Path, data_dir: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # The same budget measured on another device or table: it was accepted, and the
+    # study's feasibility mixed the two.
+    storage = f"sqlite:///{tmp_path / 'task.db'}"
+    common = ["search", "--data-dir", str(data_dir), "--trials", "2", "--storage", storage,
+              "--study-name", "s", "--seed", "0", "--no-progress"]
+    assert main([*common, *first]) == 0
+    study = optuna.load_study(study_name="s", storage=storage)
+    assert study.user_attrs["task"] == first[1]
+    assert study.user_attrs["objective"] == study.metric_names[0]
+    capsys.readouterr()
+    assert main([*common, *second]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"optuna-rena search: error: the study 's' searched {first[1]}, "
+                           f"and this run asks for {second[1]}; "), line
+    assert line.endswith("Give another --study-name."), line
+    assert len(study.trials) == 2 and study.user_attrs["task"] == first[1]
+    assert main([*common, *first]) == 0  # the same task continues
+    assert len(study.trials) == 4
+
+
+def test_a_study_recorded_before_tasks_continues_and_records_its_task(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'old.db'}"
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    budget = [Constraint("latency_ms", max=2.5)]
+    record_budget(study, budget, None, None)  # what the previous release recorded: no task
+    study.add_trial(optuna.trial.create_trial(
+        value=70.0, user_attrs={"latency_ms": 2.0},
+        system_attrs={"constraints:latency_ms_max": 2.0 / 2.5 - 1}))
+    argv = ["search", "--data-dir", str(data_dir), "--trials", "1", "--storage", storage,
+            "--study-name", "s", "--seed", "0", "--no-progress"]
+    assert main([*argv, "--task", "nb201:pixel3:2.5"]) == 0
+    assert len(study.trials) == 2
+    assert study.user_attrs["task"] == "nb201:pixel3:2.5"  # recorded from now on
+    assert main([*argv, "--task", "nb201:fpga:2.5"]) == 2
+    assert "searched nb201:pixel3:2.5, and this run asks for nb201:fpga:2.5" in (
+        capsys.readouterr().err)
+
+
+def test_a_task_of_another_objective_is_refused() -> None:
+    study = optuna.create_study()
+    record_budget(study, [], None, task="m:f", objective="loss")
+    with pytest.raises(ValueError, match="the study '.*' searched m:f for 'loss', and this "
+                                         "run asks for m:f for 'accuracy'"):
+        record_budget(study, [], None, task="m:f", objective="accuracy")
+    record_budget(study, [], None, task="m:f", objective="loss")  # the same: goes on
+    record_budget(study, [], None)  # a caller that knows no task checks none
+
+
 def test_search_warns_in_one_line_of_a_budget_out_of_reach(
         tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     storage = f"sqlite:///{tmp_path / 'reach.db'}"
@@ -166,6 +223,78 @@ def test_best_feasible_is_checked_against_the_budget_asked() -> None:
     assert best is not None and best.number == 1  # not trial 0 (old budget), nor trial 2
     assert "best feasible architecture: trial 1" in best_feasible_report(study, budget)
     assert best_feasible_trial(study, [Constraint("params", max=50_000)]) is None
+
+
+_FLAKY = """
+import optuna
+
+
+def objective(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", 0, 1)
+    if trial.number < 4:  # four failures in a row, each its own
+        raise LookupError(f"no row {trial.number}")
+    return x
+
+
+def stopped(trial: optuna.Trial) -> float:
+    trial.suggest_float("x", 0, 1)
+    raise KeyboardInterrupt
+"""
+
+
+@pytest.fixture
+def user_objectives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A module of objectives, importable as ``search_flaky``; a storage URL beside it."""
+    (tmp_path / "search_flaky.py").write_text(_FLAKY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return f"sqlite:///{tmp_path / 'user.db'}"
+
+
+@pytest.mark.parametrize("trials", ["30", "1"])
+def test_an_objective_that_always_raises_stops_in_one_line(
+        trials: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # os.getcwd(trial) raises a TypeError: it ended the search with a traceback.
+    storage = f"sqlite:///{tmp_path / 'raises.db'}"
+    assert main(["search", "--task", "os:getcwd", "--trials", trials, "--storage", storage,
+                 "--no-progress"]) == 1
+    out, err = capsys.readouterr()
+    n = min(3, int(trials))
+    assert "Traceback" not in err and "Trial 0 failed" not in err, err
+    (line,) = [line for line in err.splitlines() if "optuna-rena" in line]
+    assert line == ("optuna-rena search: error: the objective raised TypeError: "
+                    "posix.getcwd() takes no arguments (1 given) in "
+                    f"{n} trials in a row, failing them; the search stopped. Fix the "
+                    "objective, and the same command continues the study."), line
+    assert out.splitlines() == [f"trial {i}: fail (TypeError: posix.getcwd() takes no "
+                                "arguments (1 given))" for i in range(n)]
+    study = optuna.load_study(study_name="rena-os:getcwd", storage=storage)
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.FAIL] * n
+
+
+def test_an_objective_that_raises_now_and_then_fails_those_trials_only(
+        user_objectives: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "--task", "search_flaky:objective", "--trials", "6",
+                 "--storage", user_objectives, "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "error" not in err, err
+    assert "trial 3: fail (LookupError: no row 3)" in out.splitlines()
+    study = optuna.load_study(study_name="rena-search_flaky:objective",
+                              storage=user_objectives)
+    assert [t.state.name for t in study.trials] == ["FAIL"] * 4 + ["COMPLETE"] * 2
+
+
+def test_an_objective_stopped_by_ctrl_c_still_ends_the_search(
+        user_objectives: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # KeyboardInterrupt is no Exception: not caught as a failed trial.
+    assert main(["search", "--task", "search_flaky:stopped", "--trials", "5",
+                 "--storage", user_objectives, "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert "optuna-rena search: interrupted; 0 complete trials are kept" in err
+    assert "Traceback" not in err and "error" not in err, err
+    study = optuna.load_study(study_name="rena-search_flaky:stopped",
+                              storage=user_objectives)
+    (trial,) = study.trials
+    assert trial.system_attrs["rena:interrupted"] is True
 
 
 def _as_from_a_terminal() -> None:

@@ -27,6 +27,7 @@ from optuna_rena._benchmark.results import NULL_MEANS
 from optuna_rena._benchmark.results import results_markdown
 from optuna_rena._benchmark.results import RunResult
 from optuna_rena._benchmark.results import summarise
+from optuna_rena._benchmark.samplers import fixed_seed
 from optuna_rena._benchmark.samplers import make_sampler
 from optuna_rena._benchmark.samplers import TimedSampler
 from optuna_rena._storage import open_storage
@@ -59,7 +60,7 @@ def run_one(
     name = study_name or f"{task_name}:{sampler_name}:seed{seed}"
     study = optuna.create_study(direction=direction, sampler=timed, storage=open_storage(storage),
                                 study_name=name)
-    task.record(study)  # the budget, the space and the objective's name, for the dashboard
+    task.record(study)  # the task, budget, space and objective's name, as search's
     start = time.perf_counter()
     study.optimize(objective, n_trials=n_trials, callbacks=list(callbacks),
                    catch=(RuntimeError, ValueError))
@@ -104,9 +105,10 @@ def run_benchmark(
     ``markdown``, the text of results.md.
 
     Raises:
-        ValueError: Bad arguments, a repeated sampler, an output that cannot be written in
-            ``out_dir``, or a study of that name already exists in ``storage`` (nothing is
-            run or written then).
+        ValueError: Bad arguments, a repeated sampler, a sampler that fixes its seed
+            (``rena:seed=3``) and would run more than once, an output that cannot be
+            written in ``out_dir``, or a study of that name already exists in ``storage``
+            (nothing is run or written then).
     """
     for name, value in (("seeds", seeds), ("trials", n_trials), ("jobs", jobs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -119,10 +121,6 @@ def run_benchmark(
         raise ValueError(f"each sampler may be given once; repeated: {repeated}.")
     if direction not in ("maximize", "minimize"):
         raise ValueError(f"direction must be 'maximize' or 'minimize', got {direction!r}.")
-    for name in samplers:
-        make_sampler(name, 0)  # fails early on a bad name
-    task_options = dict(task_options or {})
-    probe = make_task(task, **task_options)  # fails early on a bad task or data folder
     sampler_seeds = dict(sampler_seeds or {})
     for name, count in sampler_seeds.items():
         if name not in samplers:
@@ -130,6 +128,11 @@ def run_benchmark(
                              f"{list(samplers)}.")
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= seeds:
             raise ValueError(f"{name!r} may run 1 to {seeds} seeds, got {count!r}.")
+    for name in samplers:
+        make_sampler(name, 0)  # fails early on a bad name
+        _check_seed_option(name, sampler_seeds.get(name, seeds), name in sampler_seeds)
+    task_options = dict(task_options or {})
+    probe = make_task(task, **task_options)  # fails early on a bad task or data folder
     runs = [(s, seed) for s in samplers for seed in range(sampler_seeds.get(s, seeds))]
     names = [f"{study_prefix}{task}:{s}:seed{seed}" for s, seed in runs]
     if storage is not None:
@@ -195,6 +198,22 @@ def run_benchmark(
     report["markdown"] = markdown
     report["files"] = [str(out / "results.json"), str(out / "results.md"), *map(str, plots)]
     return report
+
+
+def _check_seed_option(name: str, count: int, fewer: bool) -> None:
+    """Refuse a sampler that fixes its seed (``rena:seed=3``) and would run ``count`` > 1
+    times: its runs would be one study repeated, summarised as if over seeds.
+
+    Raises:
+        ValueError: It would.
+    """
+    seed = fixed_seed(name)
+    if seed is None or count == 1:
+        return
+    once = f"--fewer-seeds {name}=1" if fewer else "--seeds 1"
+    raise ValueError(f"sampler {name!r} fixes seed={seed!r}, so its {count} runs would be "
+                     f"one run repeated, not {count} seeds; drop seed= (the runs then take "
+                     f"seeds 0 to {count - 1}) or run it once with {once}.")
 
 
 _OUTPUTS = ("results.json", "results.md", "curves.png", "curves.html")

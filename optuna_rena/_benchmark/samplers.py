@@ -160,6 +160,16 @@ def _keywords(text: str) -> dict[str, Any]:
     return out
 
 
+def fixed_seed(name: str) -> Any:
+    """The seed that a sampler spec fixes among its options (``rena:seed=3`` gives 3),
+    which overrides the run's own; ``None`` when it fixes none. ``name`` is a valid spec
+    (:func:`make_sampler` took it)."""
+    short, _, options = name.partition(":")
+    if name in SAMPLERS or short not in ("rena", "rena-paper"):
+        return None  # the run's seed reaches it: module:Class takes no options
+    return _keywords(options).get("seed")
+
+
 def make_sampler(name: str, seed: int) -> BaseSampler:
     """A sampler by short name, optionally with keyword arguments
     (``rena:elite_size=0,penalty_base=0.5``), or ``module:Class`` taking ``seed``."""
