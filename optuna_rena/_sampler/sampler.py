@@ -91,7 +91,12 @@ class RenaSampler(BaseSampler):
     trial-number order, including trials of other workers and of other samplers (each
     trial's decision order is stored in its ``rena:order`` system attribute). Batches
     follow the order in which a process sees trials finish, so two processes may hold
-    slightly different policies; each has learnt from the same trials.
+    slightly different policies; each has learnt from the same trials. Workers also plan
+    around the trials still running: a trial's plan is published on it (its
+    ``rena:plan`` system attribute) the moment it is made and claimed against the other
+    running trials, so no two running trials train the same configuration, and the world
+    model takes running trials as pending points (believed at its posterior mean), so
+    workers spread out.
 
     Beyond the paper, five options, all on by default, make the search sample-efficient;
     ``RenaSampler.paper()`` turns them off:
