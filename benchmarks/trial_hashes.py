@@ -34,21 +34,10 @@ from optuna.trial import TrialState
 from optuna_rena import RenaSampler
 from optuna_rena._benchmark import make_sampler
 from optuna_rena._tasks import make_task
+from sampler_cost import objective as _mixed  # beside this script: 8 choices, 2 ints, 2 floats
 
 
 DATA = os.environ.get("OPTUNA_RENA_DATA", "../shared/data")
-
-
-def _mixed(trial: optuna.Trial) -> float:
-    """The sampler-cost benchmark's objective: 8 choices, 2 integers, 2 floats, a bound."""
-    cats = [trial.suggest_categorical(f"c{i}", ["a", "b", "c"]) for i in range(8)]
-    n = trial.suggest_int("n", 1, 64, log=True)
-    m = trial.suggest_int("m", 0, 10)
-    x = trial.suggest_float("x", -3.0, 3.0)
-    y = trial.suggest_float("y", 1e-4, 1.0, log=True)
-    trial.set_constraint("size_max", n / 32 - 1)
-    return (sum((i % 3) == "abc".index(c) for i, c in enumerate(cats)) - (x - 1) ** 2
-            - abs(math.log10(y) + 2) - abs(m - 7) / 3 + math.log2(n) / 6)
 
 
 def _two_objectives(trial: optuna.Trial) -> tuple[float, float]:

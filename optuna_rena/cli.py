@@ -396,10 +396,14 @@ class _DropFailureReports(logging.Filter):
         return True
 
 
+def _one_line_failures() -> contextlib.AbstractContextManager[None]:
+    return _filtered_trial_reports(_DropFailureReports())
+
+
 @contextlib.contextmanager
-def _one_line_failures() -> Iterator[None]:
+def _filtered_trial_reports(drop: logging.Filter) -> Iterator[None]:
+    """Optuna's reports of failed trials through ``drop`` while the context lasts."""
     logger = logging.getLogger("optuna.study._optimize")  # where Optuna logs failed trials
-    drop = _DropFailureReports()
     logger.addFilter(drop)
     try:
         yield
@@ -657,15 +661,8 @@ class _DropInterruption(logging.Filter):
         return not self.stopped
 
 
-@contextlib.contextmanager
-def _quiet_interruption() -> Iterator[None]:
-    logger = logging.getLogger("optuna.study._optimize")  # where Optuna logs failed trials
-    drop = _DropInterruption()
-    logger.addFilter(drop)
-    try:
-        yield
-    finally:
-        logger.removeFilter(drop)
+def _quiet_interruption() -> contextlib.AbstractContextManager[None]:
+    return _filtered_trial_reports(_DropInterruption())
 
 
 def _argument_type(convert: Callable[[str], Any], accept: Callable[[Any], bool],

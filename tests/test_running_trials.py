@@ -26,10 +26,10 @@ def _choices(trial: optuna.Trial) -> float:
     return sum(v == "b" for v in values) + math.log2(n) / 3
 
 
-def _two_workers(objective, space=None):  # type: ignore[no-untyped-def]
+def _two_workers(objective, storage=None):  # type: ignore[no-untyped-def]
     """A study of 20 random trials, then two RenaSamplers in one state (same seed, same
     trials read): without running trials in the plan they would plan the same."""
-    storage = optuna.storages.InMemoryStorage()
+    storage = storage or optuna.storages.InMemoryStorage()
     filler = optuna.create_study(storage=storage, study_name="s", direction="maximize",
                                  sampler=optuna.samplers.RandomSampler(seed=0))
     filler.optimize(objective, n_trials=20)
@@ -80,11 +80,7 @@ def test_a_plan_made_while_another_worker_plans_is_not_chosen_again() -> None:
     """The second worker read the study before the first planned; it reads the running
     trials again right before its choice, and chooses something else."""
     storage = _Interleaved()
-    filler = optuna.create_study(storage=storage, study_name="s", direction="maximize",
-                                 sampler=optuna.samplers.RandomSampler(seed=0))
-    filler.optimize(_choices, n_trials=20)
-    first, second = (optuna.load_study(study_name="s", storage=storage,
-                                       sampler=RenaSampler(seed=0)) for _ in range(2))
+    first, second = _two_workers(_choices, storage)
     late = second.ask()
     early = first.ask()
     storage.between = lambda: early.suggest_categorical("c0", ["a", "b", "c"])
@@ -98,11 +94,7 @@ def test_of_two_workers_that_chose_alike_the_second_to_publish_chooses_again() -
     """Both chose before either published: the one that publishes second reads the
     running trials after both wrote, sees the clash and chooses again."""
     storage = _Interleaved()
-    filler = optuna.create_study(storage=storage, study_name="s", direction="maximize",
-                                 sampler=optuna.samplers.RandomSampler(seed=0))
-    filler.optimize(_choices, n_trials=20)
-    first, second = (optuna.load_study(study_name="s", storage=storage,
-                                       sampler=RenaSampler(seed=0)) for _ in range(2))
+    first, second = _two_workers(_choices, storage)
     late = second.ask()
     early = first.ask()
     storage.before_publish = lambda: early.suggest_categorical("c0", ["a", "b", "c"])
@@ -115,7 +107,7 @@ def test_of_two_workers_that_chose_alike_the_second_to_publish_chooses_again() -
 
 def test_a_space_plan_is_published_at_its_first_decision() -> None:
     space = macro_space(LOOSE)
-    first, second = _two_workers(macro_objective(space), space)
+    first, second = _two_workers(macro_objective(space))
     asked = first.ask()
     first.sampler.attach_space(space)
     name, choices = next(space.decisions())
