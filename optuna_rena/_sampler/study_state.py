@@ -158,7 +158,6 @@ class StudyState:
         return plan
 
 
-
 class _TrialClaims:
     """A trial's plan in storage (:class:`~.planner.Claims`): published as its
     ``rena:plan`` system attribute, the moment it is made, before the trial stores any
