@@ -110,11 +110,15 @@ _RUNNING_WARNING = (r"optuna-rena search: warning: the study 'rena-nas-bench-mac
                     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d, \d+ s ago\); ")
 
 
+def _one_trial_search(storage: str, data_dir: Path) -> list[str]:
+    return ["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
+            "--trials", "1", "--storage", storage, "--seed", "0", "--no-progress"]
+
+
 def test_a_search_names_running_trials_of_a_journal_and_fails_them_when_asked(
         tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"journal:{tmp_path / 'journal.log'}"
-    argv = ["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
-            "--trials", "1", "--storage", url, "--seed", "0", "--no-progress"]
+    argv = _one_trial_search(url, data_dir)
     assert main(argv) == 0
     study = optuna.load_study(study_name="rena-nas-bench-macro", storage=open_storage(url))
     # What a killed run leaves in a journal file, which keeps no heartbeats: a trial
@@ -143,8 +147,7 @@ def test_a_search_names_running_trials_of_a_journal_and_fails_them_when_asked(
 def test_running_trials_are_named_only_without_heartbeats(
         tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     storage = f"sqlite:///{tmp_path / 'heartbeats.db'}"
-    argv = ["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
-            "--trials", "1", "--storage", storage, "--seed", "0", "--no-progress"]
+    argv = _one_trial_search(storage, data_dir)
     assert main(argv) == 0
     optuna.load_study(study_name="rena-nas-bench-macro", storage=storage).ask()
     capsys.readouterr()
