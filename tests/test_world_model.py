@@ -304,7 +304,7 @@ def test_a_broken_exact_budget_ranks_below_every_candidate_that_meets_it() -> No
     # Choice 0 is far over a measured latency budget; choice 1 is well within it.
     x = Features(np.array([[0], [1], [0], [1], [0], [1]]), np.zeros((6, 0)))
     model = WorldModel()
-    model.fit(Observations(x, np.array([1.0, 2.0, 1.1, 2.1, 0.9, 1.9]),
+    model.fit(Observations(x, np.array([[1.0], [2.0], [1.1], [2.1], [0.9], [1.9]]),
                            {"latency_max": np.array([50.0, -50.0, 50.5, -50.5, 49.5, -49.5])},
                            np.array([False, True, False, True, False, True])))
     scores = model.acquisition(Features(np.array([[0], [1]]), np.zeros((2, 0))),

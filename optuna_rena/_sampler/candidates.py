@@ -20,6 +20,7 @@ from collections.abc import Generator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -57,12 +58,14 @@ Episode = Generator[tuple[str, Any], Any, Any]
 @dataclass
 class Candidate:
     """A proposed configuration: its parameters, its key (no two evaluations share one),
-    its child network with a space, and its analytic constraint violations."""
+    its child network with a space, its analytic constraint violations, and its counted
+    metrics (params, FLOPs, ...; empty without a space)."""
 
     params: dict[str, Any]
     key: str
     child: NetworkSpec | None
     violations: dict[str, float]
+    counted: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def feasible(self) -> bool:
@@ -89,7 +92,9 @@ class SpaceEpisodes:
         if made is not None:
             return made
         child: NetworkSpec = result
-        made = Candidate(params, child.to_json(), child, self.space.analytic_violations(child))
+        resources = self.space.resource_model.count(child)
+        made = Candidate(params, child.to_json(), child,
+                         self.space.analytic_violations(child, resources), resources.as_dict())
         if len(self._made) < _CACHE:
             self._made[_signature(params)] = made
         return made

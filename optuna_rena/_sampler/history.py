@@ -24,6 +24,7 @@ from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._sampler.candidates import Candidate
 from optuna_rena._sampler.encoding import ConfigurationEncoder
 from optuna_rena._sampler.gp import Features
+from optuna_rena._sampler.pareto import non_dominated
 from optuna_rena._sampler.trial_cursor import TrialCursor
 from optuna_rena._sampler.world_model import Observations
 
@@ -31,18 +32,23 @@ from optuna_rena._sampler.world_model import Observations
 @dataclass
 class _Row:
     candidate: Candidate
-    objective: float  # larger is better; NaN when the trial has no value
+    values: tuple[float, ...]  # larger is better; NaN when the trial has no values
     constraints: dict[str, float]
     feasible: bool
 
     @property
     def rank(self) -> tuple[float, float]:
-        """Feasible rows by objective, then the least infeasible."""
-        if self.feasible and math.isfinite(self.objective):
-            return (1.0, self.objective)
+        """Feasible rows by the (first) objective, then the least infeasible."""
+        if self.feasible and math.isfinite(self.values[0]):
+            return (1.0, self.values[0])
         broken = sum(max(0.0, v) for v in (*self.constraints.values(),
                                            *self.candidate.violations.values()))
         return (0.0, -broken)
+
+
+_EXACT_AFTER = 2
+"""Complete trials whose value of an objective equals a counted metric of their child
+before the objective counts as that metric (known exactly, not modelled)."""
 
 
 class TrialHistory:
@@ -71,10 +77,28 @@ class TrialHistory:
         self._ranked: list[tuple[tuple[float, float], _Row]] = []  # in the order read
         self._built: Observations | None = None
         self._built_numbers: list[int] = []
+        self._signs = np.ones(1)
+        # Per objective, the counted metrics that its every value so far has equalled.
+        self._matches: list[set[str] | None] = [None]
+        self._matched = 0
+        self._metric_names: list[str | None] = [None]
 
-    def update(self, trials: Sequence[FrozenTrial], direction: StudyDirection) -> None:
-        """Read the trials that finished since the last call."""
-        sign = 1.0 if direction == StudyDirection.MAXIMIZE else -1.0
+    def update(self, trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection],
+               metric_names: Sequence[str] | None = None) -> None:
+        """Read the trials that finished since the last call.
+
+        Args:
+            trials: The study's trials.
+            directions: The study's directions.
+            metric_names: The study's metric names, which name the counted metric an
+                objective is when several match it.
+        """
+        self._signs = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0
+                                for d in directions])
+        k = len(directions)
+        if len(self._matches) != k:
+            self._matches = [None] * k
+        self._metric_names = list(metric_names) if metric_names else [None] * k
         look = self._cursor.update(trials)
         retried = self._cursor.retried
         self._running = {}
@@ -95,21 +119,64 @@ class TrialHistory:
             if candidate is None:
                 continue
             self.encoder.observe(t.distributions)
-            value = float("nan")
-            if t.state == TrialState.COMPLETE and t.values is not None and len(t.values) == 1:
-                value = sign * t.values[0] if math.isfinite(t.values[0]) else float("nan")
+            values = (float("nan"),) * k
+            if (t.state == TrialState.COMPLETE and t.values is not None
+                    and len(t.values) == k):
+                values = tuple(s * v if math.isfinite(v) else float("nan")
+                               for s, v in zip(self._signs, t.values))
+                if all(math.isfinite(v) for v in t.values):
+                    self._match_counted(t.values, candidate)
             violations = trial_violations(t)
             predicted = {k: v for k, v in violations.items() if k not in self.exact}
-            row = _Row(candidate, value, predicted,
+            row = _Row(candidate, values, predicted,
                        is_feasible({**violations, **candidate.violations}))
             self._rows[t.number] = row
             self._ranked.append((row.rank, row))
             self._keys.add(candidate.key)
             self._names.update(predicted)
 
+    def _match_counted(self, values: Sequence[float], candidate: Candidate) -> None:
+        if not candidate.counted:
+            return
+        self._matched += 1
+        for j, value in enumerate(values):
+            equal = {name for name, v in candidate.counted.items()
+                     if math.isclose(v, value, rel_tol=1e-9, abs_tol=1e-12)}
+            before = self._matches[j]
+            self._matches[j] = equal if before is None else before & equal
+
+    @property
+    def n_objectives(self) -> int:
+        return len(self._signs)
+
+    @property
+    def exact_objectives(self) -> dict[int, str]:
+        """The objectives that are counted metrics of the child (parameters, FLOPs, ...),
+        by column: those whose value has equalled one in every complete trial, at least
+        ``_EXACT_AFTER`` of them (the study's metric name picks among several)."""
+        if self._matched < _EXACT_AFTER:
+            return {}
+        out = {}
+        for j, names in enumerate(self._matches):
+            if names:
+                name = self._metric_names[j]
+                out[j] = name if name in names else sorted(names)[0]
+        return out
+
+    def exact_values(self, candidates: Sequence[Candidate]) -> np.ndarray | None:
+        """Per candidate, the values (larger is better) of the objectives known exactly,
+        NaN elsewhere; ``None`` when none is."""
+        exact = self.exact_objectives
+        if not exact:
+            return None
+        out = np.full((len(candidates), len(self._signs)), np.nan)
+        for j, name in exact.items():
+            out[:, j] = [self._signs[j] * c.counted[name] for c in candidates]
+        return out
+
     @property
     def n_complete(self) -> int:
-        return int(np.isfinite(self.observations().objective).sum())
+        return int(self.observations().complete.sum())
 
     def seen(self) -> set[str]:
         """Keys of every trial read so far, finished or running."""
@@ -136,7 +203,7 @@ class TrialHistory:
             part = self._observe(new, names)
             built = Observations(
                 features=Features.stack([built.features, part.features]),
-                objective=np.concatenate([built.objective, part.objective]),
+                objectives=np.concatenate([built.objectives, part.objectives]),
                 constraints={k: np.concatenate([built.constraints[k], part.constraints[k]])
                              for k in names},
                 feasible=np.concatenate([built.feasible, part.feasible]))
@@ -148,14 +215,31 @@ class TrialHistory:
         return Observations(
             features=self.encoder.encode([r.candidate.params for r in rows],
                                          [r.candidate.child for r in rows]),
-            objective=np.array([r.objective for r in rows], dtype=float),
+            objectives=np.array([r.values for r in rows], dtype=float).reshape(
+                len(rows), len(self._signs)),
             constraints={k: np.array([r.constraints.get(k, np.nan) for r in rows],
                                      dtype=float) for k in names},
             feasible=np.array([r.feasible for r in rows], dtype=bool))
 
     def elites(self, k: int) -> list[Candidate]:
-        """The ``k`` best trials: feasible ones by objective, then the least infeasible."""
+        """The ``k`` best trials: feasible ones by objective, then the least infeasible.
+        With several objectives, up to ``k`` of the feasible front, spread evenly along
+        the first objective (the least infeasible while none is feasible)."""
+        if len(self._signs) > 1:
+            front = self._front_rows()
+            if front:
+                front.sort(key=lambda row: row.values[0])
+                picks = np.unique(np.linspace(0, len(front) - 1, min(k, len(front))).round())
+                return [front[int(i)].candidate for i in picks]
         # nlargest is sorted(..., reverse=True)[:k], ties in the order read, without
         # sorting every trial again at every trial.
         best = heapq.nlargest(k, self._ranked, key=itemgetter(0))
         return [row.candidate for _, row in best]
+
+    def _front_rows(self) -> list[_Row]:
+        rows = [row for row in self._rows.values()
+                if row.feasible and all(math.isfinite(v) for v in row.values)]
+        if not rows:
+            return []
+        keep = non_dominated(np.array([row.values for row in rows]))
+        return [row for row, kept in zip(rows, keep) if kept]

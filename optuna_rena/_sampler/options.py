@@ -63,6 +63,7 @@ class RenaOptions:
     model_startup_trials: int
     local_steps: int
     dyna_weight: float
+    policy_proposals: bool
 
     def __post_init__(self) -> None:
         for name, low, high, low_open, high_open in (
@@ -88,7 +89,8 @@ class RenaOptions:
                 raise ValueError(
                     f"{name} must be an integer in [{low}, {high}], got {value!r}.")
             object.__setattr__(self, name, int(value))  # a NumPy integer as Python's
-        for name in ("penalty_tightening", "avoid_repeats", "prefer_feasible", "world_model"):
+        for name in ("penalty_tightening", "avoid_repeats", "prefer_feasible", "world_model",
+                     "policy_proposals"):
             flag = getattr(self, name)
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False, got {flag!r}.")

@@ -113,6 +113,13 @@ _FRONTIER = 1
 and gave the same NAS-Bench-201 regrets over 30 seeds."""
 _ELITES = 2
 """The best trials whose neighbours are candidates of every plan."""
+_FRONT_ELITES = 4
+"""With several objectives, the trials of the feasible front whose neighbours are
+candidates of every plan: a front has many best trials, each good for another trade-off."""
+MAX_OBJECTIVES = 4
+"""Most objectives the world model plans for: its hypervolume improvement sums over up
+to ``(front + 1) ** (objectives - 1)`` boxes. Beyond, the policy plans alone (a warning
+says so once)."""
 _WIDER_POOLS = 2
 """Pools simulated at each temperature when searching wider for children within budget."""
 _WIDER_WAIT = 8
@@ -155,6 +162,8 @@ class Planner:
             ConfigurationEncoder(space), source.trial_candidate,
             {c.name for c in space.analytic_constraints} if space is not None else set())
         self.model = WorldModel()
+        self._warned_objectives = False
+        self._temperatures = _TEMPERATURES if options.policy_proposals else (_UNIFORM,)
         self._pools: dict[float, list[Simulated]] = {}
         self._pools_version = -1
         self._served: set[str] = set()
@@ -287,7 +296,7 @@ class Planner:
 
     def _plan_policy(self, seen: set[str]) -> Simulated:
         seen = seen | self._served
-        for temperature in _TEMPERATURES:
+        for temperature in self._temperatures:
             pool = self._pool(temperature)
             novel = [s for s in pool if s.key not in seen]
             if novel:
@@ -305,14 +314,25 @@ class Planner:
             return uniform[0]
         return self.simulate(1)[0]
 
-    def plan_in_model(self, trials: Sequence[FrozenTrial], direction: StudyDirection,
-                      claims: Claims) -> dict[str, Any] | None:
+    def plan_in_model(self, trials: Sequence[FrozenTrial],
+                      directions: Sequence[StudyDirection], claims: Claims,
+                      metric_names: Sequence[str] | None = None) -> dict[str, Any] | None:
         """The best new candidate by the world model, claimed (:meth:`claim`), once
-        ``model_startup_trials`` trials are complete; ``None`` before."""
+        ``model_startup_trials`` trials are complete; ``None`` before, and with more than
+        ``MAX_OBJECTIVES`` objectives. ``metric_names`` are the study's (see
+        :meth:`.history.TrialHistory.update`)."""
+        if len(directions) > MAX_OBJECTIVES:
+            if not self._warned_objectives:
+                self._warned_objectives = True
+                warnings.warn(f"RenaSampler's world model plans for at most {MAX_OBJECTIVES} "
+                              f"objectives; this study has {len(directions)}, so the policy "
+                              "plans alone.", stacklevel=2)
+            return None
         with one_blas_thread():
-            self.history.update(trials, direction)
+            self.history.update(trials, directions, metric_names)
             if self.history.n_complete < self.options.model_startup_trials:
                 return None
+            self.model.exact_objectives = tuple(self.history.exact_objectives)
             pending = self.history.pending()
             self.model.fit(self.history.observations(),
                            self._encode(pending) if pending else None)
@@ -368,7 +388,7 @@ class Planner:
         does) and claimed. Every few plans the policy takes a step on its own episodes
         (Dyna)."""
         seen = self.history.seen() | self._served
-        simulated = self._pool(1.0)
+        simulated = self._pool(self._temperatures[0])
         pool = self._new_candidates(simulated, seen)
         scores = self._scores(list(pool.values()))
         self._hill_climb(pool, scores, seen)
@@ -399,7 +419,7 @@ class Planner:
         """The policy's episodes and the best trials' neighbours that are new, by key."""
         pool: dict[str, Candidate] = {}
         for c in [s.candidate for s in simulated] + [
-                n for e in self.history.elites(_ELITES)
+                n for e in self.history.elites(self._elites)
                 for n in self.source.neighbours(e, self.rng)]:
             if c.key not in seen:
                 pool.setdefault(c.key, c)
@@ -433,8 +453,7 @@ class Planner:
         episodes = [s for s in simulated if s.steps]
         if len(episodes) < 2:
             return
-        values = self.model.acquisition(self._encode([s.candidate for s in episodes]),
-                                        [s.candidate.violations for s in episodes])
+        values = self._acquisition([s.candidate for s in episodes])
         ranks = np.argsort(np.argsort(values)).astype(float)
         self.learner.reinforce_step(
             [s.steps for s in episodes],
@@ -470,7 +489,7 @@ class Planner:
         self._feasible_found = kept
         if kept:
             return list(kept.values())
-        for temperature in _TEMPERATURES:
+        for temperature in self._temperatures:
             for _ in range(_WIDER_POOLS):
                 simulated = self.simulate(self.options.plan_candidates, temperature)
                 kept.update({s.key: s.candidate for s in simulated
@@ -484,9 +503,17 @@ class Planner:
     def _scores(self, candidates: Sequence[Candidate]) -> dict[str, float]:
         if not candidates:
             return {}
-        values = self.model.acquisition(self._encode(candidates),
-                                        [c.violations for c in candidates])
+        values = self._acquisition(candidates)
         return {c.key: float(v) for c, v in zip(candidates, values)}
+
+    def _acquisition(self, candidates: Sequence[Candidate]) -> np.ndarray:
+        return self.model.acquisition(self._encode(candidates),
+                                      [c.violations for c in candidates],
+                                      self.history.exact_values(candidates))
+
+    @property
+    def _elites(self) -> int:
+        return _FRONT_ELITES if self.history.n_objectives > 1 else _ELITES
 
     def _encode(self, candidates: Sequence[Candidate]) -> Features:
         return self.history.encoder.encode_candidates(candidates)

@@ -8,10 +8,14 @@ The performance ``P`` of a trial (single objective):
 
 * maximise, value >= 0 (accuracy): ``P = value``, the paper's case;
 * minimise, value > 0 (error, loss): ``P = 1 / value``, so the penalty scales the error up;
-* otherwise (a value of the wrong sign anywhere in the study, or several objectives): the
-  study switches to ranks, ``P`` = the fraction of finished trials that the trial equals
-  or beats, in (0, 1]; with several objectives, the mean of that fraction over the
-  objectives.
+* otherwise (a value of the wrong sign anywhere in the study): the study switches to
+  ranks, ``P`` = the fraction of finished trials that the trial equals or beats, in
+  (0, 1];
+* several objectives: ``P`` rewards the front, by Pareto depth. The successful trials
+  are sorted into fronts as NSGA-II sorts them, by constrained domination (a feasible
+  trial before every infeasible one, so an infeasible trial that beats the budget on
+  latency does not push feasible ones back): the front is depth 0, and ``P = 1 - depth /
+  fronts``, in (0, 1]. The penalty then scales infeasible trials down as before.
 * pruned trials use their last intermediate value; with none, they teach nothing;
 * failed trials, and values that are NaN or infinite, get ``R = 0``: the child could not
   even be evaluated. A failed trial that ``RetryHeartbeatStaleTrialCallback`` retried (a killed
@@ -33,6 +37,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import trial_violations
 from optuna_rena._metrics import INTERRUPTED_ATTR
 
@@ -63,6 +68,17 @@ def performances(outcomes: Sequence[Outcome], directions: Sequence[StudyDirectio
     values = np.array([o.values for o, good in zip(outcomes, ok) if good], dtype=float)
     signs = np.array([1.0 if d == StudyDirection.MAXIMIZE else -1.0 for d in directions])
     index = np.flatnonzero(ok)
+    if len(directions) > 1:
+        feasible = np.array([is_feasible(o.violations) for o, good in zip(outcomes, ok)
+                             if good])
+        depth = np.empty(len(values))
+        fronts = 0
+        for group in (feasible, ~feasible):
+            d = pareto_depths(values[group] * signs)
+            depth[group] = d + fronts
+            fronts += int(d.max()) + 1 if len(d) else 0
+        out[index] = 1.0 - depth / fronts
+        return out
     if len(directions) == 1:
         v = values[:, 0]
         if signs[0] > 0 and (v >= 0).all():
@@ -71,11 +87,26 @@ def performances(outcomes: Sequence[Outcome], directions: Sequence[StudyDirectio
         if signs[0] < 0 and (v > 0).all():
             out[index] = 1.0 / v
             return out
-    # Ranks: the fraction of successful trials each one equals or beats, per objective.
-    signed = values * signs
-    beaten = (signed[:, None, :] >= signed[None, :, :]).sum(axis=1) / len(signed)
-    out[index] = beaten.mean(axis=1)
+    # Ranks: the fraction of successful trials each one equals or beats.
+    signed = values[:, 0] * signs[0]
+    out[index] = (signed[:, None] >= signed[None, :]).sum(axis=1) / len(signed)
     return out
+
+
+def pareto_depths(points: np.ndarray) -> np.ndarray:
+    """Each row's front (0 for the non-dominated, 1 for those only they dominate, ...),
+    every objective larger-is-better; equal rows share a front."""
+    depth = np.full(len(points), -1)
+    left = np.arange(len(points))
+    d = 0
+    while len(left):
+        p = points[left]
+        dominated = ((p[None, :, :] >= p[:, None, :]).all(axis=2)
+                     & (p[None, :, :] > p[:, None, :]).any(axis=2)).any(axis=1)
+        depth[left[~dominated]] = d
+        left = left[dominated]
+        d += 1
+    return depth
 
 
 def rewards(outcomes: Sequence[Outcome], directions: Sequence[StudyDirection],

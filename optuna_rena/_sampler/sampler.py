@@ -62,7 +62,12 @@ class RenaSampler(BaseSampler):
        own local edits around the best trials and a short hill-climb add more; each is
        new (no configuration is evaluated twice while new ones exist).
     6. The trial takes the candidate with the best acquisition, ``log EI + sum_j log
-       P(c_j <= 0)`` (``acqf.py``); a candidate that breaks an exact budget ranks
+       P(c_j <= 0)`` (``acqf.py``); with several objectives, ``log EHVI + sum_j log
+       P(c_j <= 0)``, the expected improvement of the feasible front's hypervolume,
+       exact over the boxes the front leaves (``pareto.py``). An objective that a
+       space's resource model counts (parameters, FLOPs, ...: named so by
+       ``study.set_metric_names``, or equal to the child's count in every trial) is
+       known exactly and not modelled. A candidate that breaks an exact budget ranks
        below all that meet it, and until some trial is feasible the acquisition is the
        probability of feasibility.
     7. Every few plans, the policy takes a REINFORCE step on its own imagined episodes,
@@ -73,16 +78,17 @@ class RenaSampler(BaseSampler):
     for a define-by-run objective it is made for Optuna's intersection search space in
     :meth:`sample_relative`, as GPSampler does, and parameters outside it (conditional
     ones) are decided one by one by the policy in :meth:`sample_independent`. The world
-    model serves single-objective studies; with several objectives the policy plans
-    alone. ``world_model=False`` is the policy-only RenaSampler of version 0.1.
+    model plans for up to four objectives; with more, the policy plans alone (a warning
+    says so). ``world_model=False`` is the policy-only RenaSampler of version 0.1.
 
     The modules of this package hold the parts: ``options`` (this class's arguments, checked
     once), ``study_state`` (what is known of one study), ``decisions`` (distributions as
     choices), ``policy`` (the ``nn.Module``), ``learner`` (REINFORCE, baseline, elite
     replay), ``planner`` (lockstep simulation, planning, pre-training), ``world_model``
-    (one ``gp`` per output) and ``acqf`` (the acquisition), ``encoding`` (configurations
-    as features) with ``ranges`` (numeric ranges), ``candidates`` (episodes and local
-    moves), ``history`` (the study's trials as observations) and ``reward``.
+    (one ``gp`` per output), ``acqf`` (the acquisition) with ``pareto`` (fronts),
+    ``encoding`` (configurations as features) with ``ranges`` (numeric ranges),
+    ``candidates`` (episodes and local moves), ``history`` (the study's trials as
+    observations) and ``reward``.
     ``RenaSampler`` itself only answers Optuna's sampler interface and the space's hook
     (:class:`~optuna_rena.SpaceAwareSampler`).
 
@@ -129,8 +135,9 @@ class RenaSampler(BaseSampler):
     float ranges are split into ``n_bins`` bins (in log space for log distributions), and
     a value is drawn uniformly within the chosen bin.
 
-    With several objectives, ``P`` is the mean over the objectives of the fraction of
-    finished trials that the trial equals or beats (see :mod:`optuna_rena._sampler.reward`).
+    With several objectives, ``P`` rewards the front: ``1 - depth / fronts``, the
+    trial's Pareto depth among the finished trials, sorted as NSGA-II sorts them with
+    feasible trials first (see :mod:`optuna_rena._sampler.reward`).
 
     Example:
 
@@ -171,6 +178,9 @@ class RenaSampler(BaseSampler):
         model_startup_trials: Complete trials before the world model plans.
         local_steps: Rounds of hill-climbing on the acquisition; 0 disables.
         dyna_weight: Weight of the policy's steps on imagined episodes; 0 disables.
+        policy_proposals: Plans choose among the policy's episodes; ``False`` draws them
+            uniformly instead (the policy still learns), which measures what the
+            policy adds.
     """
 
     def __init__(
@@ -196,6 +206,7 @@ class RenaSampler(BaseSampler):
         model_startup_trials: int = 8,
         local_steps: int = 2,
         dyna_weight: float = 1.0,
+        policy_proposals: bool = True,
     ) -> None:
         if batch_size is None:
             # With the world model, an update from real trials as often as an imagined one
@@ -211,7 +222,7 @@ class RenaSampler(BaseSampler):
             prefer_feasible=prefer_feasible, n_bins=n_bins, embedding_dim=embedding_dim,
             hidden_size=hidden_size, world_model=world_model,
             model_startup_trials=model_startup_trials, local_steps=local_steps,
-            dyna_weight=dyna_weight)
+            dyna_weight=dyna_weight, policy_proposals=policy_proposals)
         # Any integer type, since a seed drawn with NumPy is a NumPy integer; not a bool.
         if seed is not None and (isinstance(seed, (bool, np.bool_))
                                  or not isinstance(seed, numbers.Integral)
@@ -340,8 +351,7 @@ class RenaSampler(BaseSampler):
         self, study: Study, trial: FrozenTrial
     ) -> dict[str, BaseDistribution]:
         # A space's decisions are planned at its first decision, with the space's view.
-        if (not self._options.world_model or self._space is not None
-                or study._is_multi_objective()):
+        if not self._options.world_model or self._space is not None:
             return {}
         with self._lock:
             key = _study_key(study)

@@ -16,6 +16,7 @@ from typing import Any
 from typing import TYPE_CHECKING
 
 import numpy as np
+import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
@@ -98,7 +99,8 @@ class StudyState:
             self.relative_planner = Planner(ParamEpisodes(search_space), self.decisions,
                                             self.learner, self.rng, self.options)
         return self.relative_planner.plan_in_model(
-            self.trials, study.direction, _TrialClaims(study, trial)) or {}
+            self.trials, study.directions, _TrialClaims(study, trial),
+            _metric_names(study)) or {}
 
     def decide(self, study: Study, trial: FrozenTrial, name: str,
                distribution: BaseDistribution) -> Any:
@@ -151,11 +153,18 @@ class StudyState:
         assert planner is not None
         claims = _TrialClaims(study, trial)
         plan = None
-        if self.options.world_model and not study._is_multi_objective():
-            plan = planner.plan_in_model(self.trials, study.direction, claims)
+        if self.options.world_model:
+            plan = planner.plan_in_model(self.trials, study.directions, claims,
+                                         _metric_names(study))
         if plan is None and self.options.avoid_repeats:
             plan = planner.plan_from_policy(child_keys(self.trials), claims)
         return plan
+
+
+def _metric_names(study: Study) -> list[str] | None:
+    # Through the class: Hyperband hands samplers a bracket's study, which hides the
+    # property but holds the storage it reads.
+    return optuna.Study.metric_names.fget(study)  # type: ignore[attr-defined]
 
 
 class _TrialClaims:

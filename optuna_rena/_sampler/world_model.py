@@ -1,9 +1,10 @@
 """RENA's world model: what a configuration will score and how it will fare against each
 constraint, predicted with uncertainty from the study's finished trials.
 
-One Gaussian process (:mod:`.gp`) per output: the objective, and each constraint value
+One Gaussian process (:mod:`.gp`) per output: each objective, and each constraint value
 that trials recorded. Metrics that a space's resource model counts are never predicted:
-they are exact, and :mod:`.acqf` takes them as they are.
+they are exact, and :mod:`.acqf` takes them as they are, as constraints and as
+objectives (a study that minimises parameters against accuracy models accuracy alone).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from dataclasses import field
 import numpy as np
 
 from optuna_rena._sampler.acqf import acquisition
+from optuna_rena._sampler.acqf import pareto_acquisition
 from optuna_rena._sampler.gp import Features
 from optuna_rena._sampler.gp import GaussianProcess
 from optuna_rena._sampler.gp import predict_together
+from optuna_rena._sampler.pareto import non_dominated
+from optuna_rena._sampler.pareto import reference_point
 
 
 @dataclass
@@ -27,53 +31,107 @@ class Observations:
 
     Attributes:
         features: One row per trial that taught something.
-        objective: Per row, the objective with larger better, or NaN (failed, pruned).
+        objectives: Per row, the objectives (columns) with larger better, NaN where the
+            trial has no values (failed, pruned).
         constraints: Per predicted constraint, its value per row, NaN where not recorded.
         feasible: Per row, whether every recorded constraint was met.
     """
 
     features: Features
-    objective: np.ndarray
+    objectives: np.ndarray
     constraints: dict[str, np.ndarray] = field(default_factory=dict)
     feasible: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
+    def complete(self) -> np.ndarray:
+        """Per row, whether the trial has every objective's value."""
+        return np.isfinite(self.objectives).all(axis=1)
+
+    @property
     def best_feasible(self) -> float | None:
-        ok = self.feasible & np.isfinite(self.objective)
-        return float(self.objective[ok].max()) if ok.any() else None
+        """The best feasible value of the (single) objective."""
+        ok = self.feasible & self.complete
+        return float(self.objectives[ok, 0].max()) if ok.any() else None
+
+    def feasible_front(self) -> np.ndarray | None:
+        """The feasible trials' Pareto front (points, objectives); ``None`` while none is
+        feasible."""
+        points = self.objectives[self.feasible & self.complete]
+        return points[non_dominated(points)] if len(points) else None
 
 
 class WorldModel:
-    """One Gaussian process for the objective and one per predicted constraint."""
+    """One Gaussian process per objective that is not known exactly, and one per
+    predicted constraint.
 
-    def __init__(self) -> None:
-        self._objective = GaussianProcess()
-        self._believer = self._objective
+    Args:
+        exact_objectives: The objectives (columns) known without the model: a
+            candidate's value of each is given to :meth:`acquisition`.
+    """
+
+    def __init__(self, exact_objectives: Sequence[int] = ()) -> None:
+        self.exact_objectives = tuple(exact_objectives)
+        self._objectives: list[GaussianProcess] = []
+        self._modelled: list[int] | None = None
+        self._believers: list[GaussianProcess] = []
         self._constraints: dict[str, GaussianProcess] = {}
         self._best: float | None = None
+        self._front: np.ndarray | None = None
+        self._reference = np.zeros(0)
 
     def fit(self, observations: Observations, pending: Features | None = None) -> None:
         """Condition on the finished trials' ``observations``; ``pending`` are the
-        configurations of running trials, which the objective's prediction believes at
+        configurations of running trials, which each objective's prediction believes at
         its own mean (:meth:`.gp.GaussianProcess.believing`), so that concurrent workers
         spread out instead of crowding the same region. Constraints are predicted from
         the finished trials alone."""
         o = observations
-        ok = np.isfinite(o.objective)
-        self._objective.fit(o.features.take(np.flatnonzero(ok)), o.objective[ok])
+        modelled = [j for j in range(o.objectives.shape[1]) if j not in self.exact_objectives]
+        if modelled != self._modelled:
+            # A process extends its fit by the new rows: it must keep its column.
+            self._modelled = modelled
+            self._objectives = [GaussianProcess() for _ in modelled]
+        ok = o.complete
+        rows = np.flatnonzero(ok)
+        for gp, j in zip(self._objectives, modelled):
+            gp.fit(o.features.take(rows), o.objectives[ok, j])
         for name, values in o.constraints.items():
             rows = np.flatnonzero(np.isfinite(values))
             gp = self._constraints.setdefault(name, GaussianProcess(keep="near_zero"))
             if len(rows):
                 gp.fit(o.features.take(rows), values[rows])
         self._best = o.best_feasible
-        self._believer = self._objective if pending is None else self._objective.believing(
-            pending)
+        self._front = o.feasible_front()
+        if ok.any():
+            self._reference = reference_point(o.objectives[ok])
+        self._believers = self._objectives if pending is None else [
+            gp.believing(pending) for gp in self._objectives]
 
     def acquisition(self, x: Features,
-                    exact: Sequence[Mapping[str, float]] | None = None) -> np.ndarray:
-        """The acquisition (:func:`.acqf.acquisition`) of each row of ``x``; ``exact``
-        holds, per row, the violations known without the model."""
+                    exact: Sequence[Mapping[str, float]] | None = None,
+                    exact_objectives: np.ndarray | None = None) -> np.ndarray:
+        """The acquisition (:mod:`.acqf`) of each row of ``x``: log EI with one
+        objective, log EHVI with several. ``exact`` holds, per row, the violations known
+        without the model; ``exact_objectives`` (rows, objectives), the values of the
+        objectives known without it (other columns are ignored)."""
         fitted = [gp for gp in self._constraints.values() if gp.n]
-        objective, *constraints = predict_together([self._believer, *fitted], x)
-        return acquisition(objective, constraints, self._best, exact)
+        predicted, constraints = self._predict(x, fitted)
+        if len(predicted) == 1 and not self.exact_objectives:
+            return acquisition(predicted[0], constraints, self._best, exact)
+        assert exact_objectives is not None or not self.exact_objectives
+        objectives = []
+        for j in range(len(predicted) + len(self.exact_objectives)):
+            if j in self.exact_objectives:
+                values = exact_objectives[:, j]  # type: ignore[index]
+                objectives.append((values, np.zeros_like(values)))
+            else:
+                objectives.append(predicted.pop(0))
+        return pareto_acquisition(objectives, constraints, self._front, self._reference,
+                                  exact)
+
+    def _predict(self, x: Features, constraints: list[GaussianProcess]
+                 ) -> tuple[list[tuple[np.ndarray, np.ndarray]],
+                            list[tuple[np.ndarray, np.ndarray]]]:
+        together = predict_together([*self._believers, *constraints], x)
+        k = len(self._believers)
+        return together[:k], together[k:]

@@ -294,9 +294,12 @@ class ArchitectureSpace:
         """Whether some constraint bounds a metric that is known before any training."""
         return bool(self.analytic_constraints)
 
-    def analytic_violations(self, child: NetworkSpec) -> dict[str, float]:
-        """The violations of the constraints on analytic metrics (counted, not measured)."""
-        return violations_of(self.analytic_constraints, self.resource_model.count(child).as_dict())
+    def analytic_violations(self, child: NetworkSpec,
+                            resources: NetworkResources | None = None) -> dict[str, float]:
+        """The violations of the constraints on analytic metrics (counted, not measured);
+        ``resources``, the child's when already counted."""
+        counted = resources or self.resource_model.count(child)
+        return violations_of(self.analytic_constraints, counted.as_dict())
 
     def extreme(self, metric: str, smallest: bool = True, rounds: int = 50) -> float:
         """The smallest (or largest) value of an analytic metric that a child reaches, by
