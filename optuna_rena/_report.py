@@ -1,5 +1,6 @@
 """Human-readable renderings: a network's Markdown table of layers and resources, a
-trial's note and log line, a study's note, the best feasible report, the running
+trial's note and log line, a study's note, the best feasible report (and, for a
+multi-objective study, its front and the best network within each budget), the running
 trials."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import optuna
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
@@ -18,6 +20,12 @@ from optuna_rena._budget import best_feasible_trial
 from optuna_rena._constraints import Constraint
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import trial_violations
+from optuna_rena._front import best_within_budgets
+from optuna_rena._front import Budget
+from optuna_rena._front import BudgetPick
+from optuna_rena._front import feasible_trials
+from optuna_rena._front import objective_names
+from optuna_rena._metrics import METRICS
 from optuna_rena._metrics import VIOLATED_ATTR
 from optuna_rena._metrics import trial_child
 from optuna_rena._resources import NetworkResources
@@ -160,9 +168,24 @@ def study_note(metric_name: str, maximize: bool, constraints: Sequence[Constrain
     return "\n".join(lines)
 
 
-def best_feasible_report(study: optuna.Study, constraints: Sequence[Constraint]) -> str:
+def best_feasible_report(study: optuna.Study, constraints: Sequence[Constraint],
+                         budgets: Mapping[str, Sequence[float]] | None = None) -> str:
     """The best feasible trial: its layers, its resources against each constraint and its
-    score; or why there is none."""
+    score; or why there is none. Of a multi-objective study, its feasible front and the
+    best network within each budget (:func:`front_report`).
+
+    Args:
+        study: A study of any sampler.
+        constraints: The budget, which the trial shown meets.
+        budgets: Of a multi-objective study, budgets by the objective's name
+            (``{"latency_ms": [2, 4, 8]}``); by default the 25, 50 and 75 % quantiles of the
+            front on each budget axis.
+
+    Raises:
+        ValueError: ``budgets`` of a single-objective study, or on no budget axis of it.
+    """
+    if study._is_multi_objective() or budgets is not None:
+        return front_report(study, constraints, budgets)
     best = best_feasible_trial(study, constraints)
     if best is None:
         return (f"\nno feasible architecture among {len(study.trials)} trials; loosen the "
@@ -175,6 +198,118 @@ def best_feasible_report(study: optuna.Study, constraints: Sequence[Constraint])
     metrics = {k: v for k, v in best.user_attrs.items() if isinstance(v, (int, float))}
     lines += ["", "constraints:", *(constraint_lines(constraints, metrics) or ["- none"])]
     return "\n".join(lines)
+
+
+def front_report(study: optuna.Study, constraints: Sequence[Constraint],
+                 budgets: Mapping[str, Sequence[float]] | None = None) -> str:
+    """A multi-objective study's feasible Pareto front in one line, then the best network
+    within each budget (:mod:`optuna_rena._front`: the first objective is the quality,
+    the others are budget axes), as a Markdown table, and each such network's layers and
+    resources; or why there is none.
+
+    Args:
+        study: A multi-objective study.
+        constraints: The study's budget of constraints, which every trial shown meets.
+        budgets: Budgets by the objective's name (``{"latency_ms": [2, 4, 8]}``); by default
+            the 25, 50 and 75 % quantiles of the front on each budget axis.
+
+    Raises:
+        ValueError: The study has one objective, or ``budgets`` names no budget axis of it
+            (:func:`~optuna_rena._front.budgets_of`).
+    """
+    names = objective_names(study)
+    front, picks = best_within_budgets(study, budgets, constraints)
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not front:
+        return (f"\nno feasible architecture among {len(study.trials)} trials "
+                f"({len(complete)} complete); loosen the constraints or run more trials.")
+    feasible = feasible_trials(study, constraints)
+    ways = [f"{n} ({'maximised' if d == StudyDirection.MAXIMIZE else 'minimised'})"
+            for n, d in zip(names, study.directions)]
+    lines = [f"\nPareto front: {len(front)} of {len(feasible)} feasible trials "
+             f"({len(complete)} complete); {ways[0]} against {', '.join(ways[1:])}",
+             "", f"best {names[0]} within each budget ("
+             f"{'as given' if budgets is not None else _QUANTILES_TEXT}):", "",
+             markdown_table(*budget_table(study, picks))]
+    for trial, within in _picked_trials(picks):
+        lines += ["", f"trial {trial.number}, best within {', '.join(within)}:"]
+        spec = trial_child(trial)
+        if spec is not None:
+            lines += ["", layer_table(spec, ResourceModel().count(spec))]
+        if constraints:
+            metrics = {k: v for k, v in trial.user_attrs.items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)}
+            lines += ["", "constraints:", *constraint_lines(constraints, metrics)]
+    return "\n".join(lines)
+
+
+_QUANTILES_TEXT = "the 25, 50 and 75 % quantiles of the front on each budget axis"
+
+
+def budget_text(budget: Budget) -> str:
+    """``latency_ms <= 4``, ``params <= 6.2k``: a count in three digits when they hold it
+    whole, else the number as it is."""
+    short = format_count(budget.limit)
+    limit = short if short[-1] in "kMG" and float(short[:-1]) * _SCALES[short[-1]] == (
+        budget.limit) else f"{budget.limit:g}"
+    return f"{budget.name} {'<=' if budget.upper else '>='} {limit}"
+
+
+_SCALES = {"k": 1e3, "M": 1e6, "G": 1e9}
+
+
+def budget_table(study: optuna.Study, picks: Sequence[BudgetPick]
+                 ) -> tuple[list[str], list[list[str]]]:
+    """The best network within each budget as a table's header and rows: the budget, the
+    trial, every objective's value, and the resources that the trials recorded (those
+    that are not objectives)."""
+    names = objective_names(study)
+    trials = [p.trial for p in picks if p.trial is not None]
+    resources = [m.name for m in METRICS if m.name not in names and any(
+        _number(t.user_attrs.get(m.name)) for t in trials)]
+    header = ["budget", "trial", *names, *resources]
+    rows = []
+    for pick in picks:
+        trial = pick.trial
+        if trial is None:
+            rows.append([budget_text(pick.budget), "none within",
+                         *[""] * (len(header) - 2)])
+            continue
+        used = [trial.user_attrs.get(r) for r in resources]
+        rows.append([budget_text(pick.budget), str(trial.number),
+                     *[f"{v:.4g}" for v in trial.values],
+                     *[format_count(u) if _number(u) else "" for u in used]])
+    return header, rows
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table of ``header`` and ``rows``."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def layer_lines(spec: NetworkSpec) -> list[str]:
+    """A line per layer: its type and hyperparameters (``conv2d filters=16, kernel=3``)."""
+    lines = []
+    for layer in spec.layers:
+        hp = ", ".join(f"{k}={_fmt_value(v)}" for k, v in layer.hyperparameters().items())
+        lines.append(f"{layer.type} {hp}".rstrip())
+    return lines
+
+
+def _picked_trials(picks: Sequence[BudgetPick]) -> list[tuple[FrozenTrial, list[str]]]:
+    """Each trial picked, once, with the budgets it is the best within."""
+    out: dict[int, tuple[FrozenTrial, list[str]]] = {}
+    for pick in picks:
+        if pick.trial is not None:
+            out.setdefault(pick.trial.number, (pick.trial, []))[1].append(
+                budget_text(pick.budget))
+    return list(out.values())
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # Running trials named in one line; more are counted.
