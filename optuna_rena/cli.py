@@ -31,7 +31,9 @@ from optuna_rena import zoo
 from optuna_rena._benchmark import run_benchmark
 from optuna_rena._benchmark.results import hide_password
 from optuna_rena._constraints import Constraint
+from optuna_rena._budget import study_budget
 from optuna_rena._dashboard import dashboard_storage
+from optuna_rena._front import check_budgets
 from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._metrics import mark_interrupted
@@ -191,6 +193,7 @@ class _Search(_Command):
                                  "file); they teach RenaSampler nothing. A live worker's trial "
                                  "is RUNNING too: only when no other process runs the study")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        _add_budget_option(parser)
         _add_constraint_flags(parser)
 
     def take_action(self, args: argparse.Namespace) -> int:
@@ -221,6 +224,9 @@ class _Search(_Command):
         if task.space is not None:
             task.space.check_study(study)  # before a trial is made that Optuna would fail
         task.record(study)  # refuses a study of another task, budget or space
+        budgets = _budgets_from(args)
+        if budgets is not None:
+            check_budgets(study, budgets)  # a wrong name is said before any trial
         # Every trial running now was started by another process: this run has none yet.
         _check_running_trials(study, study_name, args.storage, heartbeat is not None,
                               fail=args.fail_running_trials)
@@ -234,7 +240,7 @@ class _Search(_Command):
         # Imported here: plotly takes a while to import, and only a search draws.
         from optuna_rena.visualization import DashboardFigures
 
-        figures = DashboardFigures(every=10, constraints=task.constraints)
+        figures = DashboardFigures(every=10, constraints=task.constraints, budgets=budgets)
         failures = _Failures(task.objective, task.metric_name, task.constraints,
                              limit=min(_FAILURES_IN_A_ROW, args.trials))
         callbacks = [_log_trial(task.metric_name, task.constraints), failures, figures]
@@ -265,7 +271,8 @@ class _Search(_Command):
                   "row, failing them; the search stopped. Fix the objective, and the same "
                   "command continues the study.", file=sys.stderr)
             return 1
-        print(best_feasible_report(study, task.constraints))
+        # Of several objectives: the front, and the best network within each budget.
+        print(best_feasible_report(study, task.constraints, budgets))
         print(f"\nwatch it: optuna-dashboard {_dashboard_argument(args.storage)}")
         return 0
 
@@ -545,7 +552,10 @@ class _Report(_Command):
     description = ("Write the resource figures of a study of any sampler (the objective "
                    "against each constrained metric with the budget, the Pareto front "
                    "against each resource, the best feasible so far) as report.html, "
-                   "which embeds plotly.js and opens with no network, and as PNGs.")
+                   "which embeds plotly.js and opens with no network, and as PNGs. Of a "
+                   "multi-objective study (the first objective is the quality, the others "
+                   "budget axes): the feasible front against each budget axis and the best "
+                   "network within each budget, also printed with its layers.")
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         _add_storage_option(parser, _SEARCH_STORAGE)
@@ -553,6 +563,7 @@ class _Report(_Command):
                             help="the study (default: the storage's only study)")
         parser.add_argument("--out", default="optuna-rena-report",
                             help="output folder (default: optuna-rena-report)")
+        _add_budget_option(parser)
 
     def take_action(self, args: argparse.Namespace) -> int:
         missing = [m for m in ("plotly", "matplotlib") if importlib.util.find_spec(m) is None]
@@ -571,8 +582,13 @@ class _Report(_Command):
             raise ValueError(f"no study {name!r} in {args.storage}; it holds "
                              f"{', '.join(names) or 'none'}.")
         study = optuna.load_study(study_name=name, storage=storage)
-        paths = write_report(study, args.out)
+        budgets = _budgets_from(args)
+        if budgets is not None:
+            check_budgets(study, budgets)
+        paths = write_report(study, args.out, budgets=budgets)
         print(f"{name}: wrote " + ", ".join(str(p) for p in paths))
+        if study._is_multi_objective():
+            print(best_feasible_report(study, study_budget(study), budgets))
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if running:
             # A killed run's trial stays RUNNING where no heartbeats are kept (a journal).
@@ -598,6 +614,45 @@ _COMMANDS: dict[str, type[_Command]] = {
 def _add_storage_option(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--storage", default=default,
                         help=f"{_STORAGE_HELP} (default: {default})")
+
+
+def _add_budget_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--budget", dest="budgets", type=_budget_list, action="append", default=None,
+        metavar="OBJECTIVE=B1,B2,...",
+        help="of a multi-objective study, whose first objective is the quality and the "
+             "others budget axes: the budgets on one axis, by the objective's name or "
+             "index (latency_ms=2,4,8); the best network within each is reported. Repeat "
+             "for other axes (default: the 25, 50 and 75 %% quantiles of the front on "
+             "each axis)")
+
+
+def _budget_list(text: str) -> tuple[str, tuple[float, ...]]:
+    name, sep, values = text.rpartition("=")
+    limits = []
+    for value in values.split(","):
+        try:
+            limits.append(float(value))
+        except ValueError:
+            limits.append(math.nan)
+    if not sep or not name or not all(math.isfinite(v) for v in limits):
+        raise argparse.ArgumentTypeError(
+            f"expected OBJECTIVE=B1,B2,... (latency_ms=2,4,8), got {text!r}")
+    return name, tuple(limits)
+
+
+def _budgets_from(args: argparse.Namespace) -> dict[str, tuple[float, ...]] | None:
+    """The --budget flags by objective, or ``None`` when none was given (the front's
+    quantiles)."""
+    if args.budgets is None:
+        return None
+    out: dict[str, tuple[float, ...]] = {}
+    for name, limits in args.budgets:
+        if name in out:
+            raise ValueError(f"--budget {name} is given twice; give its budgets once, as "
+                             f"one list: --budget {name}=B1,B2,...")
+        out[name] = limits
+    return out
 
 
 def _read_storage(url: str) -> tuple[Any, list[str]]:

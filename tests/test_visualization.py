@@ -15,6 +15,7 @@ from optuna.trial import FrozenTrial
 import pytest
 
 from optuna_rena import Constraint
+from optuna_rena import RenaSampler
 from optuna_rena import set_constraint
 from optuna_rena import trial_violations
 from optuna_rena._budget import study_budget
@@ -311,3 +312,42 @@ def test_the_closing_report_of_several_objectives_names_the_front_and_the_budget
     assert best_feasible_report(none, (Constraint("flops", max=1),)) == (
         "\nno feasible architecture among 3 trials (3 complete); loosen the constraints or "
         "run more trials.")
+
+
+@pytest.mark.parametrize("sampler", ["random", "rena"])
+def test_report_of_several_objectives(sampler: str, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'front.db'}"
+    study = front_study(optuna.samplers.RandomSampler(seed=0) if sampler == "random"
+                        else RenaSampler(seed=0), 16, storage=storage, study_name="front")
+    out = tmp_path / "report"
+    assert main(["report", "--storage", storage, "--out", str(out),
+                 "--budget", "params=5000,20000"]) == 0
+    printed = capsys.readouterr().out
+    assert {p.name for p in out.iterdir()} == {
+        "report.html", "objective-vs-flops.png", "pareto-front.png", "best-within-budgets.png"}
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    front, picks = best_within_budgets(study, {"params": [5000, 20_000]})
+    assert (f"Pareto front: {len(front)} of {len(_feasible(study))} feasible trials (16 "
+            "complete); accuracy (maximised) against params (minimised)") in printed
+    for pick in picks:
+        number = pick.trial.number if pick.trial is not None else "none within"
+        assert f"| {'params <= 5k' if pick.budget.limit == 5000 else 'params <= 20k'} | " \
+               f"{number} |" in printed
+    assert printed.count("| # | layer |") == len({p.trial.number for p in picks if p.trial})
+    page = (out / "report.html").read_text()
+    assert f"<li>Pareto front: {len(front)} feasible trials, accuracy (the quality) against " \
+           "params</li>" in page
+    assert page.count('class="plotly-graph-div"') == 3
+    # A budget on an objective that the study does not have: one line, nothing written.
+    assert main(["report", "--storage", storage, "--out", str(tmp_path / "no"),
+                 "--budget", "latency_ms=2"]) == 2
+    assert capsys.readouterr().err == (
+        "optuna-rena report: error: the study 'front' has no objective 'latency_ms'; a "
+        "budget bounds one of its budget axes: params (objective 1).\n")
+    assert not (tmp_path / "no").exists()
+    with pytest.raises(SystemExit):
+        main(["report", "--storage", storage, "--budget", "params=1,x"])
+    assert "expected OBJECTIVE=B1,B2,... (latency_ms=2,4,8), got 'params=1,x'" in (
+        capsys.readouterr().err)
