@@ -5,6 +5,7 @@ ports, console scripts, and skipping honestly."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Sequence
 import os
 from pathlib import Path
 import socket
@@ -92,12 +93,22 @@ DIGITS_FLOPS = Constraint("flops", max=250_000)
 """A budget that about half of the digits CNN's children meet."""
 
 
+DIGITS_HEAVY = {"L0.remove": False, "L0.filters": 0.5, "L0.kernel": 2.0, "L1.remove": False,
+                "L1.filters": 2.0, "L1.kernel": 1.5, "L2.remove": False, "L2.filters": 2.0,
+                "L2.kernel": 2.0, "I0.position": 0, "I0.type.map": "conv2d",
+                "I0.conv2d.filters": 0.5, "I0.conv2d.kernel": 3}
+"""A child of the digits CNN's space far over :data:`DIGITS_FLOPS` (416 k parameters):
+RenaSampler, which tries feasible children first, might draw none such."""
+
+
 def front_study(sampler: optuna.samplers.BaseSampler, n_trials: int = 24, *,
                 objectives: tuple[str, ...] = ("params",), storage: str | None = None,
-                study_name: str | None = None, names: bool = True) -> optuna.Study:
+                study_name: str | None = None, names: bool = True,
+                enqueued: Sequence[dict[str, Any]] = ()) -> optuna.Study:
     """A multi-objective study of real children of the digits CNN's space under
     :data:`DIGITS_FLOPS`, without training: a score that grows with the child's
-    parameters (the quality, maximised) against the child's ``objectives`` (minimised)."""
+    parameters (the quality, maximised) against the child's ``objectives`` (minimised);
+    the ``enqueued`` trials first."""
     space = ArchitectureSpace(zoo.digits_cnn(), [DIGITS_FLOPS], max_inserts=1, notes=False)
 
     def objective(trial: optuna.Trial) -> tuple[float, ...]:
@@ -112,6 +123,8 @@ def front_study(sampler: optuna.samplers.BaseSampler, n_trials: int = 24, *,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(["accuracy", *objectives])
+    for params in enqueued:
+        study.enqueue_trial(params)
     study.optimize(objective, n_trials=n_trials)
     return study
 

@@ -28,13 +28,17 @@ from optuna_rena import zoo
 from optuna_rena._benchmark.runner import run_one
 from optuna_rena._constraints import is_feasible
 from optuna_rena._dashboard import dashboard_storage
+from optuna_rena._front import best_within_budgets
+from optuna_rena._front import feasible_front
 from optuna_rena._offline_report import write_report
 from optuna_rena._space import run_decisions
 from optuna_rena._tasks import make_task
 from optuna_rena.visualization import save_to_dashboard
 
 from helpers import console_script
+from helpers import DIGITS_HEAVY
 from helpers import free_port
+from helpers import front_study
 from helpers import macro_space
 from helpers import REPO
 from helpers import synthetic_accuracy
@@ -112,6 +116,79 @@ def test_dashboard_shows_feasibility_and_resources(dashboard: tuple[str, int]) -
                 assert key in attrs
             assert attrs["params"] == str(trial.user_attrs["params"])
         assert kinds == {True, False}  # both feasible and infeasible trials are shown
+
+
+def _api_front(detail: dict[str, Any]) -> set[int]:
+    """The trials that optuna-dashboard's Pareto-front view draws as its front: the
+    complete ones whose ``constraints`` are all <= 0 and that no other such trial
+    dominates (what its page computes from the study's API, as its bundle does)."""
+    signs = [1 if d == "maximize" else -1 for d in detail["directions"]]
+    feasible = [t for t in detail["trials"] if t["state"] == "Complete"
+                and all(v <= 0 for v in t["constraints"])]
+
+    def dominates(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return a["values"] != b["values"] and all(
+            s * x >= s * y for s, x, y in zip(signs, a["values"], b["values"]))
+
+    return {t["number"] for t in feasible if not any(dominates(o, t) for o in feasible)}
+
+
+@pytest.mark.slow
+def test_the_dashboards_pareto_front_of_several_objectives_for_every_sampler(
+        dashboard: tuple[str, int]) -> None:
+    """optuna-dashboard 0.21, for real, on two-objective studies (accuracy against params,
+    under a FLOPs budget) of RenaSampler and NSGA-II: the study page loads, its API serves
+    the trials with their constraints, whose feasible front is ours, the Pareto-front plot
+    draws it, and the resource figures are on the page."""
+    storage, port = dashboard
+    # A heavy child first: RenaSampler, which tries feasible children first, may draw none.
+    studies = [front_study(sampler, 12, storage=storage, study_name=name,
+                           enqueued=[DIGITS_HEAVY]) for name, sampler in
+               (("rena", RenaSampler(seed=0)), ("nsga2", optuna.samplers.NSGAIISampler(seed=0)))]
+    ids = {s["study_name"]: s["study_id"] for s in _get(port, "/api/studies")["study_summaries"]}
+    for study in studies:
+        assert save_to_dashboard(study)
+        study_id = ids[study.study_name]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/dashboard/studies/{study_id}",
+                                    timeout=10) as page:
+            assert page.status == 200 and b"<title>Optuna Dashboard</title>" in page.read()
+        detail = _get(port, f"/api/studies/{study_id}")
+        assert detail["directions"] == ["maximize", "minimize"]
+        assert detail["objective_names"] == ["accuracy", "params"]
+        shown = {t["number"]: t for t in detail["trials"]}
+        assert len(shown) == len(study.trials)
+        kinds = set()
+        for trial in study.trials:
+            api = shown[trial.number]
+            assert api["values"] == pytest.approx(trial.values)
+            # The constraints list that the dashboard reads, whatever the sampler.
+            assert api["constraints"] == pytest.approx(list(trial_violations(trial).values()))
+            kinds.add(is_feasible(trial_violations(trial)))
+        assert kinds == {True, False}
+        front = {t.number for t in feasible_front(study)}
+        assert _api_front(detail) == front
+        # Its "Best Trials" list is the front of every complete trial: it reads no
+        # constraint, so the front's best scores, over the budget, are in it.
+        best = {t["number"] for t in detail["best_trials"]}
+        assert front < best  # the heavy child, infeasible, scores best
+        assert all(not is_feasible(trial_violations(study.trials[n])) for n in best - front)
+        # The Pareto-front plot drawn by the server (Optuna's plot_pareto_front) holds the
+        # same front, and the infeasible trials apart.
+        plot = _get(port, f"/api/studies/{study_id}/plot/pareto_front")
+        drawn = {t["hovertemplate"].split("<extra>")[1].split("</extra>")[0]: t
+                 for t in plot["data"]}
+        assert sorted(drawn["Best Trial"]["x"]) == sorted(
+            study.trials[n].values[0] for n in front)
+        assert len(drawn["Infeasible Trial"]["x"]) == sum(
+            not is_feasible(trial_violations(t)) for t in study.trials)
+        # Our figures, on the study's page: the front against params with the budgets,
+        # and the best network within each.
+        figures = {g["id"]: json.loads(g["graph_object"])
+                   for g in detail["plotly_graph_objects"]}
+        assert set(figures) == {"objective-vs-flops", "pareto-front", "best-within-budgets"}
+        _, picks = best_within_budgets(study)
+        table = figures["best-within-budgets"]["data"][0]
+        assert table["cells"]["values"][1] == [str(p.trial.number) for p in picks if p.trial]
 
 
 def _gp_constraint_models(write: Callable[[optuna.Trial], None]) -> tuple[int, optuna.Study]:
