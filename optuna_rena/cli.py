@@ -33,6 +33,7 @@ from optuna_rena._benchmark.results import hide_password
 from optuna_rena._constraints import Constraint
 from optuna_rena._budget import study_budget
 from optuna_rena._dashboard import dashboard_storage
+from optuna_rena._dashboard import feasible_best_trials
 from optuna_rena._front import check_budgets
 from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import INTERRUPTED_ATTR
@@ -527,7 +528,9 @@ class _Dashboard(_Command):
                    "STORAGE` does, except that each study's Best Trial card shows the best "
                    "trial that meets its constraints, as Optuna's study.best_trial is, or, "
                    "when no trial is feasible, the storage's best trial, drawn infeasible "
-                   "(the plain optuna-dashboard's card ignores constraints).")
+                   "(the plain optuna-dashboard's card ignores constraints); of a "
+                   "multi-objective study, the Best Trials card lists the feasible Pareto "
+                   "front, as study.best_trials does.")
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("storage", help=_STORAGE_HELP)
@@ -542,8 +545,9 @@ class _Dashboard(_Command):
                              "'optuna-rena[dashboard]'.") from None
         storage, _ = _read_storage(args.storage)
         print(f"optuna-dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
-        optuna_dashboard.run_server(dashboard_storage(storage), host=args.host,
-                                    port=args.port)
+        with feasible_best_trials():  # a multi-objective study's Best Trials: its feasible front
+            optuna_dashboard.run_server(dashboard_storage(storage), host=args.host,
+                                        port=args.port)
         return 0
 
 

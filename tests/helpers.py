@@ -102,7 +102,8 @@ RenaSampler, which tries feasible children first, might draw none such."""
 
 
 def front_study(sampler: optuna.samplers.BaseSampler, n_trials: int = 24, *,
-                objectives: tuple[str, ...] = ("params",), storage: str | None = None,
+                objectives: tuple[str, ...] = ("params",),
+                storage: str | optuna.storages.BaseStorage | None = None,
                 study_name: str | None = None, names: bool = True,
                 enqueued: Sequence[dict[str, Any]] = ()) -> optuna.Study:
     """A multi-objective study of real children of the digits CNN's space under

@@ -13,6 +13,7 @@ import subprocess
 import time
 from typing import Any
 import urllib.request
+import wsgiref.util
 
 import optuna
 import pytest
@@ -28,6 +29,7 @@ from optuna_rena import zoo
 from optuna_rena._benchmark.runner import run_one
 from optuna_rena._constraints import is_feasible
 from optuna_rena._dashboard import dashboard_storage
+from optuna_rena._dashboard import feasible_best_trials
 from optuna_rena._front import best_within_budgets
 from optuna_rena._front import feasible_front
 from optuna_rena._offline_report import write_report
@@ -189,6 +191,42 @@ def test_the_dashboards_pareto_front_of_several_objectives_for_every_sampler(
         _, picks = best_within_budgets(study)
         table = figures["best-within-budgets"]["data"][0]
         assert table["cells"]["values"][1] == [str(p.trial.number) for p in picks if p.trial]
+
+
+def _wsgi_get(app: Callable[..., Any], path: str) -> dict[str, Any]:
+    """GET ``path`` of a WSGI app, in this process."""
+    environ: dict[str, Any] = {"PATH_INFO": path, "REQUEST_METHOD": "GET", "QUERY_STRING": ""}
+    wsgiref.util.setup_testing_defaults(environ)
+    statuses = []
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(
+        status)))
+    assert statuses == ["200 OK"], (statuses, environ["wsgi.errors"].getvalue()[-2000:])
+    return json.loads(body)
+
+
+def test_optuna_rena_dashboard_lists_the_feasible_front_as_best_trials() -> None:
+    """What ``optuna-rena dashboard`` serves for a multi-objective study's Best Trials
+    card: the feasible front, as ``study.best_trials`` is, where the plain dashboard lists
+    the front of every trial; and the plain dashboard's function is put back after."""
+    import optuna_dashboard
+
+    study = front_study(optuna.samplers.RandomSampler(seed=0), 12, enqueued=[DIGITS_HEAVY])
+    app = optuna_dashboard.wsgi(dashboard_storage(study._storage))
+    path = f"/api/studies/{study._study_id}"
+    plain = {t["number"] for t in _wsgi_get(app, path)["best_trials"]}
+    with feasible_best_trials():
+        ours = {t["number"] for t in _wsgi_get(app, path)["best_trials"]}
+    feasible = {t.number for t in feasible_front(study)}
+    assert ours == feasible == {t.number for t in study.best_trials}
+    assert 0 in plain - ours  # the heavy child: the best score, over the budget
+    assert {t["number"] for t in _wsgi_get(app, path)["best_trials"]} == plain
+    # No trial feasible: the card still lists a front (of every trial), drawn infeasible.
+    none = front_study(optuna.samplers.RandomSampler(seed=0), 3, storage=study._storage,
+                       enqueued=[DIGITS_HEAVY] * 3)
+    with feasible_best_trials():
+        listed = _wsgi_get(app, f"/api/studies/{none._study_id}")["best_trials"]
+    assert [t["number"] for t in listed] == [0, 1, 2] and all(
+        t["constraints"][0] > 0 for t in listed)
 
 
 def _gp_constraint_models(write: Callable[[optuna.Trial], None]) -> tuple[int, optuna.Study]:
@@ -361,6 +399,8 @@ def test_optuna_rena_dashboard_shows_the_best_feasible_trial(tmp_path: Path,
     plain = optuna.create_study(storage=storage, study_name="plain", direction="maximize",
                                 sampler=optuna.samplers.RandomSampler(seed=0))
     plain.optimize(raw, n_trials=12)
+    front = front_study(optuna.samplers.RandomSampler(seed=0), 8, storage=storage,
+                        study_name="front", enqueued=[DIGITS_HEAVY])
     port = free_port()
     server = subprocess.Popen([console_script("optuna-rena"), "dashboard", storage,
                                "--port", str(port)],
@@ -378,6 +418,7 @@ def test_optuna_rena_dashboard_shows_the_best_feasible_trial(tmp_path: Path,
         ids = {s["study_name"]: s["study_id"] for s in summaries}
         detail = _get(port, f"/api/studies/{ids['bench-tpe']}")
         plain_detail = _get(port, f"/api/studies/{ids['plain']}")
+        front_detail = _get(port, f"/api/studies/{ids['front']}")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -390,6 +431,11 @@ def test_optuna_rena_dashboard_shows_the_best_feasible_trial(tmp_path: Path,
     assert shown == {t.number: [pytest.approx(t.params["x"] - 0.5)] for t in plain.trials}
     assert plain_detail["best_trials"][0]["number"] == plain.best_trial.number
     assert all("constraints" not in t.system_attrs for t in plain.trials)
+    # Of several objectives, the Best Trials card lists the feasible front, without the
+    # heavy child (trial 0), which scores best and breaks the budget.
+    assert {t["number"] for t in front_detail["best_trials"]} == {
+        t.number for t in front.best_trials} == {t.number for t in feasible_front(front)}
+    assert 0 not in {t.number for t in feasible_front(front)}
 
 
 def _chromium() -> str:
