@@ -229,6 +229,29 @@ def test_optuna_rena_dashboard_lists_the_feasible_front_as_best_trials() -> None
         t["constraints"][0] > 0 for t in listed)
 
 
+def test_mirrored_constraints_of_several_objectives_reach_the_dashboard() -> None:
+    """An objective of two values that sets its constraint with Optuna's own
+    ``trial.set_constraint`` and mirrors it: the plain dashboard reads it, so its Pareto
+    view draws the feasible front, which is ours and Optuna's."""
+    import optuna_dashboard
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        trial.set_constraint("x_max", x - 0.6)
+        mirror_constraints_for_dashboard(trial)
+        return x, x * x
+
+    study = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=12)
+    detail = _wsgi_get(optuna_dashboard.wsgi(study._storage), f"/api/studies/{study._study_id}")
+    assert [t["constraints"] for t in detail["trials"]] == [
+        [pytest.approx(t.params["x"] - 0.6)] for t in study.trials]
+    front = {t.number for t in feasible_front(study)}
+    assert _api_front(detail) == front == {t.number for t in study.best_trials}
+    assert all(study.trials[n].params["x"] <= 0.6 for n in front)
+
+
 def _gp_constraint_models(write: Callable[[optuna.Trial], None]) -> tuple[int, optuna.Study]:
     """How many constraint models GPSampler fits when ``write`` records each trial's
     constraints of NAS-Bench-Macro's tight budget."""
