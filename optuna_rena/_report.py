@@ -277,9 +277,17 @@ def budget_table(study: optuna.Study, picks: Sequence[BudgetPick]
             continue
         used = [trial.user_attrs.get(r) for r in resources]
         rows.append([budget_text(pick.budget), str(trial.number),
-                     *[f"{v:.4g}" for v in trial.values],
+                     *[value_text(v) for v in trial.values],
                      *[format_count(u) if _number(u) else "" for u in used]])
     return header, rows
+
+
+def value_text(value: float) -> str:
+    """An objective's value: a whole number whole (``16096``, a count of parameters),
+    another in four digits (``0.6489``), or three and a unit above ten thousand."""
+    if float(value).is_integer() and abs(value) < 1e12:
+        return str(int(value))
+    return format_count(value) if abs(value) >= 1e4 else f"{value:.4g}"
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -73,6 +73,7 @@ from optuna_rena._report import budget_table
 from optuna_rena._report import budget_text
 from optuna_rena._report import format_count
 from optuna_rena._report import layer_lines
+from optuna_rena._report import value_text
 
 
 try:
@@ -159,8 +160,10 @@ def _points(study: optuna.Study) -> list[_Point]:
 
 
 def _hover(trial: FrozenTrial, objectives: Sequence[str], violations: dict[str, float]) -> str:
-    lines = [f"trial {trial.number}"]
-    lines += [f"{name} {value:.4g}" for name, value in zip(objectives, trial.values)]
+    lines = [f"trial {trial.number}", f"{objectives[0]} {trial.values[0]:.4g}"]
+    # The budget axes: params as a count, latency in four digits.
+    lines += [f"{name} {value_text(value)}"
+              for name, value in zip(objectives[1:], trial.values[1:])]
     # A resource that is an objective is shown once, as the objective.
     lines += [f"{k} {format_count(v)}" for k, v in trial.user_attrs.items()
               if k in _MEANING and isinstance(v, (int, float)) and k not in objectives[1:]]

@@ -302,7 +302,9 @@ def test_the_closing_report_of_several_objectives_names_the_front_and_the_budget
     assert lines[7] == "| objective 1 <= 1 | none within |" + "  |" * (
         lines[5].count("|") - 3)
     best = picks[1].trial
-    assert lines[8].startswith(f"| objective 1 <= 5k | {best.number} | {best.values[0]:.4g} |")
+    # A count of parameters whole (not 4.814e+03).
+    assert lines[8].startswith(f"| objective 1 <= 5k | {best.number} | {best.values[0]:.4g} | "
+                               f"{int(best.values[1])} | ")
     assert f"trial {best.number}, best within objective 1 <= 5k:" in lines
     assert "| # | layer | hyperparameters | output | params | FLOPs | bytes | FLOPs/byte |" in (
         lines)
