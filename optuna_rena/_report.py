@@ -114,9 +114,20 @@ def trial_note(spec: NetworkSpec, resources: NetworkResources,
                       *(constraint_lines(constraints, metrics) or ["- none"])])
 
 
-def trial_line(trial: FrozenTrial, metric_name: str, constraints: Sequence[Constraint]) -> str:
+def trial_line(trial: FrozenTrial, metric_name: str | Sequence[str],
+               constraints: Sequence[Constraint]) -> str:
     """One line for a finished trial in a search's log: feasible or not, the objective, the
-    resources that the budget bounds (and ``params``), and the bounds it breaks."""
+    resources that the budget bounds (and ``params``), and the bounds it breaks.
+
+    Args:
+        trial: A finished trial.
+        metric_name: The objective's name; of a multi-objective study, the objectives'
+            names (one name names the first, and the others are ``objective 1``, ...).
+        constraints: The budget, whose metrics are shown.
+    """
+    names = [metric_name] if isinstance(metric_name, str) else list(metric_name)
+    if trial.values is not None and len(trial.values) > 1:
+        return _objectives_line(trial, names, constraints)
     violations = trial_violations(trial)
     if trial.state == TrialState.PRUNED:
         verdict = "pruned"
@@ -127,15 +138,36 @@ def trial_line(trial: FrozenTrial, metric_name: str, constraints: Sequence[Const
     else:
         verdict = "feasible" if is_feasible(violations) else "infeasible"
     parts = [f"trial {trial.number}: {verdict}"]
-    if trial.value is not None:
-        parts.append(f"{metric_name} {trial.value:.4g}")
+    if trial.values is not None:
+        parts.append(f"{names[0]} {trial.values[0]:.4g}")
     elif trial.intermediate_values:
         step = max(trial.intermediate_values)
-        parts.append(f"{metric_name} {trial.intermediate_values[step]:.4g} at step {step}")
+        parts.append(f"{names[0]} {trial.intermediate_values[step]:.4g} at step {step}")
+    return _with_resources(trial, verdict, parts, constraints, names)
+
+
+def _objectives_line(trial: FrozenTrial, names: Sequence[str],
+                     constraints: Sequence[Constraint]) -> str:
+    """:func:`trial_line` of a complete trial of several objectives: each value."""
+    names = [*names[:len(trial.values)],
+             *(f"objective {i}" for i in range(len(names), len(trial.values)))]
+    violations = trial_violations(trial)
+    verdict = ("complete" if not violations else
+               "feasible" if is_feasible(violations) else "infeasible")
+    parts = [f"trial {trial.number}: {verdict}", f"{names[0]} {trial.values[0]:.4g}",
+             *(f"{n} {value_text(v)}" for n, v in zip(names[1:], trial.values[1:]))]
+    return _with_resources(trial, verdict, parts, constraints, names)
+
+
+def _with_resources(trial: FrozenTrial, verdict: str, parts: list[str],
+                    constraints: Sequence[Constraint], objectives: Sequence[str]) -> str:
+    """``parts`` and the resources that the budget bounds (and ``params``), unless they are
+    objectives, in one line, with the bounds an infeasible trial breaks."""
     shown = [c.metric for c in constraints]
     for metric in dict.fromkeys([*shown, "params"]):
         use = trial.user_attrs.get(metric)
-        if isinstance(use, (int, float)) and not isinstance(use, bool):
+        if isinstance(use, (int, float)) and not isinstance(use, bool) and (
+                metric not in objectives[1:]):
             parts.append(f"{metric} {format_count(use)}")
     line = ", ".join(parts)
     broken = trial.user_attrs.get(VIOLATED_ATTR)

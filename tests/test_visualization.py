@@ -23,12 +23,14 @@ from optuna_rena._constraints import is_feasible
 from optuna_rena._front import best_within_budgets
 from optuna_rena._front import feasible_front
 from optuna_rena._report import best_feasible_report
+from optuna_rena._report import trial_line
 from optuna_rena.cli import main
 from optuna_rena.visualization import plot_best_feasible
 from optuna_rena.visualization import plot_pareto_front
 from optuna_rena.visualization import resource_figures
 
 from helpers import DIGITS_FLOPS
+from helpers import DIGITS_HEAVY
 from helpers import front_study
 from helpers import macro_objective
 from helpers import macro_space
@@ -314,6 +316,22 @@ def test_the_closing_report_of_several_objectives_names_the_front_and_the_budget
     assert best_feasible_report(none, (Constraint("flops", max=1),)) == (
         "\nno feasible architecture among 3 trials (3 complete); loosen the constraints or "
         "run more trials.")
+
+
+def test_a_search_line_of_several_objectives_names_each_value() -> None:
+    study = front_study(optuna.samplers.RandomSampler(seed=0), 2,
+                        objectives=("params", "bytes"), enqueued=[DIGITS_HEAVY])
+    heavy, light = study.trials
+    names = ["accuracy", "params", "bytes"]
+    assert trial_line(heavy, names, [DIGITS_FLOPS]) == (
+        f"trial 0: infeasible, accuracy {heavy.values[0]:.4g}, params 416301, bytes "
+        f"{int(heavy.values[2])}, flops 3.67M (over budget: flops +1370%)")
+    assert trial_line(light, names, [DIGITS_FLOPS]).startswith(
+        f"trial 1: feasible, accuracy {light.values[0]:.4g}, params {int(light.values[1])}, ")
+    # One name (a caller of one objective's): the others are numbered.
+    assert trial_line(light, "accuracy", [DIGITS_FLOPS]).startswith(
+        f"trial 1: feasible, accuracy {light.values[0]:.4g}, objective 1 "
+        f"{int(light.values[1])}, objective 2 {int(light.values[2])}, flops ")
 
 
 @pytest.mark.parametrize("sampler", ["random", "rena"])
