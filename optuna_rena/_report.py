@@ -176,13 +176,32 @@ def _with_resources(trial: FrozenTrial, verdict: str, parts: list[str],
     return line
 
 
-def study_note(metric_name: str, maximize: bool, constraints: Sequence[Constraint],
-               space_summary: str | None, space_fingerprint: str | None) -> str:
+def study_note(metric_name: str | Sequence[str], maximize: bool | Sequence[bool],
+               constraints: Sequence[Constraint], space_summary: str | None,
+               space_fingerprint: str | None) -> str:
     """A study's note for optuna-dashboard: the objective, the budget, the space and the
-    figures."""
-    lines = [f"### {metric_name}, {'maximised' if maximize else 'minimised'}", "",
+    figures.
+
+    Args:
+        metric_name: The objective's name; of several, their names, the quality first.
+        maximize: Whether it is maximised; of several, one for each.
+        constraints: The budget.
+        space_summary: What the space edits, or ``None`` without a space.
+        space_fingerprint: The space's fingerprint, or ``None``.
+    """
+    names = [metric_name] if isinstance(metric_name, str) else list(metric_name)
+    ways = [maximize] if isinstance(maximize, bool) else list(maximize)
+    if len(names) != len(ways):
+        raise ValueError(f"study_note needs one direction per objective; got {len(names)} "
+                         f"names ({names}) and {len(ways)} directions.")
+    several = len(names) > 1
+    way = ["maximised" if w else "minimised" for w in ways]
+    title = (f"{names[0]} ({way[0]}) against " + ", ".join(
+        f"{n} ({w})" for n, w in zip(names[1:], way[1:]))) if several else (
+        f"{names[0]}, {way[0]}")
+    lines = [f"### {title}", "",
              "**Budget**", "", *([f"- {c}" for c in constraints] or ["- none"]), ""]
-    if constraints:
+    if constraints and not several:
         lines += [
             "A trial is feasible when it meets every bound; its `violated` attribute "
             "(a column of the trial table) names the bounds it breaks and by how much "
@@ -191,12 +210,29 @@ def study_note(metric_name: str, maximize: bool, constraints: Sequence[Constrain
             "trial or, when none is feasible, the storage's best (drawn infeasible). The best "
             "feasible value is also in the history plot's best-value line and the *best "
             "feasible* figure.", ""]
+    elif constraints:
+        lines += [
+            "A trial is feasible when it meets every bound; its `violated` attribute "
+            "(a column of the trial table) names the bounds it breaks and by how much "
+            "(`params +12%`: 12 % over). The Pareto-front view draws the front of the "
+            "feasible trials; the *Best Trials* card of the plain optuna-dashboard lists "
+            "the front of every trial, feasible or not, and that of `optuna-rena dashboard` "
+            "the feasible front.", ""]
     if space_summary is not None:
         lines += [f"**Space**: {space_summary} (fingerprint `{space_fingerprint}`).", ""]
-    lines += [f"**Figures** (on this page, refreshed as the search goes on): {metric_name} "
-              "against each constrained metric with the budget as a line, the Pareto front "
-              f"of {metric_name} against each resource, and the best feasible {metric_name} "
-              "so far. `optuna-rena report` writes them as HTML and PNG."]
+    quality = names[0]
+    if several:
+        lines += [f"**Figures** (on this page, refreshed as the search goes on): {quality} "
+                  "against each constrained metric with the budget as a line, the Pareto "
+                  f"front of the feasible trials against {', '.join(names[1:])} with budgets "
+                  "on each (the 25, 50 and 75 % quantiles of the front, or those asked), "
+                  f"and the best {quality} within each budget with its network. "
+                  "`optuna-rena report` writes them as HTML and PNG."]
+    else:
+        lines += [f"**Figures** (on this page, refreshed as the search goes on): {quality} "
+                  "against each constrained metric with the budget as a line, the Pareto "
+                  f"front of {quality} against each resource, and the best feasible "
+                  f"{quality} so far. `optuna-rena report` writes them as HTML and PNG."]
     return "\n".join(lines)
 
 

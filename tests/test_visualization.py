@@ -23,6 +23,7 @@ from optuna_rena._constraints import is_feasible
 from optuna_rena._front import best_within_budgets
 from optuna_rena._front import feasible_front
 from optuna_rena._report import best_feasible_report
+from optuna_rena._report import study_note
 from optuna_rena._report import trial_line
 from optuna_rena.cli import main
 from optuna_rena.visualization import plot_best_feasible
@@ -332,6 +333,15 @@ def test_a_search_line_of_several_objectives_names_each_value() -> None:
     assert trial_line(light, "accuracy", [DIGITS_FLOPS]).startswith(
         f"trial 1: feasible, accuracy {light.values[0]:.4g}, objective 1 "
         f"{int(light.values[1])}, objective 2 {int(light.values[2])}, flops ")
+
+
+def test_a_study_note_of_several_objectives() -> None:
+    note = study_note(["accuracy", "latency_ms"], [True, False], [DIGITS_FLOPS], None, None)
+    assert note.splitlines()[0] == "### accuracy (maximised) against latency_ms (minimised)"
+    assert "the best accuracy within each budget with its network" in note
+    assert "*Best Trials* card of the plain optuna-dashboard lists the front of every " in note
+    with pytest.raises(ValueError, match=r"one direction per objective; got 2 names"):
+        study_note(["accuracy", "latency_ms"], [True], (), None, None)
 
 
 @pytest.mark.parametrize("sampler", ["random", "rena"])
