@@ -326,15 +326,16 @@ def budget_text(budget: Budget) -> str:
 _SCALES = {"k": 1e3, "M": 1e6, "G": 1e9}
 
 
-def budget_table(study: optuna.Study, picks: Sequence[BudgetPick]
-                 ) -> tuple[list[str], list[list[str]]]:
+def budget_table(study: optuna.Study, picks: Sequence[BudgetPick],
+                 metrics: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
     """The best network within each budget as a table's header and rows: the budget, the
     trial, every objective's value, and the resources that the trials recorded (those
-    that are not objectives)."""
+    that are not objectives; of ``metrics`` only, when given)."""
     names = objective_names(study)
     trials = [p.trial for p in picks if p.trial is not None]
     resources = [m.name for m in METRICS if m.name not in names and any(
-        _number(t.user_attrs.get(m.name)) for t in trials)]
+        _number(t.user_attrs.get(m.name)) for t in trials) and (
+        metrics is None or m.name in metrics)]
     header = ["budget", "trial", *names, *resources]
     rows = []
     for pick in picks:

@@ -35,6 +35,7 @@ from optuna_rena._budget import study_budget
 from optuna_rena._dashboard import dashboard_storage
 from optuna_rena._dashboard import feasible_best_trials
 from optuna_rena._front import check_budgets
+from optuna_rena._front import objective_names
 from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._metrics import mark_interrupted
@@ -426,8 +427,10 @@ def _log_trial(metric_name: str, constraints: Sequence[Constraint]
     line; Optuna warns of another failed trial itself)."""
     def log(study: optuna.Study, trial: FrozenTrial) -> None:
         if trial.state != TrialState.FAIL:
+            # Of several objectives, each by the name the study gives it.
+            names = objective_names(study) if study._is_multi_objective() else metric_name
             # Above the progress bar, when there is one.
-            tqdm.write(trial_line(trial, metric_name, constraints), file=sys.stdout)
+            tqdm.write(trial_line(trial, names, constraints), file=sys.stdout)
     return log
 
 

@@ -470,8 +470,9 @@ def plot_budget_table(study: optuna.Study,
                       budgets: Mapping[str, Sequence[float]] | None = None, *,
                       constraints: Sequence[Constraint] | None = None) -> go.Figure:
     """Of a multi-objective study, the best network within each budget as a table: the
-    budget, the trial, its objectives, its resources and its layers. The first objective
-    is the quality, the others are budget axes; only feasible trials count.
+    budget, the trial, its objectives, the resources that the budget bounds and params,
+    and its layers. The first objective is the quality, the others are budget axes; only
+    feasible trials count.
 
     Args:
         study: A multi-objective study, of any sampler.
@@ -483,21 +484,24 @@ def plot_budget_table(study: optuna.Study,
         ValueError: ``study`` has one objective, or ``budgets`` names no budget axis of it.
     """
     _require_plotly()
-    front, picks = best_within_budgets(study, budgets, _budget(study, constraints))
-    header, rows = budget_table(study, picks)
+    budget = _budget(study, constraints)
+    front, picks = best_within_budgets(study, budgets, budget)
+    # The dashboard shows a figure half a page wide: the table keeps the resources that
+    # the budget bounds, and params; the front's hover and `optuna-rena report` show all.
+    header, rows = budget_table(study, picks, [*(c.metric for c in budget), "params"])
     layers = []
     for pick in picks:
         spec = trial_child(pick.trial) if pick.trial is not None else None
         # A plotly table does not wrap a cell's lines: a long layer goes on in an indent.
         layers.append("<br>".join(
-            "<br>&nbsp;&nbsp;".join(textwrap.wrap(line, 60, break_on_hyphens=False))
+            "<br>&nbsp;&nbsp;".join(textwrap.wrap(line, 40, break_on_hyphens=False))
             for line in layer_lines(spec)) if spec is not None else "")
     if any(layers):
         header = [*header, "layers"]
         rows = [[*row, text] for row, text in zip(rows, layers)]
-    widths = [1.3, 0.6, *[1.0] * (len(header) - 2)]
+    widths = [1.2, 0.7, *[1.0] * (len(header) - 2)]
     if any(layers):
-        widths[-1] = 4.5
+        widths[-1] = 3.5
     fig = go.Figure(go.Table(
         # Long names (compute_intensity) break after their underscores, not mid-word.
         header=dict(values=[f"<b>{h.replace('_', '_<br>') if len(h) > 10 else h}</b>"
