@@ -30,8 +30,8 @@ from tqdm import tqdm
 from optuna_rena import zoo
 from optuna_rena._benchmark import run_benchmark
 from optuna_rena._benchmark.results import hide_password
-from optuna_rena._constraints import Constraint
 from optuna_rena._budget import study_budget
+from optuna_rena._constraints import Constraint
 from optuna_rena._dashboard import dashboard_storage
 from optuna_rena._dashboard import feasible_best_trials
 from optuna_rena._front import check_budgets

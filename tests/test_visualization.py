@@ -377,6 +377,11 @@ def test_report_of_several_objectives(sampler: str, tmp_path: Path,
         "optuna-rena report: error: the study 'front' has no objective 'latency_ms'; a "
         "budget bounds one of its budget axes: params (objective 1).\n")
     assert not (tmp_path / "no").exists()
+    assert main(["report", "--storage", storage, "--out", str(tmp_path / "no"),
+                 "--budget", "params=1", "--budget", "params=2"]) == 2
+    assert capsys.readouterr().err == (
+        "optuna-rena report: error: --budget params is given twice; give its budgets once, "
+        "as one list: --budget params=B1,B2,...\n")
     with pytest.raises(SystemExit):
         main(["report", "--storage", storage, "--budget", "params=1,x"])
     assert "expected OBJECTIVE=B1,B2,... (latency_ms=2,4,8), got 'params=1,x'" in (
