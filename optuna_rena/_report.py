@@ -300,8 +300,10 @@ def front_report(study: optuna.Study, constraints: Sequence[Constraint],
              f"{'as given' if budgets is not None else _QUANTILES_TEXT}):", "",
              markdown_table(*budget_table(study, picks))]
     for trial, within in _picked_trials(picks):
-        lines += ["", f"trial {trial.number}, best within {', '.join(within)}:"]
         spec = trial_child(trial)
+        if spec is None and not constraints:
+            continue  # the table says all there is of a trial without a network
+        lines += ["", f"trial {trial.number}, best within {', '.join(within)}:"]
         if spec is not None:
             lines += ["", layer_table(spec, ResourceModel().count(spec))]
         if constraints:

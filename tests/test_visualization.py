@@ -312,6 +312,14 @@ def test_the_closing_report_of_several_objectives_names_the_front_and_the_budget
     assert "| # | layer | hyperparameters | output | params | FLOPs | bytes | FLOPs/byte |" in (
         lines)
     assert lines[-1].startswith("- flops: ") and lines[-1].endswith(" against <= 250k: met")
+    # A plain objective of two values, no network, no constraint: the table says it all.
+    plain = optuna.create_study(directions=["minimize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    plain.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)),
+                   n_trials=6)
+    text = best_feasible_report(plain, ())
+    assert "| budget | trial | objective 0 | objective 1 |" in text
+    assert "best within" not in text.rpartition("|")[2]
     # No trial is feasible: said in one line.
     none = front_study(optuna.samplers.RandomSampler(seed=0), 3)
     assert best_feasible_report(none, (Constraint("flops", max=1),)) == (
