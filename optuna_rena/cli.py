@@ -226,9 +226,6 @@ class _Search(_Command):
         if task.space is not None:
             task.space.check_study(study)  # before a trial is made that Optuna would fail
         task.record(study)  # refuses a study of another task, budget or space
-        budgets = _budgets_from(args)
-        if budgets is not None:
-            check_budgets(study, budgets)  # a wrong name is said before any trial
         # Every trial running now was started by another process: this run has none yet.
         _check_running_trials(study, study_name, args.storage, heartbeat is not None,
                               fail=args.fail_running_trials)
@@ -239,6 +236,9 @@ class _Search(_Command):
         for problem in unreachable:
             # The space's sentence carries its own advice.
             print(f"optuna-rena search: warning: {problem}", file=sys.stderr)
+        budgets = _budgets_from(args)
+        if budgets is not None:
+            check_budgets(study, budgets)  # a wrong name is said before any trial
         # Imported here: plotly takes a while to import, and only a search draws.
         from optuna_rena.visualization import DashboardFigures
 
