@@ -422,8 +422,9 @@ def _plot_objectives_front(study: optuna.Study, metrics: Sequence[str] | None,
                 hovertemplate="%{text}<extra></extra>", visible=shown))
         spans.append((start, len(fig.data)))
         way = "minimised" if lower_is_better else "maximised"
-        titles.append(f"{names[axis]}: {_MEANING[names[axis]]} ({way})"
-                      if names[axis] in _MEANING else f"{names[axis]} ({way})")
+        # The objective's own name: an objective named latency_ms may be a table's
+        # device latency, not the metric that this machine measures.
+        titles.append(f"{names[axis]} ({way})")
         xs = [x(p) for p in points] + [p.budget.limit for p in picks if p.budget.axis == axis]
         # Resources span decades (params of 5k and of 400k): the front, usually at the
         # small end, would be squeezed against the axis on a linear scale.
