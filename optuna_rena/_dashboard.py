@@ -16,7 +16,10 @@
   which is blind to constraints; ``optuna-rena dashboard`` serves the storage with that
   answer made feasible, and shows trials whose objective called Optuna's own
   ``trial.set_constraint`` with their feasibility too (:func:`dashboard_storage`). The history plot's
-  best-value line and the figures below are right in either.
+  best-value line and the figures below are right in either. Of a multi-objective study,
+  the Pareto-front view reads the list and draws the feasible front, but the "Best
+  Trials" card lists the front of every complete trial, feasible or not; ``optuna-rena
+  dashboard`` lists the feasible front there (:func:`feasible_best_trials`).
 * **Notes.** Each child network's layer table becomes the trial's Markdown note; the
   budget and the space, the study's.
 * **Figures.** Plotly figures (:mod:`optuna_rena.visualization`) shown on the study page.
@@ -25,7 +28,10 @@
 from __future__ import annotations
 
 from collections.abc import Container
+from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
+import contextlib
 import copy
 from typing import Any
 
@@ -151,6 +157,43 @@ def dashboard_storage(storage: optuna.storages.BaseStorage) -> optuna.storages.B
     storage.get_trial = get_trial  # type: ignore[method-assign]
     storage.get_best_trial = get_best_trial  # type: ignore[method-assign]
     return storage
+
+
+@contextlib.contextmanager
+def feasible_best_trials() -> Iterator[None]:
+    """While the context lasts, optuna-dashboard 0.21's "Best Trials" of a multi-objective
+    study are the Pareto front of its feasible complete trials (those whose every
+    constraint value is ``<= 0``, whoever wrote it), as ``study.best_trials`` is; when no
+    trial is feasible, the front of them all, as before (the card then shows infeasible
+    trials, drawn as such). The Pareto-front view already reads feasibility; the card did
+    not.
+
+    The dashboard computes that list with a function of its own module (``optuna_dashboard.
+    _app.get_pareto_front_trials``), not through the storage that
+    :func:`dashboard_storage` serves, so the function itself is replaced, in this process,
+    and put back at the end. A dashboard without it is left as it is.
+    """
+    try:
+        from optuna_dashboard import _app
+    except ImportError:
+        yield
+        return
+    own = getattr(_app, "get_pareto_front_trials", None)
+    if own is None:  # another optuna-dashboard than 0.21's: nothing known to replace
+        yield
+        return
+
+    def front(trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]
+              ) -> list[FrozenTrial]:
+        feasible = [t for t in trials if t.state == TrialState.COMPLETE
+                    and is_feasible(trial_violations(t))]
+        return own(feasible if feasible else trials, directions)
+
+    _app.get_pareto_front_trials = front
+    try:
+        yield
+    finally:
+        _app.get_pareto_front_trials = own
 
 
 def _with_constraint_list(trial: FrozenTrial) -> FrozenTrial:

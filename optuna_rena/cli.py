@@ -30,8 +30,12 @@ from tqdm import tqdm
 from optuna_rena import zoo
 from optuna_rena._benchmark import run_benchmark
 from optuna_rena._benchmark.results import hide_password
+from optuna_rena._budget import study_budget
 from optuna_rena._constraints import Constraint
 from optuna_rena._dashboard import dashboard_storage
+from optuna_rena._dashboard import feasible_best_trials
+from optuna_rena._front import check_budgets
+from optuna_rena._front import objective_names
 from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._metrics import mark_interrupted
@@ -191,6 +195,7 @@ class _Search(_Command):
                                  "file); they teach RenaSampler nothing. A live worker's trial "
                                  "is RUNNING too: only when no other process runs the study")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        _add_budget_option(parser)
         _add_constraint_flags(parser)
 
     def take_action(self, args: argparse.Namespace) -> int:
@@ -231,10 +236,13 @@ class _Search(_Command):
         for problem in unreachable:
             # The space's sentence carries its own advice.
             print(f"optuna-rena search: warning: {problem}", file=sys.stderr)
+        budgets = _budgets_from(args)
+        if budgets is not None:
+            check_budgets(study, budgets)  # a wrong name is said before any trial
         # Imported here: plotly takes a while to import, and only a search draws.
         from optuna_rena.visualization import DashboardFigures
 
-        figures = DashboardFigures(every=10, constraints=task.constraints)
+        figures = DashboardFigures(every=10, constraints=task.constraints, budgets=budgets)
         failures = _Failures(task.objective, task.metric_name, task.constraints,
                              limit=min(_FAILURES_IN_A_ROW, args.trials))
         callbacks = [_log_trial(task.metric_name, task.constraints), failures, figures]
@@ -265,7 +273,8 @@ class _Search(_Command):
                   "row, failing them; the search stopped. Fix the objective, and the same "
                   "command continues the study.", file=sys.stderr)
             return 1
-        print(best_feasible_report(study, task.constraints))
+        # Of several objectives: the front, and the best network within each budget.
+        print(best_feasible_report(study, task.constraints, budgets))
         print(f"\nwatch it: optuna-dashboard {_dashboard_argument(args.storage)}")
         return 0
 
@@ -418,8 +427,10 @@ def _log_trial(metric_name: str, constraints: Sequence[Constraint]
     line; Optuna warns of another failed trial itself)."""
     def log(study: optuna.Study, trial: FrozenTrial) -> None:
         if trial.state != TrialState.FAIL:
+            # Of several objectives, each by the name the study gives it.
+            names = objective_names(study) if study._is_multi_objective() else metric_name
             # Above the progress bar, when there is one.
-            tqdm.write(trial_line(trial, metric_name, constraints), file=sys.stdout)
+            tqdm.write(trial_line(trial, names, constraints), file=sys.stdout)
     return log
 
 
@@ -520,7 +531,9 @@ class _Dashboard(_Command):
                    "STORAGE` does, except that each study's Best Trial card shows the best "
                    "trial that meets its constraints, as Optuna's study.best_trial is, or, "
                    "when no trial is feasible, the storage's best trial, drawn infeasible "
-                   "(the plain optuna-dashboard's card ignores constraints).")
+                   "(the plain optuna-dashboard's card ignores constraints); of a "
+                   "multi-objective study, the Best Trials card lists the feasible Pareto "
+                   "front, as study.best_trials does.")
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("storage", help=_STORAGE_HELP)
@@ -535,8 +548,9 @@ class _Dashboard(_Command):
                              "'optuna-rena[dashboard]'.") from None
         storage, _ = _read_storage(args.storage)
         print(f"optuna-dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
-        optuna_dashboard.run_server(dashboard_storage(storage), host=args.host,
-                                    port=args.port)
+        with feasible_best_trials():  # a multi-objective study's Best Trials: its feasible front
+            optuna_dashboard.run_server(dashboard_storage(storage), host=args.host,
+                                        port=args.port)
         return 0
 
 
@@ -545,7 +559,10 @@ class _Report(_Command):
     description = ("Write the resource figures of a study of any sampler (the objective "
                    "against each constrained metric with the budget, the Pareto front "
                    "against each resource, the best feasible so far) as report.html, "
-                   "which embeds plotly.js and opens with no network, and as PNGs.")
+                   "which embeds plotly.js and opens with no network, and as PNGs. Of a "
+                   "multi-objective study (the first objective is the quality, the others "
+                   "budget axes): the feasible front against each budget axis and the best "
+                   "network within each budget, also printed with its layers.")
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         _add_storage_option(parser, _SEARCH_STORAGE)
@@ -553,6 +570,7 @@ class _Report(_Command):
                             help="the study (default: the storage's only study)")
         parser.add_argument("--out", default="optuna-rena-report",
                             help="output folder (default: optuna-rena-report)")
+        _add_budget_option(parser)
 
     def take_action(self, args: argparse.Namespace) -> int:
         missing = [m for m in ("plotly", "matplotlib") if importlib.util.find_spec(m) is None]
@@ -571,8 +589,13 @@ class _Report(_Command):
             raise ValueError(f"no study {name!r} in {args.storage}; it holds "
                              f"{', '.join(names) or 'none'}.")
         study = optuna.load_study(study_name=name, storage=storage)
-        paths = write_report(study, args.out)
+        budgets = _budgets_from(args)
+        if budgets is not None:
+            check_budgets(study, budgets)
+        paths = write_report(study, args.out, budgets=budgets)
         print(f"{name}: wrote " + ", ".join(str(p) for p in paths))
+        if study._is_multi_objective():
+            print(best_feasible_report(study, study_budget(study), budgets))
         running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         if running:
             # A killed run's trial stays RUNNING where no heartbeats are kept (a journal).
@@ -598,6 +621,45 @@ _COMMANDS: dict[str, type[_Command]] = {
 def _add_storage_option(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument("--storage", default=default,
                         help=f"{_STORAGE_HELP} (default: {default})")
+
+
+def _add_budget_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--budget", dest="budgets", type=_budget_list, action="append", default=None,
+        metavar="OBJECTIVE=B1,B2,...",
+        help="of a multi-objective study, whose first objective is the quality and the "
+             "others budget axes: the budgets on one axis, by the objective's name or "
+             "index (latency_ms=2,4,8); the best network within each is reported. Repeat "
+             "for other axes (default: the 25, 50 and 75 %% quantiles of the front on "
+             "each axis)")
+
+
+def _budget_list(text: str) -> tuple[str, tuple[float, ...]]:
+    name, sep, values = text.rpartition("=")
+    limits = []
+    for value in values.split(","):
+        try:
+            limits.append(float(value))
+        except ValueError:
+            limits.append(math.nan)
+    if not sep or not name or not all(math.isfinite(v) for v in limits):
+        raise argparse.ArgumentTypeError(
+            f"expected OBJECTIVE=B1,B2,... (latency_ms=2,4,8), got {text!r}")
+    return name, tuple(limits)
+
+
+def _budgets_from(args: argparse.Namespace) -> dict[str, tuple[float, ...]] | None:
+    """The --budget flags by objective, or ``None`` when none was given (the front's
+    quantiles)."""
+    if args.budgets is None:
+        return None
+    out: dict[str, tuple[float, ...]] = {}
+    for name, limits in args.budgets:
+        if name in out:
+            raise ValueError(f"--budget {name} is given twice; give its budgets once, as "
+                             f"one list: --budget {name}=B1,B2,...")
+        out[name] = limits
+    return out
 
 
 def _read_storage(url: str) -> tuple[Any, list[str]]:

@@ -6,9 +6,18 @@ sampler.
 * :func:`plot_pareto_front`: the Pareto front of the objective against each resource (a
   menu picks the resource);
 * :func:`plot_best_feasible`: the best feasible objective so far against the trial number;
+* :func:`plot_budget_table`: of a multi-objective study, the best network within each
+  budget, with its resources and layers;
 * :func:`resource_figures`: all of them for a study, by id. :func:`save_to_dashboard`
   shows them on the study's page in optuna-dashboard, and :class:`DashboardFigures`, an
   Optuna callback, refreshes them as a search goes on.
+
+A multi-objective study is read as quality against resources: its first objective is the
+quality and the others are budget axes. Its Pareto front is the feasible one (complete
+trials that meet their constraints and the study's budget), drawn against each budget
+axis with the budgets (``{"latency_ms": [2, 4, 8]}``, by default the 25, 50 and 75 %
+quantiles of the front on each axis) and the best network within each; the quality against
+each constrained metric is drawn as for one objective.
 
 A trial's metric is its user attribute of that name (:class:`~optuna_rena.ArchitectureSpace`
 and :meth:`Constraint.set <optuna_rena.Constraint.set>` record them). A constraint with no
@@ -34,10 +43,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 import importlib.util
 import math
+import textwrap
 from typing import Any
 import warnings
 
@@ -50,9 +61,19 @@ from optuna_rena._constraints import Constraint
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import trial_violations
 from optuna_rena._dashboard import save_figures
+from optuna_rena._front import axis_index
+from optuna_rena._front import best_within_budgets
+from optuna_rena._front import budgets_of
+from optuna_rena._front import BudgetPick
+from optuna_rena._front import objective_names
 from optuna_rena._metrics import METRICS
+from optuna_rena._metrics import trial_child
 from optuna_rena._metrics import VIOLATED_ATTR
+from optuna_rena._report import budget_table
+from optuna_rena._report import budget_text
 from optuna_rena._report import format_count
+from optuna_rena._report import layer_lines
+from optuna_rena._report import value_text
 
 
 try:
@@ -66,6 +87,7 @@ except ImportError as e:  # plotly comes with the [dashboard] and [benchmark] ex
 __all__ = [
     "DashboardFigures",
     "plot_best_feasible",
+    "plot_budget_table",
     "plot_objective_vs_metric",
     "plot_pareto_front",
     "resource_figures",
@@ -76,6 +98,7 @@ _FEASIBLE = "#1f77b4"
 _INFEASIBLE = "#a0a0a0"
 _BUDGET = "#d62728"
 _FRONT = "#2ca02c"
+_MARKED = "#ff7f0e"  # infeasible trials where feasible ones are grey (multi-objective)
 _MEANING = {m.name: m.meaning for m in METRICS}
 _LOWER_IS_BETTER = {m.name: m.usual_bound == "max" for m in METRICS}
 
@@ -85,7 +108,8 @@ class _Point:
     """A complete trial as the figures read it."""
 
     number: int
-    value: float
+    value: float  # the objective, or the quality (the first) of several
+    values: tuple[float, ...]
     feasible: bool
     metrics: dict[str, float]  # numeric user attributes and constraint values by name
     constraints: tuple[str, ...]
@@ -110,33 +134,39 @@ def _require_plotly() -> None:
 
 
 def _objective_name(study: optuna.Study) -> str:
+    """The objective's name; of several, the quality's (the first)."""
+    if study._is_multi_objective():
+        return objective_names(study)[0]
     return (study.metric_names or ["objective"])[0]
 
 
 def _points(study: optuna.Study) -> list[_Point]:
     _require_plotly()  # every figure reads the points first
-    if study._is_multi_objective():
-        raise ValueError("the resource figures are of single-objective studies; this one has "
-                         f"{len(study.directions)} objectives.")
-    name = _objective_name(study)
+    names = objective_names(study) if study._is_multi_objective() else [
+        _objective_name(study)]
     out = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if t.value is None or not math.isfinite(t.value):
+        if t.values is None or not all(math.isfinite(v) for v in t.values):
             continue
         violations = trial_violations(t)
         metrics = {k: float(v) for k, v in t.user_attrs.items()
                    if isinstance(v, (int, float)) and not isinstance(v, bool)
                    and math.isfinite(v)}
         metrics.update({k: v for k, v in violations.items() if math.isfinite(v)})
-        out.append(_Point(t.number, float(t.value), is_feasible(violations), metrics,
-                          tuple(violations), _hover(t, name, violations)))
+        out.append(_Point(t.number, float(t.values[0]), tuple(float(v) for v in t.values),
+                          is_feasible(violations), metrics, tuple(violations),
+                          _hover(t, names, violations)))
     return out
 
 
-def _hover(trial: FrozenTrial, objective: str, violations: dict[str, float]) -> str:
-    lines = [f"trial {trial.number}", f"{objective} {trial.value:.4g}"]
+def _hover(trial: FrozenTrial, objectives: Sequence[str], violations: dict[str, float]) -> str:
+    lines = [f"trial {trial.number}", f"{objectives[0]} {trial.values[0]:.4g}"]
+    # The budget axes: params as a count, latency in four digits.
+    lines += [f"{name} {value_text(value)}"
+              for name, value in zip(objectives[1:], trial.values[1:])]
+    # A resource that is an objective is shown once, as the objective.
     lines += [f"{k} {format_count(v)}" for k, v in trial.user_attrs.items()
-              if k in _MEANING and isinstance(v, (int, float))]
+              if k in _MEANING and isinstance(v, (int, float)) and k not in objectives[1:]]
     if violations:
         broken = trial.user_attrs.get(VIOLATED_ATTR)
         lines.append("feasible" if is_feasible(violations) else (
@@ -214,7 +244,8 @@ def plot_objective_vs_metric(study: optuna.Study, metric: str, *,
     infeasible ones as grey crosses, and the budget on ``metric`` as a dashed red line.
 
     Args:
-        study: A single-objective study, of any sampler.
+        study: A study of any sampler; of several objectives, the first (the quality) is
+            drawn.
         metric: A user attribute of the trials (``params``), or a constraint's name when
             the trials recorded no metric for it (``x_max``, drawn against 0).
         constraints: The budget; by default the one that the study recorded or implies.
@@ -257,18 +288,37 @@ def _front(points: Sequence[_Point], axis: _Axis, maximize: bool) -> list[_Point
 
 
 def plot_pareto_front(study: optuna.Study, metrics: Sequence[str] | None = None, *,
-                      constraints: Sequence[Constraint] | None = None) -> go.Figure:
+                      constraints: Sequence[Constraint] | None = None,
+                      budgets: Mapping[str, Sequence[float]] | None = None) -> go.Figure:
     """The Pareto front of the objective against each resource: the trials that no other
     trial beats on both, as a step line over every complete trial, with the budget.
 
+    Of a multi-objective study, the feasible front of all its objectives against each
+    budget axis (every objective after the first, the quality): every feasible trial in
+    grey, infeasible ones as orange crosses, the front in green with the best quality
+    within a budget on the axis as a step line, and the budgets as dashed lines, each
+    with the best network within it as a star.
+
     Args:
-        study: A single-objective study, of any sampler.
+        study: A study of any sampler.
         metrics: The resources, one shown at a time (a menu switches between them); by
             default the constrained metrics, then every other resource metric the trials
-            recorded.
+            recorded. Of a multi-objective study, objectives' names: by default every
+            budget axis.
         constraints: The budget; by default the one that the study recorded or implies.
+        budgets: Of a multi-objective study, budgets by the objective's name
+            (``{"latency_ms": [2, 4, 8]}``); by default the 25, 50 and 75 % quantiles of
+            the front on each budget axis.
+
+    Raises:
+        ValueError: ``budgets`` of a single-objective study, or on no budget axis of the
+            study; ``metrics`` that are not budget axes of a multi-objective study.
     """
     budget = _budget(study, constraints)
+    if study._is_multi_objective():
+        return _plot_objectives_front(study, metrics, budget, budgets)
+    if budgets is not None:
+        budgets_of(study, (), budgets)  # says why a single objective takes no budgets
     points = _points(study)
     axes = _pareto_axes(points, budget) if metrics is None else [
         _metric_axis(m, budget, points) for m in metrics]
@@ -312,9 +362,178 @@ def plot_pareto_front(study: optuna.Study, metrics: Sequence[str] | None = None,
     return fig
 
 
+def _plot_objectives_front(study: optuna.Study, metrics: Sequence[str] | None,
+                           budget: Sequence[Constraint],
+                           budgets: Mapping[str, Sequence[float]] | None) -> go.Figure:
+    """:func:`plot_pareto_front` of a multi-objective study."""
+    names = objective_names(study)
+    axes = list(range(1, len(names))) if metrics is None else [
+        axis_index(study, m) for m in metrics]
+    points = _points(study)
+    front, picks = best_within_budgets(study, budgets, budget)
+    on_front = {t.number for t in front}
+    maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
+    quality = names[0]
+    fig = go.Figure()
+    spans: list[tuple[int, int]] = []
+    titles: list[str] = []
+    scales: list[str] = []
+    for i, axis in enumerate(axes):
+        start = len(fig.data)
+        lower_is_better = study.directions[axis] == optuna.study.StudyDirection.MINIMIZE
+        shown = i == 0
+
+        def x(p: _Point, axis: int = axis) -> float:
+            return p.values[axis]
+
+        for name, chosen, color, symbol in (
+                ("feasible", [p for p in points if p.feasible and p.number not in on_front],
+                 _INFEASIBLE, "circle"),
+                ("infeasible", [p for p in points if not p.feasible], _MARKED, "x")):
+            fig.add_trace(go.Scatter(
+                x=[x(p) for p in chosen], y=[p.value for p in chosen], mode="markers",
+                name=name, marker=dict(color=color, symbol=symbol, size=7, opacity=0.6),
+                text=[p.hover for p in chosen], hovertemplate="%{text}<extra></extra>",
+                visible=shown))
+        front_points = [p for p in points if p.number in on_front]
+        fig.add_trace(go.Scatter(
+            x=[x(p) for p in front_points], y=[p.value for p in front_points],
+            mode="markers", name=f"Pareto front ({len(front_points)} trials)",
+            marker=dict(color=_FRONT, size=9), text=[p.hover for p in front_points],
+            hovertemplate="%{text}<extra>Pareto front</extra>", visible=shown))
+        # The best quality within each budget on this axis: a step line over the front.
+        steps = _staircase(front_points, x, maximize, lower_is_better)
+        fig.add_trace(go.Scatter(
+            x=[x(p) for p in steps], y=[p.value for p in steps], mode="lines",
+            name=f"best {quality} within a budget", hoverinfo="skip",
+            line=dict(color=_FRONT, shape="hv", width=2), visible=shown))
+        ys = [p.value for p in points]
+        for pick in (p for p in picks if p.budget.axis == axis):
+            fig.add_trace(_objective_budget_trace(pick, ys, shown))
+        chosen_picks = [p for p in picks if p.budget.axis == axis and p.trial is not None]
+        if chosen_picks:
+            fig.add_trace(go.Scatter(
+                x=[p.trial.values[axis] for p in chosen_picks],  # type: ignore[union-attr]
+                y=[p.trial.values[0] for p in chosen_picks],  # type: ignore[union-attr]
+                mode="markers", name="best within each budget",
+                marker=dict(color=_BUDGET, symbol="star", size=14),
+                text=[f"best within {budget_text(p.budget)}: trial "
+                      f"{p.trial.number}" for p in chosen_picks],  # type: ignore[union-attr]
+                hovertemplate="%{text}<extra></extra>", visible=shown))
+        spans.append((start, len(fig.data)))
+        way = "minimised" if lower_is_better else "maximised"
+        # The objective's own name: an objective named latency_ms may be a table's
+        # device latency, not the metric that this machine measures.
+        titles.append(f"{names[axis]} ({way})")
+        xs = [x(p) for p in points] + [p.budget.limit for p in picks if p.budget.axis == axis]
+        # Resources span decades (params of 5k and of 400k): the front, usually at the
+        # small end, would be squeezed against the axis on a linear scale.
+        scales.append("log" if xs and min(xs) > 0 and max(xs) >= 30 * min(xs) else "linear")
+    _layout(fig, f"Pareto front: {quality}", titles[0] if titles else "", quality)
+    fig.update_xaxes(type=scales[0] if scales else "linear")
+    if len(axes) > 1:
+        buttons = []
+        for axis, (start, stop), title, scale in zip(axes, spans, titles, scales):
+            visible = [start <= j < stop for j in range(len(fig.data))]
+            buttons.append(dict(label=names[axis], method="update",
+                                args=[{"visible": visible},
+                                      {"xaxis.title.text": title, "xaxis.type": scale}]))
+        fig.update_layout(updatemenus=[dict(buttons=buttons, x=1.0, xanchor="right", y=1.12,
+                                            yanchor="top", showactive=True)])
+    return fig
+
+
+def _staircase(points: Sequence[_Point], x: Callable[[_Point], float], maximize: bool,
+               lower_is_better: bool) -> list[_Point]:
+    """The points that no other beats on both the quality and ``x``, along ``x`` from
+    the best end."""
+    sign = 1.0 if maximize else -1.0
+    way = 1.0 if lower_is_better else -1.0
+    out: list[_Point] = []
+    for p in sorted(points, key=lambda p: (way * x(p), -sign * p.value)):
+        if not out or sign * p.value > sign * out[-1].value:
+            out.append(p)
+    return out
+
+
+def _objective_budget_trace(pick: BudgetPick, ys: Sequence[float], visible: bool
+                            ) -> go.Scatter:
+    low, high = (min(ys), max(ys)) if ys else (0.0, 1.0)
+    limit = pick.budget.limit
+    chosen = f"trial {pick.trial.number}" if pick.trial is not None else "none within"
+    return go.Scatter(x=[limit, limit], y=[low, high], mode="lines",
+                      name=f"budget: {budget_text(pick.budget)}: {chosen}",
+                      line=dict(color=_BUDGET, dash="dash", width=1.5), hoverinfo="skip",
+                      visible=visible)
+
+
+def plot_budget_table(study: optuna.Study,
+                      budgets: Mapping[str, Sequence[float]] | None = None, *,
+                      constraints: Sequence[Constraint] | None = None) -> go.Figure:
+    """Of a multi-objective study, the best network within each budget as a table: the
+    budget, the trial, its objectives, the resources that the budget bounds and params,
+    and its layers. The first objective is the quality, the others are budget axes; only
+    feasible trials count.
+
+    Args:
+        study: A multi-objective study, of any sampler.
+        budgets: Budgets by the objective's name (``{"latency_ms": [2, 4, 8]}``); by
+            default the 25, 50 and 75 % quantiles of the front on each budget axis.
+        constraints: The budget; by default the one that the study recorded or implies.
+
+    Raises:
+        ValueError: ``study`` has one objective, or ``budgets`` names no budget axis of it.
+    """
+    _require_plotly()
+    budget = _budget(study, constraints)
+    front, picks = best_within_budgets(study, budgets, budget)
+    # The dashboard shows a figure half a page wide: the table keeps the resources that
+    # the budget bounds, and params; the front's hover and `optuna-rena report` show all.
+    header, rows = budget_table(study, picks, [*(c.metric for c in budget), "params"])
+    layers = []
+    for pick in picks:
+        spec = trial_child(pick.trial) if pick.trial is not None else None
+        # A plotly table does not wrap a cell's lines: a long layer goes on in an indent.
+        layers.append("<br>".join(
+            "<br>&nbsp;&nbsp;".join(textwrap.wrap(line, 40, break_on_hyphens=False))
+            for line in layer_lines(spec)) if spec is not None else "")
+    if any(layers):
+        header = [*header, "layers"]
+        rows = [[*row, text] for row, text in zip(rows, layers)]
+    widths = [1.2, 0.7, *[1.0] * (len(header) - 2)]
+    if any(layers):
+        widths[-1] = 3.5
+    fig = go.Figure(go.Table(
+        # Long names (compute_intensity) break after their underscores, not mid-word.
+        header=dict(values=[f"<b>{h.replace('_', '_<br>') if len(h) > 10 else h}</b>"
+                            for h in header], align="left", fill_color="#e8e8e8"),
+        cells=dict(values=[list(column) for column in zip(*rows)] if rows else [
+            [] for _ in header], align="left"),
+        columnwidth=widths))
+    quality = objective_names(study)[0]
+    fig.update_layout(title=dict(text=f"Best {quality} within each budget", x=0.02),
+                      height=450, template="plotly_white",
+                      margin=dict(l=20, r=20, t=60, b=20))
+    if not front:
+        complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        fig.add_annotation(text=f"no feasible trial among {complete} complete",
+                           showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    return fig
+
+
 def plot_best_feasible(study: optuna.Study) -> go.Figure:
     """The best feasible objective so far against the trial number, over every complete
-    trial, feasible ones in blue and infeasible ones as grey crosses."""
+    trial, feasible ones in blue and infeasible ones as grey crosses.
+
+    Raises:
+        ValueError: ``study`` has several objectives: :func:`plot_pareto_front` and
+            :func:`plot_budget_table` show them.
+    """
+    if study._is_multi_objective():
+        raise ValueError(
+            "the best feasible value so far is of a single-objective study; the study "
+            f"{study.study_name!r} has {len(study.directions)} objectives: "
+            "plot_pareto_front and plot_budget_table show the best within each budget.")
     points = sorted(_points(study), key=lambda p: p.number)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     fig = go.Figure()
@@ -336,22 +555,38 @@ def plot_best_feasible(study: optuna.Study) -> go.Figure:
     return _layout(fig, f"Best feasible {name} so far", "trial", name)
 
 
-def resource_figures(study: optuna.Study, constraints: Sequence[Constraint] | None = None
+def resource_figures(study: optuna.Study, constraints: Sequence[Constraint] | None = None,
+                     budgets: Mapping[str, Sequence[float]] | None = None
                      ) -> dict[str, go.Figure]:
     """Every resource figure of ``study`` by id: ``objective-vs-METRIC`` for each
     constrained metric, ``pareto-front`` (when the trials recorded a resource or a
-    constraint) and ``best-feasible``.
+    constraint) and ``best-feasible``. Of a multi-objective study: ``objective-vs-METRIC``
+    (its quality), ``pareto-front`` (against each budget axis, with the budgets) and
+    ``best-within-budgets`` (:func:`plot_budget_table`).
 
     Args:
-        study: A single-objective study, of any sampler.
+        study: A study of any sampler.
         constraints: The budget; by default the one that the study recorded or implies.
+        budgets: Of a multi-objective study, budgets by the objective's name; by default
+            the 25, 50 and 75 % quantiles of the front on each budget axis.
+
+    Raises:
+        ValueError: ``budgets`` of a single-objective study, or on no budget axis.
     """
     budget = _budget(study, constraints)
+    if budgets is not None:
+        budgets_of(study, (), budgets)  # a wrong name is said before anything is drawn
     points = _points(study)
     figures: dict[str, Any] = {}
     for axis in _constrained_axes(points, budget):
         figures[f"objective-vs-{axis.key}"] = plot_objective_vs_metric(
             study, axis.key, constraints=budget)
+    if study._is_multi_objective():
+        figures["pareto-front"] = plot_pareto_front(study, constraints=budget,
+                                                    budgets=budgets)
+        figures["best-within-budgets"] = plot_budget_table(study, budgets,
+                                                           constraints=budget)
+        return figures
     if _pareto_axes(points, budget):
         figures["pareto-front"] = plot_pareto_front(study, constraints=budget)
     figures["best-feasible"] = plot_best_feasible(study)
@@ -359,13 +594,15 @@ def resource_figures(study: optuna.Study, constraints: Sequence[Constraint] | No
 
 
 def save_to_dashboard(study: optuna.Study,
-                      constraints: Sequence[Constraint] | None = None) -> bool:
+                      constraints: Sequence[Constraint] | None = None,
+                      budgets: Mapping[str, Sequence[float]] | None = None) -> bool:
     """Show :func:`resource_figures` on the study's page in optuna-dashboard, replacing
     the ones saved before; ``False``, and nothing done, when optuna-dashboard or plotly is
-    not installed (a search runs without them)."""
+    not installed (a search runs without them). ``budgets``: of a multi-objective study,
+    as :func:`resource_figures` takes them."""
     if _plotly_error is not None or importlib.util.find_spec("optuna_dashboard") is None:
         return False
-    return save_figures(study, resource_figures(study, constraints))
+    return save_figures(study, resource_figures(study, constraints, budgets))
 
 
 class DashboardFigures:
@@ -384,14 +621,19 @@ class DashboardFigures:
     Args:
         every: Trials between two refreshes.
         constraints: The budget; by default the one that the study recorded or implies.
+        budgets: Of a multi-objective study, budgets by the objective's name
+            (``{"latency_ms": [2, 4, 8]}``); by default the 25, 50 and 75 % quantiles of
+            the front on each budget axis.
     """
 
     def __init__(self, every: int = 10,
-                 constraints: Sequence[Constraint] | None = None) -> None:
+                 constraints: Sequence[Constraint] | None = None,
+                 budgets: Mapping[str, Sequence[float]] | None = None) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}.")
         self.every = every
         self.constraints = None if constraints is None else tuple(constraints)
+        self.budgets = None if budgets is None else {k: tuple(v) for k, v in budgets.items()}
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         if (trial.number + 1) % self.every == 0:
@@ -404,4 +646,4 @@ class DashboardFigures:
     def refresh(self, study: optuna.Study) -> bool:
         """Save the figures now; ``False`` when optuna-dashboard or plotly is not
         installed."""
-        return save_to_dashboard(study, self.constraints)
+        return save_to_dashboard(study, self.constraints, self.budgets)

@@ -1,15 +1,18 @@
 """What several test modules share: paths, the offline data, a synthetic objective on
-NAS-Bench-Macro's space, loopback ports, console scripts, and skipping honestly."""
+NAS-Bench-Macro's space, a multi-objective study of the digits CNN's children, loopback
+ports, console scripts, and skipping honestly."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Sequence
 import os
 from pathlib import Path
 import socket
 import sys
 from typing import Any
 from typing import NoReturn
+import warnings
 
 import optuna
 import pytest
@@ -84,6 +87,47 @@ def macro_objective(space: ArchitectureSpace) -> Callable[[optuna.Trial], float]
         space.suggest(trial)
         return synthetic_accuracy(trial.params)
     return objective
+
+
+DIGITS_FLOPS = Constraint("flops", max=250_000)
+"""A budget that about half of the digits CNN's children meet."""
+
+
+DIGITS_HEAVY = {"L0.remove": False, "L0.filters": 0.5, "L0.kernel": 2.0, "L1.remove": False,
+                "L1.filters": 2.0, "L1.kernel": 1.5, "L2.remove": False, "L2.filters": 2.0,
+                "L2.kernel": 2.0, "I0.position": 0, "I0.type.map": "conv2d",
+                "I0.conv2d.filters": 0.5, "I0.conv2d.kernel": 3}
+"""A child of the digits CNN's space far over :data:`DIGITS_FLOPS` (416 k parameters):
+RenaSampler, which tries feasible children first, might draw none such."""
+
+
+def front_study(sampler: optuna.samplers.BaseSampler, n_trials: int = 24, *,
+                objectives: tuple[str, ...] = ("params",),
+                storage: str | optuna.storages.BaseStorage | None = None,
+                study_name: str | None = None, names: bool = True,
+                enqueued: Sequence[dict[str, Any]] = ()) -> optuna.Study:
+    """A multi-objective study of real children of the digits CNN's space under
+    :data:`DIGITS_FLOPS`, without training: a score that grows with the child's
+    parameters (the quality, maximised) against the child's ``objectives`` (minimised);
+    the ``enqueued`` trials first."""
+    space = ArchitectureSpace(zoo.digits_cnn(), [DIGITS_FLOPS], max_inserts=1, notes=False)
+
+    def objective(trial: optuna.Trial) -> tuple[float, ...]:
+        child = space.suggest(trial)
+        params = trial.user_attrs["params"]
+        score = round(100 * (1 - 1 / (1 + (params / 3000) ** 0.5)) - len(child.layers), 2)
+        return (score, *(float(trial.user_attrs[m]) for m in objectives))
+
+    study = optuna.create_study(directions=["maximize", *["minimize"] * len(objectives)],
+                                sampler=sampler, storage=storage, study_name=study_name)
+    if names:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(["accuracy", *objectives])
+    for params in enqueued:
+        study.enqueue_trial(params)
+    study.optimize(objective, n_trials=n_trials)
+    return study
 
 
 class FiguresFailStorage(optuna.storages.InMemoryStorage):

@@ -157,3 +157,19 @@ def test_running_trials_are_named_only_without_heartbeats(
     assert main([*argv, "--heartbeat", "0"]) == 0
     err = capsys.readouterr().err
     assert re.search(_RUNNING_WARNING + "--heartbeat 0 keeps no heartbeats", err), err
+
+
+def test_search_refuses_budgets_of_one_objective_before_any_trial(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{tmp_path / 'budgets.db'}"
+    assert main([*_one_trial_search(storage, data_dir), "--budget", "params=1e5"]) == 2
+    assert capsys.readouterr().err == (
+        "optuna-rena search: error: a budget bounds an objective of a multi-objective "
+        "study, beside its quality; the study 'rena-nas-bench-macro' has one objective "
+        "(mean accuracy (%)): its budget is its constraints.\n")
+    study = optuna.load_study(study_name="rena-nas-bench-macro", storage=storage)
+    assert study.trials == []
+    with pytest.raises(SystemExit):
+        main([*_one_trial_search(storage, data_dir), "--budget", "params"])
+    assert "expected OBJECTIVE=B1,B2,... (latency_ms=2,4,8), got 'params'" in (
+        capsys.readouterr().err)

@@ -13,6 +13,7 @@ import subprocess
 import time
 from typing import Any
 import urllib.request
+import wsgiref.util
 
 import optuna
 import pytest
@@ -28,13 +29,18 @@ from optuna_rena import zoo
 from optuna_rena._benchmark.runner import run_one
 from optuna_rena._constraints import is_feasible
 from optuna_rena._dashboard import dashboard_storage
+from optuna_rena._dashboard import feasible_best_trials
+from optuna_rena._front import best_within_budgets
+from optuna_rena._front import feasible_front
 from optuna_rena._offline_report import write_report
 from optuna_rena._space import run_decisions
 from optuna_rena._tasks import make_task
 from optuna_rena.visualization import save_to_dashboard
 
 from helpers import console_script
+from helpers import DIGITS_HEAVY
 from helpers import free_port
+from helpers import front_study
 from helpers import macro_space
 from helpers import REPO
 from helpers import synthetic_accuracy
@@ -112,6 +118,138 @@ def test_dashboard_shows_feasibility_and_resources(dashboard: tuple[str, int]) -
                 assert key in attrs
             assert attrs["params"] == str(trial.user_attrs["params"])
         assert kinds == {True, False}  # both feasible and infeasible trials are shown
+
+
+def _api_front(detail: dict[str, Any]) -> set[int]:
+    """The trials that optuna-dashboard's Pareto-front view draws as its front: the
+    complete ones whose ``constraints`` are all <= 0 and that no other such trial
+    dominates (what its page computes from the study's API, as its bundle does)."""
+    signs = [1 if d == "maximize" else -1 for d in detail["directions"]]
+    feasible = [t for t in detail["trials"] if t["state"] == "Complete"
+                and all(v <= 0 for v in t["constraints"])]
+
+    def dominates(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return a["values"] != b["values"] and all(
+            s * x >= s * y for s, x, y in zip(signs, a["values"], b["values"]))
+
+    return {t["number"] for t in feasible if not any(dominates(o, t) for o in feasible)}
+
+
+@pytest.mark.slow
+def test_the_dashboards_pareto_front_of_several_objectives_for_every_sampler(
+        dashboard: tuple[str, int]) -> None:
+    """optuna-dashboard 0.21, for real, on two-objective studies (accuracy against params,
+    under a FLOPs budget) of RenaSampler and NSGA-II: the study page loads, its API serves
+    the trials with their constraints, whose feasible front is ours, the Pareto-front plot
+    draws it, and the resource figures are on the page."""
+    storage, port = dashboard
+    # A heavy child first: RenaSampler, which tries feasible children first, may draw none.
+    studies = [front_study(sampler, 12, storage=storage, study_name=name,
+                           enqueued=[DIGITS_HEAVY]) for name, sampler in
+               (("rena", RenaSampler(seed=0)), ("nsga2", optuna.samplers.NSGAIISampler(seed=0)))]
+    ids = {s["study_name"]: s["study_id"] for s in _get(port, "/api/studies")["study_summaries"]}
+    for study in studies:
+        assert save_to_dashboard(study)
+        study_id = ids[study.study_name]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/dashboard/studies/{study_id}",
+                                    timeout=10) as page:
+            assert page.status == 200 and b"<title>Optuna Dashboard</title>" in page.read()
+        detail = _get(port, f"/api/studies/{study_id}")
+        assert detail["directions"] == ["maximize", "minimize"]
+        assert detail["objective_names"] == ["accuracy", "params"]
+        shown = {t["number"]: t for t in detail["trials"]}
+        assert len(shown) == len(study.trials)
+        kinds = set()
+        for trial in study.trials:
+            api = shown[trial.number]
+            assert api["values"] == pytest.approx(trial.values)
+            # The constraints list that the dashboard reads, whatever the sampler.
+            assert api["constraints"] == pytest.approx(list(trial_violations(trial).values()))
+            kinds.add(is_feasible(trial_violations(trial)))
+        assert kinds == {True, False}
+        front = {t.number for t in feasible_front(study)}
+        assert _api_front(detail) == front
+        # Its "Best Trials" list is the front of every complete trial: it reads no
+        # constraint, so the front's best scores, over the budget, are in it.
+        best = {t["number"] for t in detail["best_trials"]}
+        assert front < best  # the heavy child, infeasible, scores best
+        assert all(not is_feasible(trial_violations(study.trials[n])) for n in best - front)
+        # The Pareto-front plot drawn by the server (Optuna's plot_pareto_front) holds the
+        # same front, and the infeasible trials apart.
+        plot = _get(port, f"/api/studies/{study_id}/plot/pareto_front")
+        drawn = {t["hovertemplate"].split("<extra>")[1].split("</extra>")[0]: t
+                 for t in plot["data"]}
+        assert sorted(drawn["Best Trial"]["x"]) == sorted(
+            study.trials[n].values[0] for n in front)
+        assert len(drawn["Infeasible Trial"]["x"]) == sum(
+            not is_feasible(trial_violations(t)) for t in study.trials)
+        # Our figures, on the study's page: the front against params with the budgets,
+        # and the best network within each.
+        figures = {g["id"]: json.loads(g["graph_object"])
+                   for g in detail["plotly_graph_objects"]}
+        assert set(figures) == {"objective-vs-flops", "pareto-front", "best-within-budgets"}
+        _, picks = best_within_budgets(study)
+        table = figures["best-within-budgets"]["data"][0]
+        assert table["cells"]["values"][1] == [str(p.trial.number) for p in picks if p.trial]
+
+
+def _wsgi_get(app: Callable[..., Any], path: str) -> dict[str, Any]:
+    """GET ``path`` of a WSGI app, in this process."""
+    environ: dict[str, Any] = {"PATH_INFO": path, "REQUEST_METHOD": "GET", "QUERY_STRING": ""}
+    wsgiref.util.setup_testing_defaults(environ)
+    statuses = []
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(
+        status)))
+    assert statuses == ["200 OK"], (statuses, environ["wsgi.errors"].getvalue()[-2000:])
+    return json.loads(body)
+
+
+def test_optuna_rena_dashboard_lists_the_feasible_front_as_best_trials() -> None:
+    """What ``optuna-rena dashboard`` serves for a multi-objective study's Best Trials
+    card: the feasible front, as ``study.best_trials`` is, where the plain dashboard lists
+    the front of every trial; and the plain dashboard's function is put back after."""
+    import optuna_dashboard
+
+    study = front_study(optuna.samplers.RandomSampler(seed=0), 12, enqueued=[DIGITS_HEAVY])
+    app = optuna_dashboard.wsgi(dashboard_storage(study._storage))
+    path = f"/api/studies/{study._study_id}"
+    plain = {t["number"] for t in _wsgi_get(app, path)["best_trials"]}
+    with feasible_best_trials():
+        ours = {t["number"] for t in _wsgi_get(app, path)["best_trials"]}
+    feasible = {t.number for t in feasible_front(study)}
+    assert ours == feasible == {t.number for t in study.best_trials}
+    assert 0 in plain - ours  # the heavy child: the best score, over the budget
+    assert {t["number"] for t in _wsgi_get(app, path)["best_trials"]} == plain
+    # No trial feasible: the card still lists a front (of every trial), drawn infeasible.
+    none = front_study(optuna.samplers.RandomSampler(seed=0), 3, storage=study._storage,
+                       enqueued=[DIGITS_HEAVY] * 3)
+    with feasible_best_trials():
+        listed = _wsgi_get(app, f"/api/studies/{none._study_id}")["best_trials"]
+    assert [t["number"] for t in listed] == [0, 1, 2] and all(
+        t["constraints"][0] > 0 for t in listed)
+
+
+def test_mirrored_constraints_of_several_objectives_reach_the_dashboard() -> None:
+    """An objective of two values that sets its constraint with Optuna's own
+    ``trial.set_constraint`` and mirrors it: the plain dashboard reads it, so its Pareto
+    view draws the feasible front, which is ours and Optuna's."""
+    import optuna_dashboard
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        trial.set_constraint("x_max", x - 0.6)
+        mirror_constraints_for_dashboard(trial)
+        return x, x * x
+
+    study = optuna.create_study(directions=["maximize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=12)
+    detail = _wsgi_get(optuna_dashboard.wsgi(study._storage), f"/api/studies/{study._study_id}")
+    assert [t["constraints"] for t in detail["trials"]] == [
+        [pytest.approx(t.params["x"] - 0.6)] for t in study.trials]
+    front = {t.number for t in feasible_front(study)}
+    assert _api_front(detail) == front == {t.number for t in study.best_trials}
+    assert all(study.trials[n].params["x"] <= 0.6 for n in front)
 
 
 def _gp_constraint_models(write: Callable[[optuna.Trial], None]) -> tuple[int, optuna.Study]:
@@ -284,6 +422,8 @@ def test_optuna_rena_dashboard_shows_the_best_feasible_trial(tmp_path: Path,
     plain = optuna.create_study(storage=storage, study_name="plain", direction="maximize",
                                 sampler=optuna.samplers.RandomSampler(seed=0))
     plain.optimize(raw, n_trials=12)
+    front = front_study(optuna.samplers.RandomSampler(seed=0), 8, storage=storage,
+                        study_name="front", enqueued=[DIGITS_HEAVY])
     port = free_port()
     server = subprocess.Popen([console_script("optuna-rena"), "dashboard", storage,
                                "--port", str(port)],
@@ -301,6 +441,7 @@ def test_optuna_rena_dashboard_shows_the_best_feasible_trial(tmp_path: Path,
         ids = {s["study_name"]: s["study_id"] for s in summaries}
         detail = _get(port, f"/api/studies/{ids['bench-tpe']}")
         plain_detail = _get(port, f"/api/studies/{ids['plain']}")
+        front_detail = _get(port, f"/api/studies/{ids['front']}")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -313,6 +454,11 @@ def test_optuna_rena_dashboard_shows_the_best_feasible_trial(tmp_path: Path,
     assert shown == {t.number: [pytest.approx(t.params["x"] - 0.5)] for t in plain.trials}
     assert plain_detail["best_trials"][0]["number"] == plain.best_trial.number
     assert all("constraints" not in t.system_attrs for t in plain.trials)
+    # Of several objectives, the Best Trials card lists the feasible front, without the
+    # heavy child (trial 0), which scores best and breaks the budget.
+    assert {t["number"] for t in front_detail["best_trials"]} == {
+        t.number for t in front.best_trials} == {t.number for t in feasible_front(front)}
+    assert 0 not in {t.number for t in feasible_front(front)}
 
 
 def _chromium() -> str:
