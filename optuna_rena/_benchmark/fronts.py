@@ -39,7 +39,7 @@ def found_points(result: RunResult, k: int | None = None) -> np.ndarray:
     n = len(result.values) if k is None else k
     rows = [v for v, f in zip(result.values[:n], result.feasible[:n])
             if f and v is not None and np.isfinite(v).all()]
-    return np.array(rows, dtype=float).reshape(len(rows), -1)
+    return np.array(rows, dtype=float) if rows else np.empty((0, len(result.directions or [0])))
 
 
 def gap_curve(result: RunResult, front: ParetoFront) -> list[float]:
@@ -85,10 +85,11 @@ def pooled_front(results: Sequence[RunResult], directions: Sequence[str],
     Raises:
         ValueError: No run has a feasible complete trial.
     """
-    points = np.concatenate([found_points(r) for r in results]) if results else np.empty(0)
-    if not len(points):
+    found = [p for p in map(found_points, results) if len(p)]
+    if not found:
         raise ValueError("no run found a feasible trial, so there is no front to measure "
                          "the runs against.")
+    points = np.concatenate(found)
     return ParetoFront(
         points, tuple(directions), np.median(points, axis=0),
         quantile_budgets(points[:, budget_objective]), budget_objective, known=False,
