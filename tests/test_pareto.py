@@ -340,3 +340,19 @@ def test_a_continued_study_with_other_directions_is_refused(
                                          r"objective has the directions \['maximize', "
                                          r"'minimize'\]"):
         record_budget(study, [], None, task="t", directions=MAX_MIN)
+
+
+def test_a_minimised_objective_of_one_value_is_recorded_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The study's directions are checked against the task's: a user's objective that the
+    # benchmark minimises must be recorded as minimised, not refused.
+    (tmp_path / "pareto_loss.py").write_text(
+        "def objective(trial):\n    return trial.suggest_float('x', 0.0, 1.0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    storage = f"journal:{tmp_path / 'b.log'}"
+    argv = ["benchmark", "--task", "pareto_loss:objective", "--direction", "minimize",
+            "--samplers", "random", "--seeds", "1", "--trials", "2", "--storage", storage,
+            "--out", str(tmp_path / "o"), "--no-progress"]
+    assert main(argv) == 0
+    report = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert report["direction"] == "minimize" and report["runs"][0]["maximize"] is False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Sequence
+import dataclasses
 import json
 from pathlib import Path
 import signal
@@ -66,6 +67,9 @@ def run_one(
     user's objective of one value (a task of several objectives has its own)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     task = make_task(task_name, **(task_options or {}))
+    if not task.is_multi_objective:
+        # A user's objective of one value may be minimised; the task is then recorded so.
+        task = dataclasses.replace(task, directions=(direction,))
     timed = TimedSampler(make_sampler(sampler_name, seed))
 
     # The objective writes each constraint where Optuna and optuna-dashboard both read it,
@@ -73,7 +77,7 @@ def run_one(
     # dashboard and Optuna's samplers run as users run them.
     objective = task.objective
     name = study_name or f"{task_name}:{sampler_name}:seed{seed}"
-    directions = _directions(task, direction)
+    directions = task.directions
     study = optuna.create_study(directions=list(directions), sampler=timed,
                                 storage=open_storage(storage), study_name=name)
     task.record(study)  # the task, budget, space and objective's name, as search's
@@ -97,10 +101,6 @@ def run_one(
     )
 
 
-def _directions(task: Task, direction: str) -> tuple[str, ...]:
-    """The study's directions: the task's for several objectives, else ``direction``
-    (a user's objective may be minimised)."""
-    return task.directions if task.is_multi_objective else (direction,)
 
 
 def run_benchmark(
