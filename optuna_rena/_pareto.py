@@ -162,7 +162,8 @@ class ParetoFront:
                 for b in self.budgets]
 
 
-def hypervolume_gap(found: np.ndarray | Sequence[Sequence[float]], front: ParetoFront) -> float:
+def hypervolume_gap(found: np.ndarray | Sequence[Sequence[float]],
+                    front: ParetoFront) -> float:
     """``1 - HV(found) / HV(front)``, both up to the front's reference point: 0 when the
     found points dominate all that the front does, 1 when they dominate nothing. Only
     feasible points belong in ``found``. A found point beyond the true front (a noisy

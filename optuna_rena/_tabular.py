@@ -158,12 +158,13 @@ def nb201_params(cell: Sequence[str]) -> int:
     """
     unknown = set(cell) - set(NB201_OPERATIONS)
     if len(cell) != 6 or unknown:
-        raise ValueError(f"a NAS-Bench-201 cell is six operations of {list(NB201_OPERATIONS)}, "
-                         f"got {tuple(cell)!r}.")
+        raise ValueError("a NAS-Bench-201 cell is six operations of "
+                         f"{list(NB201_OPERATIONS)}, got {tuple(cell)!r}.")
     first, last = NB201_STAGE_CHANNELS[0], NB201_STAGE_CHANNELS[-1]
     stem = _conv_bn_params(3, first, 3)
-    reductions = sum(_conv_bn_params(c, 2 * c, 3) + _conv_bn_params(2 * c, 2 * c, 3) + c * 2 * c
-                     for c in NB201_STAGE_CHANNELS[:-1])
+    # Each: ReLU-Conv 3x3 stride 2-BN, ReLU-Conv 3x3-BN, and the shortcut's 1x1 convolution.
+    reductions = sum(_conv_bn_params(c, 2 * c, 3) + _conv_bn_params(2 * c, 2 * c, 3)
+                     + c * 2 * c for c in NB201_STAGE_CHANNELS[:-1])
     head = 2 * last + last * NB201_CLASSES + NB201_CLASSES
     kernels = {"nor_conv_3x3": 3, "nor_conv_1x1": 1}
     cells = NB201_CELLS_PER_STAGE * sum(

@@ -231,8 +231,9 @@ def nas_bench_macro_optimum(table: dict[str, dict[str, Any]],
     return best
 
 
-def _trained_against_latency(space: ArchitectureSpace, data: Dataset, epochs: int,
-                             device: str | None) -> Callable[[optuna.Trial], tuple[float, float]]:
+def _trained_against_latency(
+        space: ArchitectureSpace, data: Dataset, epochs: int, device: str | None,
+) -> Callable[[optuna.Trial], tuple[float, float]]:
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         child = space.suggest(trial)
         torch.manual_seed(trial.number)  # the child's initial weights
@@ -309,7 +310,8 @@ def _nb201_front_task(name: str, data_dir: str | Path | None,
     if constraints:
         own = "params <= MAX, from its name" if rest else "none"
         raise ValueError(f"{name!r} sets its own constraints ({own}); the constraint flags "
-                         "do not apply. Bound the parameters with nb201-front:DEVICE:params=MAX.")
+                         "do not apply. Bound the parameters with "
+                         "nb201-front:DEVICE:params=MAX.")
     if data_dir is None:
         raise ValueError(f"{name} needs --data-dir: the folder that holds "
                          "nb201_hw/nb201_hw.csv.")

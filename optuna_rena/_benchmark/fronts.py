@@ -39,7 +39,9 @@ def found_points(result: RunResult, k: int | None = None) -> np.ndarray:
     n = len(result.values) if k is None else k
     rows = [v for v, f in zip(result.values[:n], result.feasible[:n])
             if f and v is not None and np.isfinite(v).all()]
-    return np.array(rows, dtype=float) if rows else np.empty((0, len(result.directions or [0])))
+    if not rows:
+        return np.empty((0, len(result.directions or [0])))
+    return np.array(rows, dtype=float)
 
 
 def gap_curve(result: RunResult, front: ParetoFront) -> list[float]:
@@ -154,7 +156,8 @@ def front_tables(summary: Mapping[str, Mapping[str, Any]], front: ParetoFront,
         for name, m in summary.items():
             runs = int(m["runs"])
             rows.append(_row([name, *(_cell(m[f"regret_at_{k}_budget_{i}"], runs, 3)
-                                      for i in budgets for k in regret_checkpoints(n_trials))]))
+                                      for i in budgets
+                                      for k in regret_checkpoints(n_trials))]))
         tables.append(f"Budget regret ({metric_names[0]}): the best of the "
                       f"{'true front' if front.known else 'best front found'} within the "
                       "budget minus the best feasible trial within it.\n\n" + "\n".join(rows))
@@ -247,7 +250,8 @@ def front_from_record(record: Mapping[str, Any]) -> ParetoFront:
                        bool(record["known"]), str(record["about"]))
 
 
-def median_gap_curves(results: Sequence[RunResult], front: ParetoFront) -> dict[str, np.ndarray]:
+def median_gap_curves(results: Sequence[RunResult],
+                      front: ParetoFront) -> dict[str, np.ndarray]:
     """Per sampler, the hypervolume gap after each trial, one row per seed (runs cut short
     by failures are padded with their last gap)."""
     out: dict[str, list[list[float]]] = {}
