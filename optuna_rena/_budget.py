@@ -13,7 +13,9 @@ The budget alone does not say what was measured: ``nb201:pixel3:2.5`` and
 ``nb201:fpga:2.5`` are both ``latency_ms <= 2.5``, on two devices, and
 ``nas-bench-macro-plain`` and ``nas-bench-macro-pair`` may share a budget. So the task's
 name and its objective's name are recorded beside the budget, and a continued run of
-another task is refused the same way.
+another task is refused the same way; so is a run whose objectives go in other directions
+than the study's (Optuna loads an existing study with its own directions, whatever
+``create_study`` was asked, so nothing else would notice).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ OBJECTIVE_ATTR = "objective"
 
 def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
                   space_fingerprint: str | None, space_summary: str | None = None, *,
-                  task: str | None = None, objective: str | None = None) -> None:
+                  task: str | None = None, objective: str | None = None,
+                  directions: Sequence[str] | None = None) -> None:
     """Record the budget (and the space's summary, the task and the objective's name) on a
     new study, or check that a continued study has the same.
 
@@ -55,11 +58,13 @@ def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
     continued when the budget that its trials imply (:func:`study_budget`) is the one
     asked for, to the six digits that inference keeps. A study recorded before tasks were
     is continued when its budget and space match, and the task is recorded then.
-    ``task=None`` (a caller that knows none) neither checks nor records a task.
+    ``task=None`` (a caller that knows none) neither checks nor records a task;
+    ``directions`` (``"maximize"`` or ``"minimize"`` per objective), when given, must be
+    the study's.
 
     Raises:
-        ValueError: The study was searched for another task or objective, or has trials
-            and another budget or space.
+        ValueError: The study was searched for another task or objective, has other
+            directions, or has trials and another budget or space.
     """
     budget = [budget_text(c) for c in constraints]
     recorded = study.user_attrs
@@ -68,6 +73,8 @@ def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
         # First: another task's trials were measured elsewhere, whatever the budget says,
         # and keeping the old constraints would not make them comparable.
         _check_task(study, task, objective)
+    if directions is not None:
+        _check_directions(study, directions)
     if CONSTRAINTS_ATTR not in recorded:
         if n_trials:
             implied = sorted(_rounded(c) for c in study_budget(study))
@@ -118,6 +125,20 @@ def _check_task(study: optuna.Study, task: str, objective: str | None) -> None:
         f"the study {study.study_name!r} searched {old}, and this run asks for {new}; its "
         "trials were measured on the former, and their values and feasibility would mix "
         "with this run's. Give another --study-name.")
+
+
+def _check_directions(study: optuna.Study, directions: Sequence[str]) -> None:
+    """Refuse a study whose objectives go in other directions than ``directions``."""
+    old = [d.name.lower() for d in study.directions]
+    if old == list(directions):
+        return
+    names = study.metric_names or [f"objective {i}" for i in range(len(old))]
+    said = ", ".join(f"{d} {n}" for d, n in zip(old, names)) if len(names) == len(old) else (
+        ", ".join(old))
+    raise ValueError(
+        f"the study {study.study_name!r} was made to {said}, and this run's objective has "
+        f"the directions {list(directions)}; a study keeps its directions. Give another "
+        "--study-name.")
 
 
 def _record_task(study: optuna.Study, task: str | None, objective: str | None) -> None:

@@ -8,6 +8,27 @@
 * ``nas-bench-macro-plain``, ``nas-bench-macro-pair``, ``nb201:DEVICE:BUDGET_MS``:
   tabular define-by-run objectives with no space (see :mod:`optuna_rena._tabular`).
 * ``module:function``: your own objective, ``function(trial) -> float``.
+
+Multi-objective tasks (a trial returns one value per objective; :attr:`Task.front` is the
+front that a benchmark measures a study's against, with its reference point and the
+budgets of the budget regret):
+
+* ``nb201-front:DEVICE``: NAS-Bench-201 cells, CIFAR-10 validation accuracy (maximised)
+  against the latency measured on ``DEVICE`` (minimised); the true front is the table's.
+  Reference point: the table's median accuracy and median latency on the device. Latency
+  budgets: the 10, 25, 50 and 75 % quantiles of the device's latencies over the table.
+* ``nb201-front:DEVICE:params=MAX``: the same, with the cells' parameters (counted, see
+  :func:`~optuna_rena._tabular.nb201_params`) bounded by ``MAX`` through
+  ``Constraint.set``; the true front holds the feasible cells only.
+* ``nas-bench-macro-front``: the NAS-Bench-Macro space (as ``nas-bench-macro``), no
+  constraints, three objectives: mean accuracy (maximised), the child's counted
+  parameters and MACs (minimised), named ``accuracy``, ``params`` and ``macs``. The true
+  front is over all 6561 networks; the reference point is the table's median of each
+  objective; the budgets bound the parameters (10, 25, 50, 75 % quantiles over the table).
+* ``digits-front``: real training as ``digits`` (no constraints unless flags give them),
+  accuracy (maximised) against the child's latency measured on this machine's CPU in ms
+  (minimised). No true front is known: a benchmark measures each study against the best
+  front that any of its studies found (see :mod:`optuna_rena._benchmark.runner`).
 """
 
 from __future__ import annotations
@@ -20,6 +41,7 @@ from pathlib import Path
 from typing import Any
 import warnings
 
+import numpy as np
 import optuna
 import torch
 
@@ -30,12 +52,17 @@ from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import violations_of
 from optuna_rena._dashboard import save_note
 from optuna_rena._imports import import_named
+from optuna_rena._latency import measure_latency
+from optuna_rena._pareto import check_directions
+from optuna_rena._pareto import ParetoFront
+from optuna_rena._pareto import quantile_budgets
 from optuna_rena._report import study_note
 from optuna_rena._resources import ResourceModel
 from optuna_rena._space import ArchitectureSpace
 from optuna_rena._tabular import nas_bench_macro_pair
 from optuna_rena._tabular import nas_bench_macro_plain
 from optuna_rena._tabular import nb201
+from optuna_rena._tabular import nb201_front
 from optuna_rena.datasets import cifar10
 from optuna_rena.datasets import Dataset
 from optuna_rena.datasets import digits
@@ -47,44 +74,114 @@ from optuna_rena.training import fit
 from optuna_rena.training import random_crop_flip
 
 
+Objective = Callable[[optuna.Trial], float | Sequence[float]]
+"""An objective: a float, or one float per objective of a multi-objective task."""
+
+
 @dataclass
 class Task:
-    """What a search or benchmark runs; ``space`` is ``None`` for a user objective."""
+    """What a search or benchmark runs; ``space`` is ``None`` for a user objective.
+
+    A task of one objective has ``directions == ("maximize",)`` (a user's objective may
+    be minimised: the benchmark's ``--direction``) and its objective returns a float. A
+    multi-objective task has one direction and one name per objective, its objective
+    returns a sequence of floats in that order, and ``find_front`` (when the front is
+    known) gives the true front with its reference point and budgets.
+
+    Attributes:
+        name: The task's name (``nb201-front:pixel3``).
+        objective: The objective of a trial.
+        space: The architecture space, or ``None`` for an objective without one.
+        constraints: The budget that the objective writes on each trial.
+        metric_name: The objective's name; for several, their names joined, for lines
+            that name the objectives together.
+        find_optimum: The best feasible value, for regret (one objective).
+        directions: ``"maximize"`` or ``"minimize"`` per objective.
+        metric_names: The objectives' names, one each; ``(metric_name,)`` by default.
+        find_front: The true front (several objectives), ``None`` when it is not known.
+    """
 
     name: str
-    objective: Callable[[optuna.Trial], float]
+    objective: Objective
     space: ArchitectureSpace | None
     constraints: tuple[Constraint, ...]
     metric_name: str = "accuracy"
     find_optimum: Callable[[], float | None] | None = None
+    directions: tuple[str, ...] = ("maximize",)
+    metric_names: tuple[str, ...] = ()
+    find_front: Callable[[], ParetoFront] | None = None
+
+    def __post_init__(self) -> None:
+        self.directions = check_directions(self.directions)
+        if not self.metric_names:
+            if len(self.directions) > 1:
+                raise ValueError(f"task {self.name!r}: give a name for each of its "
+                                 f"{len(self.directions)} objectives.")
+            self.metric_names = (self.metric_name,)
+        if len(self.metric_names) != len(self.directions):
+            raise ValueError(f"task {self.name!r}: {len(self.metric_names)} metric names for "
+                             f"{len(self.directions)} directions.")
+
+    @property
+    def is_multi_objective(self) -> bool:
+        return len(self.directions) > 1
 
     @functools.cached_property
     def optimum(self) -> float | None:
         """The best feasible value when known, for regret; computed on first use."""
         return self.find_optimum() if self.find_optimum is not None else None
 
+    @functools.cached_property
+    def front(self) -> ParetoFront | None:
+        """The true front when known (several objectives); computed on first use."""
+        return self.find_front() if self.find_front is not None else None
+
     def record(self, study: optuna.Study) -> None:
         """Record on ``study`` what it searches: the task's and the objective's names, the
         budget and the space as study user attributes (refusing a continued study of
-        another, see :func:`~optuna_rena._budget.record_budget`), the objective's name as
-        the study's metric name, and the budget, the space and the objective in the
+        another, see :func:`~optuna_rena._budget.record_budget`), the objectives' names as
+        the study's metric names, and the budget, the space and the objective in the
         study's optuna-dashboard note, when it has none.
 
         Raises:
-            ValueError: The study was searched for another task, or holds trials of
-                another budget or space.
+            ValueError: The study was searched for another task, holds trials of another
+                budget or space, or has other directions than the task's objectives.
         """
         fingerprint = self.space.decisions_fingerprint if self.space is not None else None
         summary = self.space.summary if self.space is not None else None
         record_budget(study, self.constraints, fingerprint, summary, task=self.name,
-                      objective=self.metric_name)
+                      objective=self.metric_name, directions=self.directions)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names([self.metric_name])
-        maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+            study.set_metric_names(list(self.metric_names))
+        if self.is_multi_objective:
+            note = _front_note(self.metric_names, self.directions, self.constraints, summary,
+                               fingerprint)
+        else:
+            maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+            note = study_note(self.metric_name, maximize, self.constraints, summary,
+                              fingerprint)
         # A continued study keeps its note: a person may have added to it in the dashboard.
-        save_note(study, study_note(self.metric_name, maximize, self.constraints, summary,
-                                    fingerprint), keep=True)
+        save_note(study, note, keep=True)
+
+
+def _front_note(metric_names: Sequence[str], directions: Sequence[str],
+                constraints: Sequence[Constraint], space_summary: str | None,
+                space_fingerprint: str | None) -> str:
+    """A multi-objective study's note for optuna-dashboard: the objectives, the budget and
+    the space."""
+    objectives = ", ".join(f"{n} ({'maximised' if d == 'maximize' else 'minimised'})"
+                           for n, d in zip(metric_names, directions))
+    lines = [f"### Pareto front: {objectives}", "", "**Budget**", "",
+             *([f"- {c}" for c in constraints] or ["- none"]), ""]
+    if constraints:
+        lines += ["Only trials that meet every bound belong to the front; a trial's "
+                  "`violated` attribute names the bounds it breaks.", ""]
+    if space_summary is not None:
+        lines += [f"**Space**: {space_summary} (fingerprint `{space_fingerprint}`).", ""]
+    lines += ["optuna-dashboard's *Pareto Front* plot shows the trials against the "
+              "objectives."]
+    return "\n".join(lines)
 
 
 DEFAULT_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {
@@ -106,7 +203,9 @@ DEFAULT_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {
                              Constraint("macs", max=55_000_000)),
 }
 TASK_NAMES = ("nas-bench-macro", "digits", "cifar10", "speech-commands",
-              "nas-bench-macro-plain", "nas-bench-macro-pair", "nb201:DEVICE:BUDGET_MS")
+              "nas-bench-macro-plain", "nas-bench-macro-pair", "nb201:DEVICE:BUDGET_MS",
+              "nb201-front:DEVICE", "nb201-front:DEVICE:params=MAX", "nas-bench-macro-front",
+              "digits-front")
 
 
 def _trained(space: ArchitectureSpace, data: Dataset, epochs: int, device: str | None,
@@ -132,9 +231,42 @@ def nas_bench_macro_optimum(table: dict[str, dict[str, Any]],
     return best
 
 
+def _trained_against_latency(
+        space: ArchitectureSpace, data: Dataset, epochs: int, device: str | None,
+) -> Callable[[optuna.Trial], tuple[float, float]]:
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        child = space.suggest(trial)
+        torch.manual_seed(trial.number)  # the child's initial weights
+        # No trial: Optuna cannot prune a multi-objective trial from its reports.
+        accuracy = fit(child.build(), data, epochs=epochs, device=device, seed=trial.number)
+        # Latency on the CPU whatever the training device: the front is of a CPU model.
+        latency = measure_latency(child, device="cpu")
+        trial.set_user_attr("latency_ms", latency)
+        return accuracy, latency
+    return objective
+
+
+def nas_bench_macro_front(table: dict[str, dict[str, Any]]) -> ParetoFront:
+    """The true front of ``nas-bench-macro-front`` over all the table's networks, whose
+    ``params`` and ``flops`` (MACs) columns are the resource model's counts (the tests
+    compare all 6561); reference point: the median of each objective over the table;
+    budgets: the 10, 25, 50 and 75 % quantiles of the parameters."""
+    rows = list(table.values())
+    points = np.array([[r["mean_acc"], r["params"], r["flops"]] for r in rows], dtype=float)
+    return ParetoFront(
+        points, ("maximize", "minimize", "minimize"), np.median(points, axis=0),
+        quantile_budgets(points[:, 1]), budget_objective=1,
+        about=(f"true front of all {len(rows)} networks; reference point: the table's median "
+               "of each objective; params budgets: the 10, 25, 50 and 75 % quantiles of the "
+               "table's parameters"))
+
+
+_PREFIXES = ("nb201:", "nb201-front:")
+
+
 def is_user_objective(name: str) -> bool:
     """Whether a task name is a user's ``module:function``."""
-    return ":" in name and not name.startswith("nb201:")
+    return ":" in name and not name.startswith(_PREFIXES)
 
 
 def _nb201_task(name: str, data_dir: str | Path | None,
@@ -156,6 +288,37 @@ def _nb201_task(name: str, data_dir: str | Path | None,
     objective, optimum, constraint = nb201(load_nb201_hw(data_dir), device, budget_ms)
     return Task(name, objective, None, (constraint,), "CIFAR-10 validation accuracy (%)",
                 optimum)
+
+
+def _nb201_front_task(name: str, data_dir: str | Path | None,
+                      constraints: Sequence[Constraint] | None) -> Task:
+    _, device, *rest = name.split(":")
+    expected = "nb201-front:DEVICE or nb201-front:DEVICE:params=MAX"
+    if device not in NB201_DEVICES:
+        raise ValueError(f"{name!r}: unknown device {device!r}; expected {expected} with "
+                         f"DEVICE one of {list(NB201_DEVICES)}.")
+    max_params = None
+    if rest:
+        key, sep, value = rest[0].partition("=")
+        try:
+            max_params = float(value) if len(rest) == 1 and key == "params" and sep else None
+        except ValueError:
+            pass
+        if max_params is None or not 0 < max_params < np.inf:
+            raise ValueError(f"{name!r}: expected {expected}, with MAX a positive number of "
+                             f"parameters, got {':'.join(rest)!r}.")
+    if constraints:
+        own = "params <= MAX, from its name" if rest else "none"
+        raise ValueError(f"{name!r} sets its own constraints ({own}); the constraint flags "
+                         "do not apply. Bound the parameters with "
+                         "nb201-front:DEVICE:params=MAX.")
+    if data_dir is None:
+        raise ValueError(f"{name} needs --data-dir: the folder that holds "
+                         "nb201_hw/nb201_hw.csv.")
+    objective, front, cons = nb201_front(load_nb201_hw(data_dir), device, max_params)
+    return Task(name, objective, None, cons, "accuracy, latency_ms",
+                directions=("maximize", "minimize"), metric_names=("accuracy", "latency_ms"),
+                find_front=front)
 
 
 def _check_device(device: str | None) -> None:
@@ -226,6 +389,37 @@ def make_task(
         return Task(name, objective, None, cons, "mean accuracy (%)", optimum)
     if name.startswith("nb201:"):
         return _nb201_task(name, data_dir, constraints)
+    if name.startswith("nb201-front:"):
+        return _nb201_front_task(name, data_dir, constraints)
+    if name == "nas-bench-macro-front":
+        if constraints:
+            raise ValueError(f"{name} has no constraints: params and MACs are objectives; "
+                             "the constraint flags do not apply.")
+        if data_dir is None:
+            raise ValueError(f"{name} needs --data-dir: the folder that holds "
+                             "nas_bench_macro/nas-bench-macro_cifar10.json.")
+        table = load_nas_bench_macro(data_dir)
+        space = zoo.nas_bench_macro_space((), notes=notes)
+
+        def macro_objective(trial: optuna.Trial) -> tuple[float, float, float]:
+            child = space.suggest(trial)
+            counted = space.resource_model.count(child)
+            return (float(table[zoo.nas_bench_macro_code(trial.params)]["mean_acc"]),
+                    float(counted.params), float(counted.macs))
+
+        return Task(name, macro_objective, space, (), "accuracy, params, macs",
+                    directions=("maximize", "minimize", "minimize"),
+                    metric_names=("accuracy", "params", "macs"),
+                    find_front=lambda: nas_bench_macro_front(table))
+    if name == "digits-front":
+        bad = [str(c) for c in cons if c.metric == "latency_ms"]
+        if bad:
+            raise ValueError(f"{name} minimises latency_ms as an objective; cannot also "
+                             f"bound it: {bad}.")
+        space = ArchitectureSpace(zoo.digits_cnn(), cons, max_inserts=1, notes=notes)
+        return Task(name, _trained_against_latency(space, digits(), epochs, device), space,
+                    cons, "accuracy, latency_ms", directions=("maximize", "minimize"),
+                    metric_names=("accuracy", "latency_ms"))
     if name == "digits":
         space = ArchitectureSpace(zoo.digits_cnn(), cons, max_inserts=1, notes=notes)
         return Task(name, _trained(space, digits(), epochs, device), space, cons)

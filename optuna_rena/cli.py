@@ -165,7 +165,9 @@ class _Search(_Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--task", default="digits",
                             help=f"one of {list(TASK_NAMES)} or module:function (default: "
-                                 "digits, embedded, no download)")
+                                 "digits, embedded, no download); a *-front task has "
+                                 "several objectives (accuracy against latency, params or "
+                                 "MACs) and its study their directions")
         parser.add_argument("--data-dir", default=_default_data_dir(),
                             help="folder with nas_bench_macro/, cifar10/, speech_commands/; "
                                  "without it CIFAR-10 and Speech Commands are downloaded")
@@ -211,21 +213,20 @@ class _Search(_Command):
         heartbeat = args.heartbeat if args.heartbeat and not args.storage.startswith(
             "journal:") else None
         try:
+            # A task of several objectives (nb201-front:pixel3) has their directions.
             study = optuna.create_study(
                 storage=open_storage(args.storage, heartbeat_interval=heartbeat),
-                study_name=study_name, direction="maximize",
+                study_name=study_name, directions=list(task.directions),
                 sampler=RenaSampler(seed=args.seed), pruner=_PRUNERS[args.pruner](),
                 load_if_exists=True)
         except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
             raise ValueError(f"cannot open the storage {args.storage!r}: "
                              f"{storage_error_text(e)}") from None
-        if study._is_multi_objective() or (
-                study.direction != optuna.study.StudyDirection.MAXIMIZE):
-            raise ValueError(f"the study {study_name!r} in {args.storage} does not maximise "
-                             "one objective; give another --study-name.")
         if task.space is not None:
             task.space.check_study(study)  # before a trial is made that Optuna would fail
-        task.record(study)  # refuses a study of another task, budget or space
+        # Refuses a study of another task, budget, space or directions: Optuna loads an
+        # existing study with its own directions, whatever create_study was asked.
+        task.record(study)
         # Every trial running now was started by another process: this run has none yet.
         _check_running_trials(study, study_name, args.storage, heartbeat is not None,
                               fail=args.fail_running_trials)
@@ -467,7 +468,11 @@ class _Benchmark(_Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--task", default="nas-bench-macro",
                             help=f"one of {list(TASK_NAMES)} or module:function "
-                                 "(default: nas-bench-macro)")
+                                 "(default: nas-bench-macro). A *-front task has several "
+                                 "objectives: its results are the hypervolume gap to the "
+                                 "true front at 50, 100 and the last trial and the regret "
+                                 "under four budgets (digits-front knows no true front: the "
+                                 "gap is to the best front any sampler found in the run)")
         parser.add_argument("--samplers", nargs="+", default=["rena", "random", "tpe"],
                             help="rena, rena-paper, random, tpe, gp, nsga2, "
                                  "rena:key=value,... or module:Class (default: rena random "
@@ -489,7 +494,8 @@ class _Benchmark(_Command):
         _add_storage_option(parser, "sqlite:///optuna-rena-benchmark.db")
         parser.add_argument("--study-prefix", default="", help="prefix of the study names")
         parser.add_argument("--direction", choices=["maximize", "minimize"],
-                            default="maximize", help="for a module:function objective")
+                            default="maximize",
+                            help="for a module:function objective of one value")
         parser.add_argument("--out", default="benchmark-results", help="output folder")
         parser.add_argument("--jobs", type=_positive_int, default=1,
                             help="runs in parallel processes")

@@ -1,7 +1,10 @@
-"""The benchmark's best-feasible-so-far curves, as PNG (matplotlib) and HTML (plotly)."""
+"""The benchmark's curves, as PNG (matplotlib) and HTML (plotly): the best feasible value
+so far (one objective), or the hypervolume gap (several)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,10 @@ _Y_LABEL = "best feasible objective (median, IQR band)"
 _NOTE = ("Median and inter-quartile band over seeds of the best feasible value so far. A seed "
          "with no feasible trial yet ranks worst,\nso a line starts once about half the seeds "
          "have one, and its band once about three quarters do.")
+_GAP_Y_LABEL = "hypervolume gap (median, IQR band)"
+_GAP_NOTE = ("Median and inter-quartile band over seeds of 1 - HV(feasible trials so far) / "
+             "HV(front), both up to the reference point:\n0 is the whole front, 1 nothing "
+             "within the reference point.")
 
 
 @dataclass
@@ -69,17 +76,31 @@ def _optimum_label(optimum: float) -> str:
     return f"known optimum {optimum:.6g}"
 
 
+def _gap_curves(gaps: Mapping[str, np.ndarray]) -> list[_Curve]:
+    """Per sampler, the median and quartiles of its seeds' hypervolume gaps per trial."""
+    out = []
+    for i, (name, a) in enumerate(gaps.items()):
+        med, q1, q3 = (np.percentile(a, q, axis=0) for q in (50, 25, 75))
+        out.append(_Curve(name, _COLOURS[i % len(_COLOURS)], med, q1, q3, None))
+    return out
+
+
 def matplotlib_figure(results: Sequence[RunResult], title: str,
                       optimum: float | None) -> Any:
     """The PNG's figure: per sampler a median line and its IQR band, the known optimum
     dashed, and a legend entry saying why a sampler has no line."""
+    return _matplotlib_figure(_curves(results), title, optimum, _Y_LABEL, _NOTE)
+
+
+def _matplotlib_figure(curves: Sequence[_Curve], title: str, optimum: float | None,
+                       y_label: str, note: str) -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    for cv in _curves(results):
+    for cv in curves:
         if cv.no_line is not None:
             ax.plot([], [], color=cv.colour, label=cv.no_line)
             continue
@@ -93,11 +114,11 @@ def matplotlib_figure(results: Sequence[RunResult], title: str,
         ax.axhline(optimum, color="black", linestyle="--", linewidth=1,
                    label=_optimum_label(optimum))
     ax.set_xlabel("trial")
-    ax.set_ylabel(_Y_LABEL)
+    ax.set_ylabel(y_label)
     ax.set_title(title)
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.text(0.01, -0.04, _NOTE, fontsize=7, va="top")
+    fig.text(0.01, -0.04, note, fontsize=7, va="top")
     return fig
 
 
@@ -108,13 +129,18 @@ def _rgba(colour: str, alpha: float) -> str:
 
 def plotly_figure(results: Sequence[RunResult], title: str, optimum: float | None) -> Any:
     """The HTML's figure, drawn as :func:`matplotlib_figure` draws the PNG's."""
+    return _plotly_figure(_curves(results), title, optimum, _Y_LABEL, _NOTE)
+
+
+def _plotly_figure(curves: Sequence[_Curve], title: str, optimum: float | None,
+                   y_label: str, note: str) -> Any:
     import plotly.graph_objects as go
 
     def clean(a: np.ndarray) -> list[float | None]:
         return [float(v) if np.isfinite(v) else None for v in a]
 
     fig = go.Figure()
-    for cv in _curves(results):
+    for cv in curves:
         if cv.no_line is not None:
             # A trace without points: a legend entry only.
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=cv.no_line,
@@ -134,10 +160,10 @@ def plotly_figure(results: Sequence[RunResult], title: str, optimum: float | Non
         fig.add_hline(y=optimum, line={"dash": "dash", "color": "black", "width": 1},
                       annotation_text=_optimum_label(optimum),
                       annotation_position="bottom right")
-    fig.add_annotation(text=_NOTE.replace("\n", "<br>"), xref="paper", yref="paper", x=0,
+    fig.add_annotation(text=note.replace("\n", "<br>"), xref="paper", yref="paper", x=0,
                        y=-0.22, xanchor="left", yanchor="top", showarrow=False, align="left",
                        font={"size": 10})
-    fig.update_layout(title=title, xaxis_title="trial", yaxis_title=_Y_LABEL,
+    fig.update_layout(title=title, xaxis_title="trial", yaxis_title=y_label,
                       margin={"b": 130})
     return fig
 
@@ -148,9 +174,26 @@ def write_plots(results: Sequence[RunResult], out_dir: Path, title: str,
     known optimum when there is one, as PNG (matplotlib: no kaleido needed) and HTML
     (plotly, with plotly.js inside, so it opens offline); a library that is missing is
     skipped."""
+    return _write(lambda: matplotlib_figure(results, title, optimum),
+                  lambda: plotly_figure(results, title, optimum), out_dir)
+
+
+def write_gap_plots(gaps: Mapping[str, np.ndarray], out_dir: Path, title: str) -> list[Path]:
+    """Median hypervolume-gap curves with inter-quartile bands, per sampler (``gaps``: one
+    row per seed, one column per trial), as :func:`write_plots` writes its curves."""
+    curves = _gap_curves(gaps)
+    return _write(lambda: _matplotlib_figure(curves, title, None, _GAP_Y_LABEL, _GAP_NOTE),
+                  lambda: _plotly_figure(curves, title, None, _GAP_Y_LABEL, _GAP_NOTE),
+                  out_dir)
+
+
+def _write(matplotlib_fig: Callable[[], Any], plotly_fig: Callable[[], Any],
+           out_dir: Path) -> list[Path]:
+    """curves.png and curves.html from the two figures' makers; a library that is missing
+    is skipped."""
     written: list[Path] = []
     try:
-        fig = matplotlib_figure(results, title, optimum)  # sets the Agg backend first
+        fig = matplotlib_fig()  # sets the Agg backend first
         import matplotlib.pyplot as plt
 
         png = out_dir / "curves.png"
@@ -162,7 +205,7 @@ def write_plots(results: Sequence[RunResult], out_dir: Path, title: str,
     try:
         html = out_dir / "curves.html"
         # plotly.js inside the file (about 5 MB): a CDN link draws nothing offline.
-        plotly_figure(results, title, optimum).write_html(html, include_plotlyjs=True)
+        plotly_fig().write_html(html, include_plotlyjs=True)
         written.append(html)
     except ImportError:
         pass

@@ -23,17 +23,23 @@ from optuna_rena._tasks import is_user_objective
 @dataclass
 class RunResult:
     """One study: per trial its value (``None`` unless complete), feasibility and state,
-    and the time spent in the sampler and in all."""
+    and the time spent in the sampler and in all.
+
+    A study of several objectives has their ``directions``, and each value is the list of
+    a trial's values; the best-feasible figures below are for one objective, and
+    :mod:`optuna_rena._benchmark.fronts` has those of several.
+    """
 
     sampler: str
     seed: int
     study_name: str
-    values: list[float | None]
+    values: list[Any]
     feasible: list[bool]
     states: list[str]
     sampler_seconds: float
     wall_seconds: float
     maximize: bool = True
+    directions: list[str] | None = None
 
     def best_feasible_curve(self) -> list[float | None]:
         """After each trial, the best objective among the feasible complete trials."""
@@ -66,7 +72,7 @@ def feasible_and_complete(trial: FrozenTrial) -> bool:
     return trial.state == TrialState.COMPLETE and is_feasible(trial_violations(trial))
 
 
-def _stats(xs: Sequence[float]) -> dict[str, float]:
+def stats(xs: Sequence[float]) -> dict[str, float]:
     """Median and quartiles, and ``none``: how many values are infinite (a seed that found
     nothing, ranked worst). With infinite values, the nearest ranks, since interpolating
     between infinities is undefined."""
@@ -89,23 +95,23 @@ def summarise(results: Sequence[RunResult], checkpoints: Sequence[int],
     worst = -math.inf if (not results or results[0].maximize) else math.inf
     out: dict[str, Any] = {
         "runs": len(results),
-        "trials_to_first_feasible": _stats([r.trials_to_first_feasible() for r in results]),
-        "feasible_fraction": _stats([float(np.mean(r.feasible)) for r in results]),
-        "sampler_ms_per_trial": _stats([1000 * r.sampler_seconds / max(1, len(r.values))
+        "trials_to_first_feasible": stats([r.trials_to_first_feasible() for r in results]),
+        "feasible_fraction": stats([float(np.mean(r.feasible)) for r in results]),
+        "sampler_ms_per_trial": stats([1000 * r.sampler_seconds / max(1, len(r.values))
                                         for r in results]),
-        "wall_seconds": _stats([r.wall_seconds for r in results]),
+        "wall_seconds": stats([r.wall_seconds for r in results]),
     }
     if optimum is not None:
-        out["trials_to_optimum"] = _stats([r.trials_to_reach(optimum) for r in results])
+        out["trials_to_optimum"] = stats([r.trials_to_reach(optimum) for r in results])
     for k in checkpoints:
         bests = []
         for r in results:
             curve = r.best_feasible_curve()
             value = curve[min(k, len(curve)) - 1] if curve else None
             bests.append(worst if value is None else value)
-        out[f"best_feasible_at_{k}"] = _stats(bests)
+        out[f"best_feasible_at_{k}"] = stats(bests)
         if optimum is not None:
-            out[f"regret_at_{k}"] = _stats([abs(optimum - b) for b in bests])
+            out[f"regret_at_{k}"] = stats([abs(optimum - b) for b in bests])
             out[f"optimum_found_at_{k}"] = sum(abs(optimum - b) < 1e-9 for b in bests)
     return out
 
@@ -127,11 +133,11 @@ def markdown_table(summary: dict[str, dict[str, Any]], checkpoints: Sequence[int
     for name, m in summary.items():
         runs = int(m["runs"])
 
-        def cell(stats: dict[str, Any], digits: int = 2) -> str:
-            return _cell(stats, runs, digits, "none")
+        def cell(figure: dict[str, Any], digits: int = 2) -> str:
+            return cell_text(figure, runs, digits, "none")
 
-        def count(stats: dict[str, Any], digits: int) -> str:
-            return _cell(stats, runs, digits, censored)
+        def count(figure: dict[str, Any], digits: int) -> str:
+            return cell_text(figure, runs, digits, censored)
 
         row = [name, str(m["runs"]), count(m["trials_to_first_feasible"], 1)]
         row += [cell(m[f"best_feasible_at_{k}"]) for k in checkpoints]
@@ -144,17 +150,17 @@ def markdown_table(summary: dict[str, dict[str, Any]], checkpoints: Sequence[int
     return "\n".join(rows)
 
 
-def _cell(stats: dict[str, Any], runs: int, digits: int, missing: str) -> str:
+def cell_text(figure: Mapping[str, Any], runs: int, digits: int, missing: str) -> str:
     """``median [Q1, Q3]``, with ``missing`` for a figure that falls on a seed that found
     nothing (infinite here, null in results.json) and how many seeds those were."""
-    none = int(stats.get("none", 0))
+    none = int(figure.get("none", 0))
     if runs and none >= runs:
         return "none found"
 
     def text(v: float | None) -> str:
         return missing if v is None or not math.isfinite(v) else f"{v:.{digits}f}"
 
-    median, q1, q3 = (text(stats[k]) for k in ("median", "q1", "q3"))
+    median, q1, q3 = (text(figure[k]) for k in ("median", "q1", "q3"))
     # "> 200 [> 200, > 200]" says no more than "> 200".
     out = median if median == q1 == q3 == missing else f"{median} [{q1}, {q3}]"
     return out + (f" (none in {none} of {runs} seeds)" if none else "")

@@ -1,10 +1,16 @@
 """Running a benchmark: every sampler with every seed on one task, each run its own study
-in one storage, and the results written as JSON, Markdown and plots."""
+in one storage, and the results written as JSON, Markdown and plots.
+
+A task of several objectives (``nb201-front:pixel3``) makes studies of its directions;
+its results are the hypervolume gap and the budget regrets (:mod:`.fronts`), against the
+task's true front, or, when it knows none, against the best front found by any run.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Sequence
+import dataclasses
 import json
 from pathlib import Path
 import signal
@@ -17,6 +23,14 @@ import optuna
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
 
+from optuna_rena._benchmark.fronts import front_markdown
+from optuna_rena._benchmark.fronts import front_record
+from optuna_rena._benchmark.fronts import front_tables
+from optuna_rena._benchmark.fronts import gap_curve
+from optuna_rena._benchmark.fronts import median_gap_curves
+from optuna_rena._benchmark.fronts import pooled_front
+from optuna_rena._benchmark.fronts import summarise_front
+from optuna_rena._benchmark.plots import write_gap_plots
 from optuna_rena._benchmark.plots import write_plots
 from optuna_rena._benchmark.results import checkpoints_for
 from optuna_rena._benchmark.results import feasible_and_complete
@@ -33,6 +47,7 @@ from optuna_rena._benchmark.samplers import TimedSampler
 from optuna_rena._storage import open_storage
 from optuna_rena._storage import storage_error_text
 from optuna_rena._tasks import make_task
+from optuna_rena._tasks import Task
 from optuna_rena.visualization import save_to_dashboard
 
 
@@ -48,9 +63,13 @@ def run_one(
     direction: str = "maximize",
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
 ) -> RunResult:
-    """One study of ``task_name`` with one sampler and seed."""
+    """One study of ``task_name`` with one sampler and seed; ``direction`` is that of a
+    user's objective of one value (a task of several objectives has its own)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     task = make_task(task_name, **(task_options or {}))
+    if not task.is_multi_objective:
+        # A user's objective of one value may be minimised; the task is then recorded so.
+        task = dataclasses.replace(task, directions=(direction,))
     timed = TimedSampler(make_sampler(sampler_name, seed))
 
     # The objective writes each constraint where Optuna and optuna-dashboard both read it,
@@ -58,8 +77,9 @@ def run_one(
     # dashboard and Optuna's samplers run as users run them.
     objective = task.objective
     name = study_name or f"{task_name}:{sampler_name}:seed{seed}"
-    study = optuna.create_study(direction=direction, sampler=timed, storage=open_storage(storage),
-                                study_name=name)
+    directions = task.directions
+    study = optuna.create_study(directions=list(directions), sampler=timed,
+                                storage=open_storage(storage), study_name=name)
     task.record(study)  # the task, budget, space and objective's name, as search's
     start = time.perf_counter()
     study.optimize(objective, n_trials=n_trials, callbacks=list(callbacks),
@@ -70,12 +90,17 @@ def run_one(
     except Exception as e:  # noqa: BLE001 - a figure is not worth a finished run
         warnings.warn(f"the resource figures of {name!r} were not saved: {e}", stacklevel=2)
     trials = study.get_trials(deepcopy=False)
+    several = len(directions) > 1
     return RunResult(
         sampler_name, seed, name,
-        [t.value if t.state == TrialState.COMPLETE else None for t in trials],
+        [(t.values if several else t.value) if t.state == TrialState.COMPLETE else None
+         for t in trials],
         [feasible_and_complete(t) for t in trials], [t.state.name for t in trials],
-        timed.seconds, wall, direction == "maximize",
+        timed.seconds, wall, directions[0] == "maximize",
+        list(directions) if several else None,
     )
+
+
 
 
 def run_benchmark(
@@ -177,6 +202,10 @@ def run_benchmark(
             pool.join()
     bar.close()
     checkpoints = checkpoints_for(n_trials)
+    if probe.is_multi_objective:
+        return _write_front_results(
+            probe, out, results, samplers, seeds, n_trials, checkpoints, sampler_seeds,
+            storage=storage, command=command)
     summary = {s: summarise([r for r in results if r.sampler == s], checkpoints, probe.optimum)
                for s in samplers}
     table = markdown_table(summary, checkpoints, probe.optimum)
@@ -198,6 +227,48 @@ def run_benchmark(
     report["markdown"] = markdown
     report["files"] = [str(out / "results.json"), str(out / "results.md"), *map(str, plots)]
     return report
+
+
+def _write_front_results(task: Task, out: Path, results: list[RunResult],
+                         samplers: Sequence[str], seeds: int, n_trials: int,
+                         checkpoints: Sequence[int], sampler_seeds: dict[str, int], *,
+                         storage: str | None, command: str | None) -> dict[str, Any]:
+    """A multi-objective benchmark's results.json, results.md and curves, against the
+    task's front or, when it knows none, the best front found by any run."""
+    front = task.front or pooled_front(results, task.directions)
+    summary = {s: summarise_front([r for r in results if r.sampler == s], front, checkpoints)
+               for s in samplers}
+    tables = front_tables(summary, front, task.metric_names, checkpoints, n_trials)
+    runs = [{**r.__dict__, "hv_gap": gap_curve(r, front)} for r in results]
+    report = {
+        "task": task.name, "samplers": list(samplers), "seeds": seeds, "trials": n_trials,
+        "sampler_seeds": sampler_seeds, "directions": list(task.directions),
+        "metric_names": list(task.metric_names),
+        "constraints": [str(c) for c in task.constraints], "optimum": None,
+        "front": front_record(front),
+        "storage": hide_password(storage) if isinstance(storage, str) else None,
+        "command": command, "null_means": FRONT_NULL_MEANS, "summary": summary,
+        "runs": runs,
+    }
+    (out / "results.json").write_text(json.dumps(json_safe(report), indent=1, default=str,
+                                                  allow_nan=False))
+    markdown = front_markdown(report, tables)
+    (out / "results.md").write_text(markdown)
+    title = f"{task.name}: hypervolume gap" + (
+        f" ({', '.join(str(c) for c in task.constraints)})" if task.constraints else "")
+    plots = write_gap_plots(median_gap_curves(results, front), out, title)
+    report["table"] = tables
+    report["markdown"] = markdown
+    report["files"] = [str(out / "results.json"), str(out / "results.md"), *map(str, plots)]
+    return report
+
+
+FRONT_NULL_MEANS = (
+    "In summary, a median or quartile of a budget regret is null where it falls on seeds "
+    "with no feasible trial within the budget; \"none\" counts them. In runs, a value is "
+    "null unless its trial completed; hv_gap is the run's hypervolume gap after each "
+    "trial.")
+"""What null means in a multi-objective results.json."""
 
 
 def _check_seed_option(name: str, count: int, fewer: bool) -> None:
