@@ -11,16 +11,17 @@
 # Samplers: Optuna's random, TPE, NSGA-II (its default population of 50: its first 50
 # trials are random ones) and GP (3 seeds: it costs seconds per trial), RenaSampler, and
 # its ablations, named as `rena:OPTION=VALUE` with JSON values (`false`, not `False`).
-# `rena:world_model=false` is the policy alone. The ablation of issue 19, item 3 (the
-# policy's proposals against uniform ones) is the option the sampler's multi-objective
-# model adds: put it in ABLATIONS, e.g. ABLATIONS="rena:OPTION=VALUE" bash ...
+# `rena:world_model=false` is the policy alone; `rena:policy_proposals=false` is the world
+# model choosing among uniformly drawn candidates instead of the policy's (the ablation of
+# issue 19, item 3). More ablations: ABLATIONS="rena:OPTION=VALUE ..." bash ...
 set -euo pipefail
 DATA=${OPTUNA_RENA_DATA:-../shared/data}
 # A journal file of its own per run (git ignores it), so that a re-run never meets the
 # studies of the last one; open it with optuna-dashboard to look at the runs.
 LOG=${LOG:-benchmarks-pareto-$(date +%Y%m%d-%H%M%S).log}
 ABLATIONS=${ABLATIONS:-}
-SAMPLERS=(random tpe nsga2 gp rena rena:world_model=false $ABLATIONS)
+SAMPLERS=(random tpe nsga2 gp rena rena:world_model=false rena:policy_proposals=false
+          $ABLATIONS)
 run() { optuna-rena benchmark --data-dir "$DATA" --jobs 2 --no-progress --storage "journal:$LOG" "$@"; }
 
 # NAS-Bench-201, accuracy against the latency measured on each device: 150 trials, 10

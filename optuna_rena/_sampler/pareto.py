@@ -1,6 +1,8 @@
-"""Pareto fronts for the world model, every objective larger-is-better: which points are
-not dominated, the reference point, and the region that a new point would add to the
-front's hypervolume, as boxes (what the expected hypervolume improvement sums over).
+"""Pareto fronts as the world model needs them, every objective larger-is-better: which
+rows are not dominated, the reference point, and the region that a new point would add to
+the front's hypervolume, as boxes (what the expected hypervolume improvement sums over).
+Fronts of a task or a study, in their objectives' own directions, are
+:mod:`optuna_rena._pareto`'s and :mod:`optuna_rena._front`'s.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from optuna.study._multi_objective import _is_pareto_front
 
 
 _REFERENCE_MARGIN = 0.1
@@ -18,22 +21,8 @@ as GPSampler's reference point (10 % beyond the worst) lets it."""
 
 def non_dominated(points: np.ndarray) -> np.ndarray:
     """A mask of the rows of ``points`` (n, k) that no other row dominates (at least as
-    large on every objective and larger on one). Of equal rows, the first is kept."""
-    n = len(points)
-    keep = np.ones(n, dtype=bool)
-    for i in range(n):
-        if not keep[i]:
-            continue
-        p = points[i]
-        at_least = (points >= p).all(axis=1)
-        dominated_by_other = at_least & (points > p).any(axis=1)
-        equal_earlier = at_least & (points <= p).all(axis=1) & (np.arange(n) < i)
-        if dominated_by_other.any() or equal_earlier.any():
-            keep[i] = False
-            continue
-        # What p dominates is out, which keeps the loop near-linear on big sets.
-        keep &= ~((points <= p).all(axis=1) & (points < p).any(axis=1))
-    return keep
+    large on every objective and larger on one); equal rows are all kept."""
+    return _is_pareto_front(-points, assume_unique_lexsorted=False)
 
 
 def reference_point(values: np.ndarray) -> np.ndarray:
@@ -73,17 +62,3 @@ def improvement_boxes(front: np.ndarray, reference: np.ndarray) -> tuple[np.ndar
         lowers.append(np.append(low, floor))
         uppers.append(np.append(high, np.inf))
     return np.array(lowers), np.array(uppers)
-
-
-def hypervolume(front: np.ndarray, reference: np.ndarray) -> float:
-    """The volume that ``front`` dominates above ``reference`` (for tests and reports;
-    small fronts)."""
-    above = front[(front > reference).all(axis=1)]
-    if not len(above):
-        return 0.0
-    # The volume of [reference, the front's bounding box] minus what the boxes leave.
-    top = above.max(axis=0)
-    lower, upper = improvement_boxes(above[non_dominated(above)], reference)
-    upper = np.minimum(upper, top)
-    free = np.prod(np.clip(upper - lower, 0.0, None), axis=1).sum()
-    return float(np.prod(top - reference) - free)
