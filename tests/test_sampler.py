@@ -298,6 +298,7 @@ def test_multi_objective_rewards_follow_dominance() -> None:
     (dict(seed="0"), r"seed must be an integer in \[0, 2\*\*32\) or None"),
     (dict(seed=-1), r"seed must be an integer in \[0, 2\*\*32\) or None, got -1"),
     (dict(avoid_repeats="yes"), "avoid_repeats must be True or False"),
+    (dict(policy_proposals="no"), "policy_proposals must be True or False, got 'no'"),
 ])
 def test_bad_sampler_arguments(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
