@@ -46,10 +46,12 @@ run --task nas-bench-macro-front --trials 200 --seeds 10 --fewer-seeds gp=3 \
   --out benchmarks/nas-bench-macro-front
 
 # Digits, real training (3 epochs on the CPU), accuracy against the CPU latency measured
-# on this machine: fewer trials and seeds, as each trial trains a network (40 trials,
-# 5 seeds, GP 3). No true front is known: the gap is to the best front that any run of
-# this benchmark found. Latency on a shared machine is noisy (a tenth of a millisecond
-# for these networks): --jobs 1 keeps one run's timing from the other's.
+# on this machine: fewer trials, seeds and samplers, as each trial trains a network (30
+# trials, 3 seeds; the policy-alone ablation left out). No true front is known: the gap is
+# to the best front that any run of this benchmark found. Latency on a shared machine is
+# noisy (a tenth of a millisecond for these networks): --jobs 1 keeps one run's timing
+# from the other's.
 optuna-rena benchmark --data-dir "$DATA" --jobs 1 --no-progress --storage "journal:$LOG" \
-  --task digits-front --trials 40 --seeds 5 --fewer-seeds gp=3 --epochs 3 --device cpu \
-  --samplers "${SAMPLERS[@]}" --study-prefix pareto/ --out benchmarks/digits-front
+  --task digits-front --trials 30 --seeds 3 --epochs 3 --device cpu \
+  --samplers random tpe nsga2 gp rena rena:policy_proposals=false --study-prefix pareto/ \
+  --out benchmarks/digits-front
