@@ -27,7 +27,7 @@ from optuna_rena.problems import NB201FrontProblem
 from optuna_rena.problems import NB201LatencyProblem
 
 from helpers import REPO
-from helpers import unavailable
+from helpers import require_optunahub
 
 
 REGISTRY = REPO / "optunahub"
@@ -42,21 +42,8 @@ PACKAGES = [*SAMPLERS, *BENCHMARKS]
 FRONT_MATTER = {"author", "title", "description", "tags", "optuna_versions", "license"}
 
 
-def _optunahub() -> types.ModuleType:
-    try:
-        import optunahub
-    except ImportError:
-        unavailable("optunahub is not installed: pip install -e '.[hub]'")
-    # Run from the checkout without optunahub installed, `import optunahub` finds the
-    # registry folder, a namespace package with nothing in it.
-    if not hasattr(optunahub, "load_local_module"):
-        unavailable(f"optunahub is not installed (import optunahub found {REGISTRY}, the "
-                    "registry folder): pip install -e '.[hub]'")
-    return optunahub
-
-
 def _load(package: str) -> types.ModuleType:
-    return _optunahub().load_local_module(package, registry_root=str(REGISTRY))
+    return require_optunahub().load_local_module(package, registry_root=str(REGISTRY))
 
 
 def _problem(cls: type, data_dir: Path) -> Any:
@@ -154,7 +141,7 @@ def test_the_sampler_package_loads_offline_and_searches_under_a_constraint(
 
 @pytest.mark.parametrize("package", BENCHMARKS)
 def test_a_benchmark_package_loads_offline(package: str) -> None:
-    optunahub = _optunahub()
+    optunahub = require_optunahub()
     module = _load(package)
     assert module.Problem is BENCHMARKS[package]
     assert issubclass(module.Problem, optunahub.benchmarks.BaseProblem)
@@ -166,7 +153,7 @@ def test_the_readme_examples_run_offline(package: str, data_dir: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     # As published they call optunahub.load_module, which downloads the package: here
     # it loads this checkout's folder.
-    optunahub = _optunahub()
+    optunahub = require_optunahub()
     monkeypatch.setattr(optunahub, "load_module", lambda package, **_: _load(package))
     monkeypatch.setenv("OPTUNA_RENA_DATA", str(data_dir))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -199,7 +186,7 @@ def _by_evaluate(problem: Any) -> Any:
 @pytest.mark.parametrize("cls", BENCHMARKS.values(), ids=lambda c: c.__name__)
 def test_a_problem_called_on_trials_agrees_with_evaluate(cls: type, data_dir: Path) -> None:
     problem = _problem(cls, data_dir)
-    assert isinstance(problem, _optunahub().benchmarks.BaseProblem)
+    assert isinstance(problem, require_optunahub().benchmarks.BaseProblem)
     several = len(problem.directions) > 1
     studies = []
     for objective in (problem, _by_evaluate(problem)):
