@@ -83,7 +83,8 @@ def test_a_registry_folder_holds_what_the_registry_asks(package: str) -> None:
     assert fields["license"] == "MIT License"
     kind = "sampler" if package.startswith("samplers/") else "benchmark"
     assert re.fullmatch(r"\[.*\]", fields["tags"]) and kind in fields["tags"][1:-1].split(", ")
-    assert fields["optuna_versions"] == f"[{optuna.__version__}]"
+    # The versions it was checked with (the registry lists them; CI may run a newer one).
+    assert re.fullmatch(r"\[\d+\.\d+\.\d+(, \d+\.\d+\.\d+)*\]", fields["optuna_versions"])
     for section in ("## Abstract", "## APIs", "## Installation", "## Example", "## Others",
                     "### Reference", "### Bibtex"):
         assert f"\n{section}\n" in body, f"{package}: no {section} section"
@@ -132,7 +133,7 @@ def test_the_sampler_package_loads_offline_and_searches_under_a_constraint(
         data_dir=data_dir, device="pixel3", budget_ms=4.2)
     study = optuna.create_study(directions=problem.directions,
                                 sampler=rena.RenaSampler(seed=0))
-    study.optimize(problem, n_trials=12)
+    study.optimize(problem, n_trials=16)
     best = study.best_trial  # Optuna's best trial is a feasible one
     assert problem.evaluate_constraints(best.params)["latency_ms_max"] <= 0
     assert best.value <= problem.optimum()
