@@ -26,8 +26,7 @@ import optuna
 
 from optuna_rena import RenaSampler
 from optuna_rena._benchmark.results import feasible_and_complete
-from optuna_rena._tabular import nb201
-from optuna_rena.datasets import load_nb201_hw
+from optuna_rena.problems import NB201LatencyProblem
 from what_if import NAMES as WHAT_IF  # beside this script
 
 BUDGETS = [("eyeriss", 3.2), ("eyeriss", 3.7), ("pixel3", 2.5), ("pixel3", 4.2),
@@ -47,14 +46,14 @@ def _run(job: tuple[str, str, float, int, dict[str, object], str | None]
 
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    objective, optimum, _ = nb201(load_nb201_hw(data_dir), device, budget)
+    problem = NB201LatencyProblem(data_dir, device, budget)
     study = optuna.create_study(direction="maximize",
                                 sampler=RenaSampler(seed=seed, **options))
     start = time.process_time()
-    study.optimize(objective, n_trials=TRIALS)
+    study.optimize(problem, n_trials=TRIALS)
     seconds = time.process_time() - start
     best = max((t.value for t in study.trials if feasible_and_complete(t)), default=-np.inf)
-    return device, budget, seed, optimum() - best, seconds
+    return device, budget, seed, problem.optimum() - best, seconds
 
 
 def main() -> None:

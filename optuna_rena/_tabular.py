@@ -1,17 +1,11 @@
-"""Tabular objectives: define-by-run objectives that look a network up in a benchmark's
-table and report its resources with ``trial.set_constraint``, as a user's own objective
-would. No space and no resource model: a sampler learns the budget from the trials.
+"""The tables of the tabular problems (:mod:`optuna_rena.problems`): their feasible optima,
+NAS-Bench-201's parameter counts and true Pareto fronts.
 
-* NAS-Bench-Macro as eight categorical parameters ``L1`` .. ``L8`` (0 identity, 1 and 2
-  MobileNetV2 blocks), bounded on the table's parameters and MACs;
-* two NAS-Bench-Macro networks side by side (``A1`` .. ``A8``, ``B1`` .. ``B8``, 3^16 =
-  43 M configurations), scored by their mean accuracy, bounded on summed parameters and
-  MACs;
-* NAS-Bench-201 cells as six categorical edges ``E0`` .. ``E5``, scored by CIFAR-10
-  validation accuracy, bounded on the latency measured on one device;
-* the same cells with two objectives, accuracy (maximised) and the latency measured on one
-  device (minimised), optionally bounded on the cell's parameters, with the table's true
-  Pareto front (:func:`nb201_front`).
+* NAS-Bench-Macro: the best mean accuracy under bounds on parameters and MACs, of one
+  network (:func:`macro_optimum`) or of two side by side (:func:`macro_pair_optimum`);
+* NAS-Bench-201: the best CIFAR-10 validation accuracy under a latency budget on one
+  device (:func:`nb201_optimum`), and the true front of accuracy against a device's latency,
+  optionally under a parameter budget (:func:`nb201_true_front`).
 
 NAS-Bench-201's table holds no parameter counts; :func:`nb201_params` counts them from the
 benchmark's network (see there).
@@ -19,109 +13,57 @@ benchmark's network (see there).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import optuna
 
-from optuna_rena._constraints import Constraint
 from optuna_rena._pareto import ParetoFront
 from optuna_rena._pareto import quantile_budgets
 from optuna_rena.datasets import NB201_OPERATIONS
 from optuna_rena.datasets import NB201Table
 
 
-Objective = Callable[[optuna.Trial], float]
-MultiObjective = Callable[[optuna.Trial], tuple[float, ...]]
-
-_DIGITS = (0, 1, 2)
-
-
-def _macro_columns(table: dict[str, dict[str, Any]]) -> tuple[list[str], np.ndarray,
-                                                                np.ndarray, np.ndarray]:
+def macro_columns(table: dict[str, dict[str, Any]]) -> tuple[list[str], np.ndarray,
+                                                               np.ndarray, np.ndarray]:
+    """NAS-Bench-Macro's codes in order, with their mean accuracies, parameters and MACs
+    (the table's ``flops`` column is MACs)."""
     codes = sorted(table)
     return (codes, np.array([table[c]["mean_acc"] for c in codes], dtype=float),
             np.array([table[c]["params"] for c in codes], dtype=float),
             np.array([table[c]["flops"] for c in codes], dtype=float))
 
 
-def _bound(constraints: Sequence[Constraint], metric: str) -> float:
-    for c in constraints:
-        if c.metric == metric and c.is_upper:
-            return c.limit
-    return float("inf")
+def macro_optimum(table: dict[str, dict[str, Any]], max_params: float = np.inf,
+                  max_macs: float = np.inf) -> float | None:
+    """The best mean accuracy of a network within both bounds, or ``None`` when none is."""
+    _, accuracy, params, macs = macro_columns(table)
+    ok = (params <= max_params) & (macs <= max_macs)
+    return float(accuracy[ok].max()) if ok.any() else None
 
 
-def nas_bench_macro_plain(table: dict[str, dict[str, Any]],
-                          constraints: Sequence[Constraint]) -> tuple[Objective, Callable[[], float | None]]:
-    """The objective and a function that finds its feasible optimum. ``constraints`` bound
-    ``params`` and ``macs`` (the table's ``flops`` column is MACs)."""
-    by_metric = {"params": "params", "macs": "flops"}
-
-    def objective(trial: optuna.Trial) -> float:
-        code = "".join(str(trial.suggest_categorical(f"L{i}", _DIGITS)) for i in range(1, 9))
-        row = table[code]
-        for c in constraints:
-            c.set(trial, row[by_metric[c.metric]])
-        return float(row["mean_acc"])
-
-    def optimum() -> float | None:
-        _, accuracy, params, macs = _macro_columns(table)
-        ok = (params <= _bound(constraints, "params")) & (macs <= _bound(constraints, "macs"))
-        return float(accuracy[ok].max()) if ok.any() else None
-
-    return objective, optimum
+def macro_pair_optimum(table: dict[str, dict[str, Any]], max_params: float = np.inf,
+                       max_macs: float = np.inf) -> float | None:
+    """The best mean of two networks' accuracies whose summed parameters and MACs are
+    within the bounds, or ``None`` when no pair is: all 6561 x 6561 pairs, 256 rows at a
+    time."""
+    _, accuracy, params, macs = macro_columns(table)
+    best = -np.inf
+    for start in range(0, len(accuracy), 256):
+        a = slice(start, start + 256)
+        ok = ((params[a, None] + params[None, :] <= max_params)
+              & (macs[a, None] + macs[None, :] <= max_macs))
+        if ok.any():
+            best = max(best, float(np.where(ok, accuracy[a, None] + accuracy[None, :],
+                                            -np.inf).max()) / 2)
+    return best if np.isfinite(best) else None
 
 
-def nas_bench_macro_pair(table: dict[str, dict[str, Any]],
-                         constraints: Sequence[Constraint]) -> tuple[Objective, Callable[[], float | None]]:
-    """Two networks side by side: the mean of their accuracies, under bounds on their
-    summed ``params`` and ``macs``."""
-    by_metric = {"params": "params", "macs": "flops"}
-
-    def objective(trial: optuna.Trial) -> float:
-        rows = [table["".join(str(trial.suggest_categorical(f"{net}{i}", _DIGITS))
-                              for i in range(1, 9))] for net in "AB"]
-        for c in constraints:
-            c.set(trial, sum(r[by_metric[c.metric]] for r in rows))
-        return float(np.mean([r["mean_acc"] for r in rows]))
-
-    def optimum() -> float | None:
-        _, accuracy, params, macs = _macro_columns(table)
-        max_params, max_macs = _bound(constraints, "params"), _bound(constraints, "macs")
-        best = -np.inf
-        for start in range(0, len(accuracy), 256):
-            a = slice(start, start + 256)
-            ok = ((params[a, None] + params[None, :] <= max_params)
-                  & (macs[a, None] + macs[None, :] <= max_macs))
-            if ok.any():
-                best = max(best, float(np.where(ok, accuracy[a, None] + accuracy[None, :],
-                                                -np.inf).max()) / 2)
-        return best if np.isfinite(best) else None
-
-    return objective, optimum
-
-
-def nb201(table: NB201Table, device: str,
-          budget_ms: float) -> tuple[Objective, Callable[[], float | None], Constraint]:
-    """A NAS-Bench-201 cell under a latency budget on ``device``."""
-    index = table.index()
-    latency = table.latency_ms[device]
-    constraint = Constraint("latency_ms", max=budget_ms)
-
-    def objective(trial: optuna.Trial) -> float:
-        cell = tuple(trial.suggest_categorical(f"E{i}", NB201_OPERATIONS) for i in range(6))
-        row = index[cell]
-        constraint.set(trial, float(latency[row]))
-        return float(table.accuracy[row])
-
-    def optimum() -> float | None:
-        ok = latency <= budget_ms
-        return float(table.accuracy[ok].max()) if ok.any() else None
-
-    return objective, optimum, constraint
+def nb201_optimum(table: NB201Table, device: str, budget_ms: float) -> float | None:
+    """The best accuracy of a cell whose latency on ``device`` is within ``budget_ms``, or
+    ``None`` when none is."""
+    ok = table.latency_ms[device] <= budget_ms
+    return float(table.accuracy[ok].max()) if ok.any() else None
 
 
 NB201_STAGE_CHANNELS = (16, 32, 64)
@@ -173,44 +115,20 @@ def nb201_params(cell: Sequence[str]) -> int:
     return stem + reductions + head + cells
 
 
-def nb201_front(table: NB201Table, device: str, max_params: float | None = None
-                ) -> tuple[MultiObjective, Callable[[], ParetoFront], tuple[Constraint, ...]]:
-    """NAS-Bench-201 cells with two objectives: CIFAR-10 validation accuracy (maximised)
-    and the latency measured on ``device`` (minimised); with ``max_params``, a bound on the
-    cell's parameters (:func:`nb201_params`) as well, set with ``Constraint.set``.
-
-    Returns:
-        The objective (it records ``latency_ms`` and ``params`` on each trial), a function
-        that gives the true front (every feasible cell) with its reference point, the
-        table's median accuracy and median latency, and four latency budgets, the 10, 25,
-        50 and 75 % quantiles of the device's latencies over the table; and the
-        constraints.
-    """
-    index = table.index()
+def nb201_true_front(table: NB201Table, device: str, params: np.ndarray,
+                     max_params: float | None = None) -> ParetoFront:
+    """The true front of CIFAR-10 validation accuracy (maximised) against the latency on
+    ``device`` (minimised) over the cells whose parameters (``params``, one per row of the
+    table) are within ``max_params``; its reference point is the table's median accuracy
+    and median latency, and its four latency budgets the 10, 25, 50 and 75 % quantiles of
+    the device's latencies over the table."""
     latency = table.latency_ms[device]
-    params = np.array([nb201_params(cell) for cell in table.cells], dtype=float)
-    constraints = () if max_params is None else (Constraint("params", max=max_params),)
-
-    def objective(trial: optuna.Trial) -> tuple[float, float]:
-        cell = tuple(trial.suggest_categorical(f"E{i}", NB201_OPERATIONS) for i in range(6))
-        row = index[cell]
-        for c in constraints:
-            c.set(trial, params[row])  # records params too
-        if not constraints:
-            trial.set_user_attr("params", float(params[row]))
-        trial.set_user_attr("latency_ms", float(latency[row]))
-        return float(table.accuracy[row]), float(latency[row])
-
-    def front() -> ParetoFront:
-        ok = params <= (np.inf if max_params is None else max_params)
-        budgets = quantile_budgets(latency)
-        return ParetoFront(
-            np.column_stack([table.accuracy[ok], latency[ok]]), ("maximize", "minimize"),
-            np.array([np.median(table.accuracy), np.median(latency)]), budgets,
-            budget_objective=1,
-            about=(f"true front of the {int(ok.sum())} feasible cells of {len(ok)}; reference "
-                   "point: the table's median accuracy and median latency on "
-                   f"{device}; latency budgets: the 10, 25, 50 and 75 % quantiles of "
-                   f"{device}'s latencies over the table"))
-
-    return objective, front, constraints
+    ok = params <= (np.inf if max_params is None else max_params)
+    return ParetoFront(
+        np.column_stack([table.accuracy[ok], latency[ok]]), ("maximize", "minimize"),
+        np.array([np.median(table.accuracy), np.median(latency)]), quantile_budgets(latency),
+        budget_objective=1,
+        about=(f"true front of the {int(ok.sum())} feasible cells of {len(ok)}; reference "
+               "point: the table's median accuracy and median latency on "
+               f"{device}; latency budgets: the 10, 25, 50 and 75 % quantiles of "
+               f"{device}'s latencies over the table"))

@@ -6,7 +6,9 @@
 * ``cifar10``: real training of the ResNet baseline on a CIFAR-10 folder (or download).
 * ``speech-commands``: real training of the keyword-spotting CRNN on log-mel features.
 * ``nas-bench-macro-plain``, ``nas-bench-macro-pair``, ``nb201:DEVICE:BUDGET_MS``:
-  tabular define-by-run objectives with no space (see :mod:`optuna_rena._tabular`).
+  tabular define-by-run objectives with no space, the problems of
+  :mod:`optuna_rena.problems` (``NASBenchMacroProblem``, ``NASBenchMacroPairProblem``,
+  ``NB201LatencyProblem``) under the task's budget.
 * ``module:function``: your own objective, ``function(trial) -> float``.
 
 Multi-objective tasks (a trial returns one value per objective; :attr:`Task.front` is the
@@ -14,7 +16,8 @@ front that a benchmark measures a study's against, with its reference point and 
 budgets of the budget regret):
 
 * ``nb201-front:DEVICE``: NAS-Bench-201 cells, CIFAR-10 validation accuracy (maximised)
-  against the latency measured on ``DEVICE`` (minimised); the true front is the table's.
+  against the latency measured on ``DEVICE`` (minimised), the problem
+  :class:`~optuna_rena.problems.NB201FrontProblem`; the true front is the table's.
   Reference point: the table's median accuracy and median latency on the device. Latency
   budgets: the 10, 25, 50 and 75 % quantiles of the device's latencies over the table.
 * ``nb201-front:DEVICE:params=MAX``: the same, with the cells' parameters (counted, see
@@ -59,16 +62,15 @@ from optuna_rena._pareto import quantile_budgets
 from optuna_rena._report import study_note
 from optuna_rena._resources import ResourceModel
 from optuna_rena._space import ArchitectureSpace
-from optuna_rena._tabular import nas_bench_macro_pair
-from optuna_rena._tabular import nas_bench_macro_plain
-from optuna_rena._tabular import nb201
-from optuna_rena._tabular import nb201_front
 from optuna_rena.datasets import cifar10
 from optuna_rena.datasets import Dataset
 from optuna_rena.datasets import digits
 from optuna_rena.datasets import load_nas_bench_macro
-from optuna_rena.datasets import load_nb201_hw
 from optuna_rena.datasets import NB201_DEVICES
+from optuna_rena.problems import NASBenchMacroPairProblem
+from optuna_rena.problems import NASBenchMacroProblem
+from optuna_rena.problems import NB201FrontProblem
+from optuna_rena.problems import NB201LatencyProblem
 from optuna_rena.datasets import speech_commands
 from optuna_rena.training import fit
 from optuna_rena.training import random_crop_flip
@@ -195,13 +197,9 @@ DEFAULT_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {
     # The paper's keyword-spotting constraints, scaled to the CRNN baseline.
     "speech-commands": (Constraint("params", max=60_000),
                         Constraint("compute_intensity", min=15)),
-    # The same budget as nas-bench-macro, met by an objective that knows no space.
-    "nas-bench-macro-plain": (Constraint("params", max=600_000),
-                              Constraint("macs", max=25_000_000)),
-    # Two networks side by side: 0.06 % of 3^16 configurations are feasible.
-    "nas-bench-macro-pair": (Constraint("params", max=1_400_000),
-                             Constraint("macs", max=55_000_000)),
 }
+"""The constraints of the tasks with a space; nas-bench-macro-plain and nas-bench-macro-pair
+take their problems' default bounds."""
 TASK_NAMES = ("nas-bench-macro", "digits", "cifar10", "speech-commands",
               "nas-bench-macro-plain", "nas-bench-macro-pair", "nb201:DEVICE:BUDGET_MS",
               "nb201-front:DEVICE", "nb201-front:DEVICE:params=MAX", "nas-bench-macro-front",
@@ -285,9 +283,9 @@ def _nb201_task(name: str, data_dir: str | Path | None,
                          "not apply.")
     if data_dir is None:
         raise ValueError("nb201 needs --data-dir: the folder that holds nb201_hw/nb201_hw.csv.")
-    objective, optimum, constraint = nb201(load_nb201_hw(data_dir), device, budget_ms)
-    return Task(name, objective, None, (constraint,), "CIFAR-10 validation accuracy (%)",
-                optimum)
+    problem = NB201LatencyProblem(data_dir, device, budget_ms)
+    return Task(name, problem, None, problem.constraints, "CIFAR-10 validation accuracy (%)",
+                problem.optimum)
 
 
 def _nb201_front_task(name: str, data_dir: str | Path | None,
@@ -315,10 +313,15 @@ def _nb201_front_task(name: str, data_dir: str | Path | None,
     if data_dir is None:
         raise ValueError(f"{name} needs --data-dir: the folder that holds "
                          "nb201_hw/nb201_hw.csv.")
-    objective, front, cons = nb201_front(load_nb201_hw(data_dir), device, max_params)
-    return Task(name, objective, None, cons, "accuracy, latency_ms",
-                directions=("maximize", "minimize"), metric_names=("accuracy", "latency_ms"),
-                find_front=front)
+    problem = NB201FrontProblem(data_dir, device, max_params)
+    return Task(name, problem, None, problem.constraints, "accuracy, latency_ms",
+                directions=_direction_names(problem.directions),
+                metric_names=tuple(problem.metric_names), find_front=problem.front)
+
+
+def _direction_names(directions: Sequence[optuna.study.StudyDirection]) -> tuple[str, ...]:
+    return tuple("maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize"
+                 for d in directions)
 
 
 def _check_device(device: str | None) -> None:
@@ -351,7 +354,8 @@ def make_task(
         name: One of :data:`TASK_NAMES`, or ``module:function``.
         data_dir: The folder that holds ``nas_bench_macro/``, ``cifar10/`` and
             ``speech_commands/``; ``None`` downloads CIFAR-10 and Speech Commands.
-        constraints: Overrides the task's :data:`DEFAULT_CONSTRAINTS`.
+        constraints: Overrides the task's :data:`DEFAULT_CONSTRAINTS` (or, for
+            ``nas-bench-macro-plain`` and ``nas-bench-macro-pair``, its problem's bounds).
         epochs: Training epochs per child (real-training tasks).
         device: Where to train; CUDA when present by default.
         max_train: Cap on training samples (CIFAR-10).
@@ -382,11 +386,15 @@ def make_task(
         bad = [str(c) for c in cons if c.metric not in ("params", "macs") or not c.is_upper]
         if bad:
             raise ValueError(f"{name} bounds params and macs from above; cannot apply {bad}.")
-        table = load_nas_bench_macro(data_dir)
-        make = nas_bench_macro_plain if name == "nas-bench-macro-plain" else (
-            nas_bench_macro_pair)
-        objective, optimum = make(table, cons)
-        return Task(name, objective, None, cons, "mean accuracy (%)", optimum)
+        make = NASBenchMacroProblem if name == "nas-bench-macro-plain" else (
+            NASBenchMacroPairProblem)
+        # No flags: the problem's default bounds; else the flags', a bound not given is none.
+        bounds = {} if constraints is None else {
+            f"max_{metric}": next((c.limit for c in cons if c.metric == metric), None)
+            for metric in ("params", "macs")}
+        problem = make(data_dir, **bounds)
+        return Task(name, problem, None, problem.constraints, "mean accuracy (%)",
+                    problem.optimum)
     if name.startswith("nb201:"):
         return _nb201_task(name, data_dir, constraints)
     if name.startswith("nb201-front:"):

@@ -1,6 +1,6 @@
 """What several test modules share: paths, the offline data, a synthetic objective on
 NAS-Bench-Macro's space, a multi-objective study of the digits CNN's children, loopback
-ports, console scripts, and skipping honestly."""
+ports, console scripts, optunahub, and skipping honestly."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 import socket
 import sys
+import types
 from typing import Any
 from typing import NoReturn
 import warnings
@@ -59,6 +60,20 @@ def unavailable(why: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(why)
     pytest.skip(why)
+
+
+def require_optunahub() -> types.ModuleType:
+    """optunahub (the ``[hub]`` extra), or the test is unavailable."""
+    try:
+        import optunahub
+    except ImportError:
+        unavailable("optunahub is not installed: pip install -e '.[hub]'")
+    # Run from the checkout without optunahub installed, `import optunahub` finds the
+    # registry folder optunahub/, a namespace package with nothing in it.
+    if not hasattr(optunahub, "load_local_module"):
+        unavailable(f"optunahub is not installed (import optunahub found {REPO / 'optunahub'}, "
+                    "the registry folder): pip install -e '.[hub]'")
+    return optunahub
 
 
 def console_script(name: str) -> str:

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from helpers import REPO
+from helpers import require_optunahub
 
 
 def _blocks(language: str) -> list[str]:
@@ -18,8 +19,16 @@ def _blocks(language: str) -> list[str]:
 
 
 @pytest.mark.parametrize("index", range(len(_blocks("python"))))
-def test_python_example_runs(index: int) -> None:
+def test_python_example_runs(index: int, request: pytest.FixtureRequest,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
     code = _blocks("python")[index]
+    # An example runs from the clone's top folder (the registry folder optunahub/ is
+    # there) and reads the offline data from where OPTUNA_RENA_DATA says.
+    monkeypatch.chdir(REPO)
+    if "OPTUNA_RENA_DATA" in code:
+        monkeypatch.setenv("OPTUNA_RENA_DATA", str(request.getfixturevalue("data_dir")))
+    if re.search(r"^import optunahub$", code, flags=re.M):
+        require_optunahub()
     exec(compile(code, f"README.md python block {index}", "exec"), {"__name__": "__readme__"})
 
 
