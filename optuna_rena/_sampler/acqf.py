@@ -32,7 +32,6 @@ import math
 import numpy as np
 from scipy import special
 
-from optuna_rena._sampler.pareto import improvement_boxes
 
 
 _BROKEN = -1e200  # per unit of exact violation: below any score of a candidate that meets it
@@ -63,7 +62,7 @@ def acquisition(objective: tuple[np.ndarray, np.ndarray],
 
 def pareto_acquisition(objectives: Sequence[tuple[np.ndarray, np.ndarray]],
                        constraints: Sequence[tuple[np.ndarray, np.ndarray]],
-                       front: np.ndarray | None, reference: np.ndarray,
+                       boxes: tuple[np.ndarray, np.ndarray] | None,
                        exact: Sequence[Mapping[str, float]] | None = None) -> np.ndarray:
     """The acquisition of each candidate with several objectives.
 
@@ -72,15 +71,15 @@ def pareto_acquisition(objectives: Sequence[tuple[np.ndarray, np.ndarray]],
             deviation per candidate; a standard deviation of 0 marks a value known
             exactly.
         constraints: The same for each predicted constraint (feasible at <= 0).
-        front: The feasible front so far (points, objectives), or ``None`` while nothing
-            is feasible.
-        reference: The hypervolume's reference point.
+        boxes: The lower and upper corners of the boxes that the feasible front leaves
+            above the reference point (:func:`.pareto.improvement_boxes`), or ``None``
+            while nothing is feasible.
         exact: Per candidate, the violations known without the model.
     """
     n = len(objectives[0][0])
     score = _log_feasible(constraints, n)
-    if front is not None:
-        score += log_expected_hypervolume_improvement(objectives, front, reference)
+    if boxes is not None:
+        score += log_expected_hypervolume_improvement(objectives, *boxes)
     else:
         # Standardised, so that no objective's scale outweighs the others'.
         score += _tie_break(np.mean([(m - m.mean()) / max(float(np.std(m)), 1e-12)
@@ -112,13 +111,12 @@ def _exact_tier(score: np.ndarray, exact: Sequence[Mapping[str, float]] | None) 
 
 
 def log_expected_hypervolume_improvement(objectives: Sequence[tuple[np.ndarray, np.ndarray]],
-                                         front: np.ndarray,
-                                         reference: np.ndarray) -> np.ndarray:
-    """``log E[HVI(y)]`` for ``y_j ~ N(mean_j, std_j^2)`` independent, over the boxes of
-    the region that ``front`` leaves (:func:`.pareto.improvement_boxes`):
-    ``sum_boxes prod_j E[(min(y_j, upper_j) - lower_j)^+]``, in logs throughout, so that
-    candidates far behind the front still rank by how far."""
-    lower, upper = improvement_boxes(front, reference)
+                                         lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """``log E[HVI(y)]`` for ``y_j ~ N(mean_j, std_j^2)`` independent, over the boxes
+    (``lower``, ``upper``: corners, boxes by objectives) of the region that the front
+    leaves (:func:`.pareto.improvement_boxes`): ``sum_boxes prod_j E[(min(y_j, upper_j) -
+    lower_j)^+]``, in logs throughout, so that candidates far behind the front still rank
+    by how far."""
     log_volume = np.zeros((len(objectives[0][0]), len(lower)))
     for j, (mean, std) in enumerate(objectives):
         log_volume += _log_overlap(mean[:, None], std[:, None], lower[None, :, j],
@@ -142,8 +140,9 @@ def _log_overlap(mean: np.ndarray, std: np.ndarray, low: np.ndarray,
         with np.errstate(divide="ignore"):
             certain = np.log(np.clip(np.minimum(mean, high) - low, 0.0, None))
         out = np.where(exact, certain, out)
-    # A floor keeps a candidate that adds nothing in any box comparable to another.
-    return np.maximum(out, _LOG_FLOOR)
+    # A floor keeps a candidate that adds nothing in any box comparable to another (and
+    # turns the NaN of a vanishing spread into it: fmax drops NaN).
+    return np.fmax(out, _LOG_FLOOR)
 
 
 def log_expected_improvement(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
@@ -163,8 +162,9 @@ def _log_h(z: np.ndarray) -> np.ndarray:
     log_h[near] = np.log(np.exp(-0.5 * zn * zn) / math.sqrt(2 * math.pi) + zn * special.ndtr(zn))
     zf = z[~near]
     ratio = math.sqrt(math.pi / 2) * special.erfcx(-zf / math.sqrt(2))
-    log_h[~near] = (-0.5 * zf * zf - 0.5 * math.log(2 * math.pi)
-                    + np.log1p(np.maximum(zf * ratio, -1.0 + 1e-16)))
+    with np.errstate(over="ignore"):  # z beyond -1e154: log h is -inf, as it should be
+        log_h[~near] = (-0.5 * zf * zf - 0.5 * math.log(2 * math.pi)
+                        + np.log1p(np.maximum(zf * ratio, -1.0 + 1e-16)))
     return log_h
 
 

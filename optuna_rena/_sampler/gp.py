@@ -1,7 +1,7 @@
 """The world model's regressor: an exact Gaussian process on configurations.
 
-Each output that the world model predicts (the objective, and each constraint value that
-trials recorded) has its own process on the same features: a code per categorical choice
+Each output that the world model predicts (each objective that is not counted, and each
+constraint value that trials recorded) has its own process on the same features: a code per categorical choice
 and the numeric values scaled to [0, 1] (and, with a space, a few structural numbers of
 the child network). The kernel mixes an additive part, which suits outputs that are sums
 of per-decision effects (parameters, FLOPs, latency of a cell), with a joint part over the

@@ -136,7 +136,9 @@ class TrialHistory:
             self._names.update(predicted)
 
     def _match_counted(self, values: Sequence[float], candidate: Candidate) -> None:
-        if not candidate.counted:
+        if not candidate.counted or len(values) == 1:
+            # A single objective that is a count is better modelled: exact, every
+            # candidate that does not beat the best would tie.
             return
         self._matched += 1
         for j, value in enumerate(values):
@@ -151,9 +153,10 @@ class TrialHistory:
 
     @property
     def exact_objectives(self) -> dict[int, str]:
-        """The objectives that are counted metrics of the child (parameters, FLOPs, ...),
-        by column: those whose value has equalled one in every complete trial, at least
-        ``_EXACT_AFTER`` of them (the study's metric name picks among several)."""
+        """With several objectives, those that are counted metrics of the child
+        (parameters, FLOPs, ...), by column: those whose value has equalled one in every
+        complete trial, at least ``_EXACT_AFTER`` of them (the study's metric name picks
+        among several that do)."""
         if self._matched < _EXACT_AFTER:
             return {}
         out = {}

@@ -1,5 +1,6 @@
-"""Pareto fronts as the world model needs them, every objective larger-is-better: which
-rows are not dominated, the reference point, and the region that a new point would add to
+"""Pareto fronts as the sampler needs them, every objective larger-is-better: which rows
+are not dominated, and in which front each row lies (the policy's reward), the reference
+point, and the region that a new point would add to
 the front's hypervolume, as boxes (what the expected hypervolume improvement sums over).
 Fronts of a task or a study, in their objectives' own directions, are
 :mod:`optuna_rena._pareto`'s and :mod:`optuna_rena._front`'s.
@@ -23,6 +24,20 @@ def non_dominated(points: np.ndarray) -> np.ndarray:
     """A mask of the rows of ``points`` (n, k) that no other row dominates (at least as
     large on every objective and larger on one); equal rows are all kept."""
     return _is_pareto_front(-points, assume_unique_lexsorted=False)
+
+
+def pareto_depths(points: np.ndarray) -> np.ndarray:
+    """Each row's front (0 for the non-dominated, 1 for those only they dominate, ...),
+    every objective larger-is-better; equal rows share a front."""
+    depth = np.full(len(points), -1)
+    left = np.arange(len(points))
+    d = 0
+    while len(left):
+        front = non_dominated(points[left])
+        depth[left[front]] = d
+        left = left[~front]
+        d += 1
+    return depth
 
 
 def reference_point(values: np.ndarray) -> np.ndarray:

@@ -116,10 +116,11 @@ _ELITES = 2
 _FRONT_ELITES = 4
 """With several objectives, the trials of the feasible front whose neighbours are
 candidates of every plan: a front has many best trials, each good for another trade-off."""
-MAX_OBJECTIVES = 4
+MAX_OBJECTIVES = 3
 """Most objectives the world model plans for: its hypervolume improvement sums over up
-to ``(front + 1) ** (objectives - 1)`` boxes. Beyond, the policy plans alone (a warning
-says so once)."""
+to ``(front + 1) ** (objectives - 1)`` boxes, a few thousand for three objectives and a
+front of 50, but 185 000 for four (seconds per scoring, gigabytes per batch). Beyond, the
+policy plans alone (a warning says so once)."""
 _WIDER_POOLS = 2
 """Pools simulated at each temperature when searching wider for children within budget."""
 _WIDER_WAIT = 8
@@ -306,13 +307,13 @@ class Planner:
                 self._served.add(chosen.key)
                 return chosen
         if any(s.feasible for pool in self._pools.values() for s in pool):
-            return self.simulate(1)[0]
+            return self.simulate(1, self._temperatures[0])[0]
         uniform = [s for s in self.simulate(self.options.plan_candidates, _UNIFORM)
                    if s.key not in seen]
         if uniform:
             self._served.add(uniform[0].key)
             return uniform[0]
-        return self.simulate(1)[0]
+        return self.simulate(1, self._temperatures[0])[0]
 
     def plan_in_model(self, trials: Sequence[FrozenTrial],
                       directions: Sequence[StudyDirection], claims: Claims,
@@ -332,10 +333,10 @@ class Planner:
             self.history.update(trials, directions, metric_names)
             if self.history.n_complete < self.options.model_startup_trials:
                 return None
-            self.model.exact_objectives = tuple(self.history.exact_objectives)
             pending = self.history.pending()
             self.model.fit(self.history.observations(),
-                           self._encode(pending) if pending else None)
+                           self._encode(pending) if pending else None,
+                           tuple(self.history.exact_objectives))
             return self._plan_with_fitted_model(claims)
 
     def running_keys(self, running: Sequence[FrozenTrial]) -> set[str]:
@@ -447,7 +448,10 @@ class Planner:
         """Every ``PLANS_PER_DREAM`` plans, one policy-gradient step on the pool's episodes,
         rewarded by the world model's acquisition (ranks, so its scale does not matter)."""
         self._plans_since_dream += 1
-        if self.options.dyna_weight == 0 or self._plans_since_dream < PLANS_PER_DREAM:
+        if (self.options.dyna_weight == 0 or self._plans_since_dream < PLANS_PER_DREAM
+                or not self.options.policy_proposals):
+            # Uniform episodes would be an off-policy gradient, and nothing reads the
+            # policy's proposals then.
             return
         self._plans_since_dream = 0
         episodes = [s for s in simulated if s.steps]

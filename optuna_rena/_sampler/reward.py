@@ -4,7 +4,7 @@
 constraint violations (``U / C - 1`` above an upper bound, ``C / U - 1`` below a lower
 one) and ``p`` in (0, 1], 0.9 in the paper.
 
-The performance ``P`` of a trial (single objective):
+The performance ``P`` of a trial:
 
 * maximise, value >= 0 (accuracy): ``P = value``, the paper's case;
 * minimise, value > 0 (error, loss): ``P = 1 / value``, so the penalty scales the error up;
@@ -15,7 +15,9 @@ The performance ``P`` of a trial (single objective):
   are sorted into fronts as NSGA-II sorts them, by constrained domination (a feasible
   trial before every infeasible one, so an infeasible trial that beats the budget on
   latency does not push feasible ones back): the front is depth 0, and ``P = 1 - depth /
-  fronts``, in (0, 1]. The penalty then scales infeasible trials down as before.
+  fronts``, in (0, 1]. The penalty then scales infeasible trials down as before. The
+  paper defines no ``P`` for several objectives, so ``RenaSampler.paper()`` uses this
+  one too.
 * pruned trials use their last intermediate value; with none, they teach nothing;
 * failed trials, and values that are NaN or infinite, get ``R = 0``: the child could not
   even be evaluated. A failed trial that ``RetryHeartbeatStaleTrialCallback`` retried (a killed
@@ -40,6 +42,7 @@ from optuna.trial import TrialState
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import trial_violations
 from optuna_rena._metrics import INTERRUPTED_ATTR
+from optuna_rena._sampler.pareto import pareto_depths
 
 
 def penalty(violations: Mapping[str, float], p: float) -> float:
@@ -91,22 +94,6 @@ def performances(outcomes: Sequence[Outcome], directions: Sequence[StudyDirectio
     signed = values[:, 0] * signs[0]
     out[index] = (signed[:, None] >= signed[None, :]).sum(axis=1) / len(signed)
     return out
-
-
-def pareto_depths(points: np.ndarray) -> np.ndarray:
-    """Each row's front (0 for the non-dominated, 1 for those only they dominate, ...),
-    every objective larger-is-better; equal rows share a front."""
-    depth = np.full(len(points), -1)
-    left = np.arange(len(points))
-    d = 0
-    while len(left):
-        p = points[left]
-        dominated = ((p[None, :, :] >= p[:, None, :]).all(axis=2)
-                     & (p[None, :, :] > p[:, None, :]).any(axis=2)).any(axis=1)
-        depth[left[~dominated]] = d
-        left = left[dominated]
-        d += 1
-    return depth
 
 
 def rewards(outcomes: Sequence[Outcome], directions: Sequence[StudyDirection],

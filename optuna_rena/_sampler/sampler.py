@@ -65,9 +65,9 @@ class RenaSampler(BaseSampler):
        P(c_j <= 0)`` (``acqf.py``); with several objectives, ``log EHVI + sum_j log
        P(c_j <= 0)``, the expected improvement of the feasible front's hypervolume,
        exact over the boxes the front leaves (``pareto.py``). An objective that a
-       space's resource model counts (parameters, FLOPs, ...: named so by
-       ``study.set_metric_names``, or equal to the child's count in every trial) is
-       known exactly and not modelled. A candidate that breaks an exact budget ranks
+       space's resource model counts (parameters, FLOPs, ...: equal to the child's
+       count in every complete trial, ``study.set_metric_names`` picking among several
+       counts that are) is known exactly and not modelled. A candidate that breaks an exact budget ranks
        below all that meet it, and until some trial is feasible the acquisition is the
        probability of feasibility.
     7. Every few plans, the policy takes a REINFORCE step on its own imagined episodes,
@@ -78,7 +78,7 @@ class RenaSampler(BaseSampler):
     for a define-by-run objective it is made for Optuna's intersection search space in
     :meth:`sample_relative`, as GPSampler does, and parameters outside it (conditional
     ones) are decided one by one by the policy in :meth:`sample_independent`. The world
-    model plans for up to four objectives; with more, the policy plans alone (a warning
+    model plans for up to three objectives; with more, the policy plans alone (a warning
     says so). ``world_model=False`` is the policy-only RenaSampler of version 0.1.
 
     The modules of this package hold the parts: ``options`` (this class's arguments, checked

@@ -162,6 +162,10 @@ class StudyState:
 
 
 def _metric_names(study: Study) -> list[str] | None:
+    """The study's metric names with several objectives (they name the counted metric an
+    objective is); ``None`` with one, where nothing reads them (a storage read saved)."""
+    if len(study.directions) == 1:
+        return None
     # Through the class: Hyperband hands samplers a bracket's study, which hides the
     # property but holds the storage it reads.
     return optuna.Study.metric_names.fget(study)  # type: ignore[attr-defined]

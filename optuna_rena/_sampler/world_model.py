@@ -21,6 +21,7 @@ from optuna_rena._sampler.acqf import pareto_acquisition
 from optuna_rena._sampler.gp import Features
 from optuna_rena._sampler.gp import GaussianProcess
 from optuna_rena._sampler.gp import predict_together
+from optuna_rena._sampler.pareto import improvement_boxes
 from optuna_rena._sampler.pareto import non_dominated
 from optuna_rena._sampler.pareto import reference_point
 
@@ -62,15 +63,10 @@ class Observations:
 
 class WorldModel:
     """One Gaussian process per objective that is not known exactly, and one per
-    predicted constraint.
+    predicted constraint."""
 
-    Args:
-        exact_objectives: The objectives (columns) known without the model: a
-            candidate's value of each is given to :meth:`acquisition`.
-    """
-
-    def __init__(self, exact_objectives: Sequence[int] = ()) -> None:
-        self.exact_objectives = tuple(exact_objectives)
+    def __init__(self) -> None:
+        self.exact_objectives: tuple[int, ...] = ()
         self._objectives: list[GaussianProcess] = []
         self._modelled: list[int] | None = None
         self._believers: list[GaussianProcess] = []
@@ -78,14 +74,18 @@ class WorldModel:
         self._best: float | None = None
         self._front: np.ndarray | None = None
         self._reference = np.zeros(0)
+        self._boxes: tuple[np.ndarray, np.ndarray] | None = None
 
-    def fit(self, observations: Observations, pending: Features | None = None) -> None:
+    def fit(self, observations: Observations, pending: Features | None = None,
+            exact_objectives: Sequence[int] = ()) -> None:
         """Condition on the finished trials' ``observations``; ``pending`` are the
         configurations of running trials, which each objective's prediction believes at
         its own mean (:meth:`.gp.GaussianProcess.believing`), so that concurrent workers
         spread out instead of crowding the same region. Constraints are predicted from
-        the finished trials alone."""
+        the finished trials alone. ``exact_objectives`` are the objectives (columns) known
+        without the model: :meth:`acquisition` is given a candidate's value of each."""
         o = observations
+        self.exact_objectives = tuple(exact_objectives)
         modelled = [j for j in range(o.objectives.shape[1]) if j not in self.exact_objectives]
         if modelled != self._modelled:
             # A process extends its fit by the new rows: it must keep its column.
@@ -104,6 +104,9 @@ class WorldModel:
         self._front = o.feasible_front()
         if ok.any():
             self._reference = reference_point(o.objectives[ok])
+            if self._front is not None and o.objectives.shape[1] > 1:
+                # The front is fixed until the next fit: its boxes serve every scoring.
+                self._boxes = improvement_boxes(self._front, self._reference)
         self._believers = self._objectives if pending is None else [
             gp.believing(pending) for gp in self._objectives]
 
@@ -126,8 +129,8 @@ class WorldModel:
                 objectives.append((values, np.zeros_like(values)))
             else:
                 objectives.append(predicted.pop(0))
-        return pareto_acquisition(objectives, constraints, self._front, self._reference,
-                                  exact)
+        boxes = self._boxes if self._front is not None else None
+        return pareto_acquisition(objectives, constraints, boxes, exact)
 
     def _predict(self, x: Features, constraints: list[GaussianProcess]
                  ) -> tuple[list[tuple[np.ndarray, np.ndarray]],
