@@ -126,10 +126,12 @@ def test_performance_rules() -> None:
     assert performances([Outcome((-1.0,), {}), Outcome((3.0,), {}), Outcome((1.0,), {})],
                         maximize) == pytest.approx([1 / 3, 1.0, 2 / 3])
     assert performances([Outcome((-1.0,), {}), Outcome((3.0,), {})], minimize) == pytest.approx([1.0, 0.5])
-    # Two objectives: the mean of the per-objective fractions.
+    # Two objectives: 1 - Pareto depth / fronts, feasible trials sorted first, so an
+    # infeasible trial that dominates them all lies behind them.
     two = [StudyDirection.MINIMIZE, StudyDirection.MAXIMIZE]
-    assert performances([Outcome((1.0, 1.0), {}), Outcome((2.0, 5.0), {}), Outcome(None, {})],
-                        two) == pytest.approx([0.75, 0.75, 0.0])
+    assert performances([Outcome((1.0, 1.0), {}), Outcome((2.0, 5.0), {}),
+                         Outcome((3.0, 0.5), {}), Outcome((0.5, 9.0), {"c": 0.5}),
+                         Outcome(None, {})], two) == pytest.approx([1.0, 1.0, 2 / 3, 1 / 3, 0.0])
 
 
 def test_a_constraints_func_does_not_wipe_out_the_spaces_constraints() -> None:
