@@ -25,6 +25,8 @@ from optuna_rena._sampler.candidates import Candidate
 from optuna_rena._sampler.encoding import ConfigurationEncoder
 from optuna_rena._sampler.gp import Features
 from optuna_rena._sampler.pareto import non_dominated
+from optuna_rena._sampler.pruned import last_report
+from optuna_rena._sampler.pruned import PrunedStandIns
 from optuna_rena._sampler.trial_cursor import TrialCursor
 from optuna_rena._sampler.world_model import Observations
 
@@ -82,6 +84,11 @@ class TrialHistory:
         self._matches: list[set[str] | None] = [None]
         self._matched = 0
         self._metric_names: list[str | None] = [None]
+        # A single objective's completed curves, and each pruned row's last report (both
+        # with larger better): pruned rows stand in by rank (:mod:`.pruned`).
+        self._curves = PrunedStandIns()
+        self._pruned: dict[int, tuple[int, float]] = {}
+        self._standing: tuple[tuple[Observations, int, int], Observations] | None = None
 
     def update(self, trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection],
                metric_names: Sequence[str] | None = None) -> None:
@@ -126,6 +133,14 @@ class TrialHistory:
                                for s, v in zip(self._signs, t.values))
                 if all(math.isfinite(v) for v in t.values):
                     self._match_counted(t.values, candidate)
+                    if k == 1:
+                        self._curves.add_complete(
+                            {s: self._signs[0] * v for s, v in t.intermediate_values.items()},
+                            values[0])
+            elif t.state == TrialState.PRUNED and k == 1:
+                report = last_report(t)
+                if report is not None:
+                    self._pruned[t.number] = (report[0], self._signs[0] * report[1])
             violations = trial_violations(t)
             predicted = {k: v for k, v in violations.items() if k not in self.exact}
             row = _Row(candidate, values, predicted,
@@ -191,8 +206,28 @@ class TrialHistory:
         return list(self._running.values())
 
     def observations(self) -> Observations:
-        """The finished trials in the order they were read: built once and extended, so
-        trials that finish out of order (several workers) cost no rebuild."""
+        """The finished trials in the order they were read, pruned ones at their stand-in
+        values (:mod:`.pruned`)."""
+        built = self._measured()
+        if not self._pruned:
+            return built
+        counts = (len(self._curves), len(self._pruned))
+        if (self._standing is None or self._standing[0][0] is not built
+                or self._standing[0][1:] != counts):
+            numbers = [n for n in self._built_numbers if n in self._pruned]
+            rows = np.array([i for i, n in enumerate(self._built_numbers)
+                             if n in self._pruned], dtype=np.int64)
+            objectives = built.objectives.copy()
+            objectives[rows, 0] = [self._curves.stand_in(*self._pruned[n]) for n in numbers]
+            stand_in = np.zeros(len(objectives), dtype=bool)
+            stand_in[rows] = np.isfinite(objectives[rows, 0])
+            self._standing = ((built, *counts), Observations(built.features, objectives,
+                                                built.constraints, built.feasible, stand_in))
+        return self._standing[1]
+
+    def _measured(self) -> Observations:
+        """The finished trials as they ended: built once and extended, so trials that
+        finish out of order (several workers) cost no rebuild."""
         numbers = list(self._rows)
         columns = self.encoder.dims
         names = sorted(self._names)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+import math
 
 import numpy as np
 from optuna.study import StudyDirection
@@ -25,6 +26,8 @@ from optuna_rena._sampler.decisions import DecisionMaker
 from optuna_rena._sampler.options import RenaOptions
 from optuna_rena._sampler.policy import RenaPolicy
 from optuna_rena._sampler.policy import Step
+from optuna_rena._sampler.pruned import last_report
+from optuna_rena._sampler.pruned import PrunedStandIns
 from optuna_rena._sampler.reward import Outcome
 from optuna_rena._sampler.reward import outcome_of
 from optuna_rena._sampler.reward import rewards
@@ -73,6 +76,8 @@ class Learner:
         self._pending: list[Record] = []
         self._encoded: torch.Tensor | None = None
         self._directions: Sequence[StudyDirection] = (StudyDirection.MAXIMIZE,)
+        self._curves = PrunedStandIns()  # completed trials' curves, larger better
+        self._unranked: list[FrozenTrial] = []
 
     def layers(self) -> torch.Tensor:
         """The baseline's layer encodings under the current policy (no gradient)."""
@@ -89,9 +94,28 @@ class Learner:
         retried = self._cursor.retried
         finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
         new = [t for t in look if t.number not in self._seen and t.state in finished]
-        for t in sorted(new, key=lambda t: t.number):
+        for t in new:
             self._seen.add(t.number)
-            outcome = outcome_of(t, retried, len(directions))
+        sign = 1.0 if directions[0] == StudyDirection.MAXIMIZE else -1.0
+        if len(directions) == 1:
+            # Pruned trials are ranked against every completed trial read so far; those
+            # pruned before any trial completed wait for one.
+            for t in new:
+                if (t.state == TrialState.COMPLETE and t.values is not None
+                        and math.isfinite(t.values[0])):
+                    self._curves.add_complete(
+                        {s: sign * v for s, v in t.intermediate_values.items()},
+                        sign * t.values[0])
+            if len(self._curves):
+                new, self._unranked = new + self._unranked, []
+        for t in sorted(new, key=lambda t: t.number):
+            report = last_report(t) if t.state == TrialState.PRUNED else None
+            if report is not None and len(directions) == 1 and not len(self._curves):
+                self._unranked.append(t)
+                continue
+            stand_in = (sign * self._curves.stand_in(report[0], sign * report[1])
+                        if report is not None else None)
+            outcome = outcome_of(t, retried, len(directions), stand_in)
             steps = decisions.steps_of(t) if outcome is not None else []
             if steps:
                 self._pending.append(Record(t.number, steps, outcome))  # type: ignore[arg-type]

@@ -18,7 +18,10 @@ The performance ``P`` of a trial:
   fronts``, in (0, 1]. The penalty then scales infeasible trials down as before. The
   paper defines no ``P`` for several objectives, so ``RenaSampler.paper()`` uses this
   one too.
-* pruned trials use their last intermediate value; with none, they teach nothing;
+* a pruned trial stands in with the final value at its rank among the completed trials
+  at the step it was stopped (:mod:`.pruned`), the value the world model learns too; with
+  no stand-in (nothing reported, nothing completed yet, several objectives), it teaches
+  nothing;
 * failed trials, and values that are NaN or infinite, get ``R = 0``: the child could not
   even be evaluated. A failed trial that ``RetryHeartbeatStaleTrialCallback`` retried (a killed
   worker, not the architecture's fault) teaches nothing, nor does one the user
@@ -103,13 +106,16 @@ def rewards(outcomes: Sequence[Outcome], directions: Sequence[StudyDirection],
     return np.array([perf[i] * penalty(o.violations, p) for i, o in enumerate(outcomes)])
 
 
-def outcome_of(trial: FrozenTrial, retried: set[Any], n_objectives: int) -> Outcome | None:
+def outcome_of(trial: FrozenTrial, retried: set[Any], n_objectives: int,
+               stand_in: float | None = None) -> Outcome | None:
     """What a finished trial teaches, by the rules above; ``None`` for nothing.
 
     Args:
         trial: A finished trial.
         retried: Numbers of the failed trials that ``RetryHeartbeatStaleTrialCallback`` retried.
         n_objectives: The study's number of objectives.
+        stand_in: For a pruned trial, its stand-in value (:mod:`.pruned`), in the
+            objective's own direction; ``None`` or NaN: it teaches nothing.
     """
     if trial.system_attrs.get(INTERRUPTED_ATTR):
         return None
@@ -117,9 +123,9 @@ def outcome_of(trial: FrozenTrial, retried: set[Any], n_objectives: int) -> Outc
     if trial.state == TrialState.FAIL:
         return None if trial.number in retried else Outcome(None, violations)
     if trial.state == TrialState.PRUNED:
-        if not trial.intermediate_values or n_objectives > 1:
+        if stand_in is None or math.isnan(stand_in) or n_objectives > 1:
             return None
-        values: tuple[float, ...] = (trial.intermediate_values[max(trial.intermediate_values)],)
+        values: tuple[float, ...] = (stand_in,)
     else:
         values = tuple(trial.values)
     if not all(math.isfinite(v) for v in values):

@@ -47,7 +47,9 @@ class RenaSampler(BaseSampler):
        recorded, whoever set them. Every ``batch_size`` finished trials, the policy takes one
        REINFORCE step with a moving-average baseline and an entropy bonus (Adam, gradient
        norm clipped to 1, advantages divided by the standard deviation of the rewards so
-       far, which makes the step size independent of the objective's scale).
+       far, which makes the step size independent of the objective's scale). A pruned
+       trial teaches with a stand-in value (``pruned.py``): the final value at its rank
+       among the completed trials at the step where the pruner stopped it.
 
     **Model-based RENA** (``world_model=True``, the default). Each trial's configuration
     is planned before it decides anything, once ``model_startup_trials`` trials are done:
@@ -88,7 +90,7 @@ class RenaSampler(BaseSampler):
     (one ``gp`` per output), ``acqf`` (the acquisition) with ``pareto`` (fronts),
     ``encoding`` (configurations as features) with ``ranges`` (numeric ranges),
     ``candidates`` (episodes and local moves), ``history`` (the study's trials as
-    observations) and ``reward``.
+    observations), ``pruned`` (pruned trials' stand-in values) and ``reward``.
     ``RenaSampler`` itself only answers Optuna's sampler interface and the space's hook
     (:class:`~optuna_rena.SpaceAwareSampler`).
 

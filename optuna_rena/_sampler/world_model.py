@@ -33,31 +33,41 @@ class Observations:
     Attributes:
         features: One row per trial that taught something.
         objectives: Per row, the objectives (columns) with larger better, NaN where the
-            trial has no values (failed, pruned).
+            trial has no values (failed, or pruned with nothing to stand in).
         constraints: Per predicted constraint, its value per row, NaN where not recorded.
         feasible: Per row, whether every recorded constraint was met.
+        stand_in: Per row, whether its objective is a pruned trial's stand-in
+            (:mod:`.pruned`): the model learns it, but it is no trial's result, so it is
+            never the incumbent. ``None``: no row is.
     """
 
     features: Features
     objectives: np.ndarray
     constraints: dict[str, np.ndarray] = field(default_factory=dict)
     feasible: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    stand_in: np.ndarray | None = None
 
     @property
     def complete(self) -> np.ndarray:
-        """Per row, whether the trial has every objective's value."""
+        """Per row, whether the trial has every objective's value (or a stand-in)."""
         return np.isfinite(self.objectives).all(axis=1)
+
+    @property
+    def measured(self) -> np.ndarray:
+        """Per row, whether the trial completed with every objective's value."""
+        complete = self.complete
+        return complete if self.stand_in is None else complete & ~self.stand_in
 
     @property
     def best_feasible(self) -> float | None:
         """The best feasible value of the (single) objective."""
-        ok = self.feasible & self.complete
+        ok = self.feasible & self.measured
         return float(self.objectives[ok, 0].max()) if ok.any() else None
 
     def feasible_front(self) -> np.ndarray | None:
         """The feasible trials' Pareto front (points, objectives); ``None`` while none is
         feasible."""
-        points = self.objectives[self.feasible & self.complete]
+        points = self.objectives[self.feasible & self.measured]
         return points[non_dominated(points)] if len(points) else None
 
 
