@@ -71,6 +71,9 @@ _STORAGE_HELP = "Optuna storage URL, or journal:PATH for a journal file"
 # Where a search keeps its study, and so where a report looks for it.
 _SEARCH_STORAGE = "sqlite:///optuna-rena.db"
 
+# What _default_data_dir() looks for, in --help: the value itself differs by machine.
+_DATA_DIR_DEFAULT = "default: $OPTUNA_RENA_DATA, or ../shared/data when it exists"
+
 
 def load_baseline(name: str) -> NetworkSpec:
     """A zoo network by name (``nas-bench-macro:CODE`` for NAS-Bench-Macro) or a spec
@@ -169,16 +172,19 @@ class _Search(_Command):
                                  "several objectives (accuracy against latency, params or "
                                  "MACs) and its study their directions")
         parser.add_argument("--data-dir", default=_default_data_dir(),
-                            help="folder with nas_bench_macro/, cifar10/, speech_commands/; "
-                                 "without it CIFAR-10 and Speech Commands are downloaded")
-        parser.add_argument("--trials", type=_positive_int, default=30, help="trials to run")
+                            help="folder with nas_bench_macro/, cifar10/, speech_commands/ "
+                                 f"({_DATA_DIR_DEFAULT}); without it CIFAR-10 and Speech "
+                                 "Commands are downloaded")
+        parser.add_argument("--trials", type=_positive_int, default=30,
+                            help="trials to run (default: 30)")
         parser.add_argument("--timeout", type=_positive_float, default=None,
-                            help="stop after this many seconds")
+                            help="stop after this many seconds (default: no limit)")
         parser.add_argument("--epochs", type=_positive_int, default=3,
-                            help="training epochs per child")
+                            help="training epochs per child (default: 3)")
         parser.add_argument("--device", default=None,
                             help="cpu or cuda (default: cuda if present)")
-        parser.add_argument("--seed", type=_seed, default=None, help="RenaSampler's seed")
+        parser.add_argument("--seed", type=_seed, default=None,
+                            help="RenaSampler's seed (default: a random one)")
         _add_storage_option(parser, _SEARCH_STORAGE)
         parser.add_argument("--study-name", default=None,
                             help="study name (default: rena-TASK); an existing study "
@@ -478,27 +484,32 @@ class _Benchmark(_Command):
                                  "rena:key=value,... or module:Class (default: rena random "
                                  "tpe)")
         parser.add_argument("--trials", type=_positive_int, default=100,
-                            help="trials per run")
-        parser.add_argument("--seeds", type=_positive_int, default=3, help="runs per sampler")
+                            help="trials per run (default: 100)")
+        parser.add_argument("--seeds", type=_positive_int, default=3,
+                            help="runs per sampler (default: 3)")
         parser.add_argument("--fewer-seeds", type=_sampler_count, nargs="*", default=[],
                             metavar="SAMPLER=N",
                             help="run SAMPLER with only its first N seeds (a slow one such "
-                                 "as gp)")
+                                 "as gp) (default: every sampler runs every seed)")
         parser.add_argument("--data-dir", default=_default_data_dir(),
                             help="folder with nas_bench_macro/, cifar10/, speech_commands/ "
-                                 "(default: $OPTUNA_RENA_DATA or ../shared/data)")
+                                 f"({_DATA_DIR_DEFAULT})")
         parser.add_argument("--epochs", type=_positive_int, default=3,
-                            help="training epochs per child for real-training tasks")
+                            help="training epochs per child for real-training tasks "
+                                 "(default: 3)")
         parser.add_argument("--device", default=None,
                             help="cpu or cuda (default: cuda if present)")
         _add_storage_option(parser, "sqlite:///optuna-rena-benchmark.db")
-        parser.add_argument("--study-prefix", default="", help="prefix of the study names")
+        parser.add_argument("--study-prefix", default="",
+                            help="prefix of the study names (default: none)")
         parser.add_argument("--direction", choices=["maximize", "minimize"],
                             default="maximize",
-                            help="for a module:function objective of one value")
-        parser.add_argument("--out", default="benchmark-results", help="output folder")
+                            help="for a module:function objective of one value (default: "
+                                 "maximize)")
+        parser.add_argument("--out", default="benchmark-results",
+                            help="output folder (default: benchmark-results)")
         parser.add_argument("--jobs", type=_positive_int, default=1,
-                            help="runs in parallel processes")
+                            help="runs in parallel processes (default: 1)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         _add_constraint_flags(parser)
 

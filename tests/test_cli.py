@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 import re
@@ -173,3 +174,26 @@ def test_search_refuses_budgets_of_one_objective_before_any_trial(
         main([*_one_trial_search(storage, data_dir), "--budget", "params"])
     assert "expected OBJECTIVE=B1,B2,... (latency_ms=2,4,8), got 'params'" in (
         capsys.readouterr().err)
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    parser = cli.build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
+    # An option left out says what happens: its help names the default, whatever the
+    # default is (a value, or the behaviour of none: no time limit, a random seed).
+    for name, parser in _subparsers().items():
+        for action in parser._actions:
+            if not action.option_strings or action.default in (False, argparse.SUPPRESS):
+                continue
+            if action.container.title == "constraints":  # its description says it once
+                continue
+            assert "default" in (action.help or ""), (name, action.option_strings)
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--trials TRIALS trials to run (default: 30)" in text
+    assert "--epochs EPOCHS training epochs per child (default: 3)" in text
