@@ -218,21 +218,28 @@ class _Search(_Command):
         # is failed by the next run and retried once with the same network.
         heartbeat = args.heartbeat if args.heartbeat and not args.storage.startswith(
             "journal:") else None
-        try:
-            # A task of several objectives (nb201-front:pixel3) has their directions.
-            study = optuna.create_study(
-                storage=open_storage(args.storage, heartbeat_interval=heartbeat),
-                study_name=study_name, directions=list(task.directions),
-                sampler=RenaSampler(seed=args.seed), pruner=_PRUNERS[args.pruner](),
-                load_if_exists=True)
-        except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
-            raise ValueError(f"cannot open the storage {args.storage!r}: "
-                             f"{storage_error_text(e)}") from None
-        if task.space is not None:
-            task.space.check_study(study)  # before a trial is made that Optuna would fail
-        # Refuses a study of another task, budget, space or directions: Optuna loads an
-        # existing study with its own directions, whatever create_study was asked.
-        task.record(study)
+        budgets = _budgets_from(args)
+        # Nothing is said before the study is accepted: Optuna's "Using an existing study"
+        # would precede the error of a run refused for another task.
+        with _HeldLines() as opening:
+            try:
+                # A task of several objectives (nb201-front:pixel3) has their directions.
+                study = optuna.create_study(
+                    storage=open_storage(args.storage, heartbeat_interval=heartbeat),
+                    study_name=study_name, directions=list(task.directions),
+                    sampler=RenaSampler(seed=args.seed), pruner=_PRUNERS[args.pruner](),
+                    load_if_exists=True)
+            except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
+                raise ValueError(f"cannot open the storage {args.storage!r}: "
+                                 f"{storage_error_text(e)}") from None
+            if task.space is not None:
+                task.space.check_study(study)  # before a trial that Optuna would fail
+            # Refuses a study of another task, budget, space or directions: Optuna loads an
+            # existing study with its own directions, whatever create_study was asked.
+            task.record(study)
+            if budgets is not None:
+                check_budgets(study, budgets)  # a wrong name is said before any trial
+        opening.release()
         # Every trial running now was started by another process: this run has none yet.
         _check_running_trials(study, study_name, args.storage, heartbeat is not None,
                               fail=args.fail_running_trials)
@@ -243,9 +250,6 @@ class _Search(_Command):
         for problem in unreachable:
             # The space's sentence carries its own advice.
             print(f"optuna-rena search: warning: {problem}", file=sys.stderr)
-        budgets = _budgets_from(args)
-        if budgets is not None:
-            check_budgets(study, budgets)  # a wrong name is said before any trial
         # Imported here: plotly takes a while to import, and only a search draws.
         from optuna_rena.visualization import DashboardFigures
 
@@ -284,6 +288,45 @@ class _Search(_Command):
         print(best_feasible_report(study, task.constraints, budgets))
         print(f"\nwatch it: optuna-dashboard {_dashboard_argument(args.storage)}")
         return 0
+
+
+class _HeldLines(logging.Filter):
+    """Optuna's INFO lines ("A new study created", "Using an existing study") held back
+    while the context lasts, and said by :meth:`release`; when the context ends in an
+    error they are dropped, so a refused run says its error alone. Warnings pass at once.
+
+    The filter sits on the handlers of Optuna's root logger, which every Optuna module's
+    logger reaches (a logger's own filter would see its own records only).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._handlers = list(logging.getLogger("optuna").handlers)
+        self._held: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        if not any(r is record for r in self._held):  # once, whatever the handlers
+            self._held.append(record)
+        return False
+
+    def __enter__(self) -> _HeldLines:
+        for handler in self._handlers:
+            handler.addFilter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handler in self._handlers:
+            handler.removeFilter(self)
+
+    def release(self) -> None:
+        """Say the held lines, as they would have been said."""
+        held, self._held = self._held, []
+        for record in held:
+            for handler in self._handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
 
 
 def _check_running_trials(study: optuna.Study, study_name: str, storage: str,

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import logging
 from pathlib import Path
 import re
 import subprocess
@@ -197,3 +199,37 @@ def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
     text = " ".join(capsys.readouterr().out.split())
     assert "--trials TRIALS trials to run (default: 30)" in text
     assert "--epochs EPOCHS training epochs per child (default: 3)" in text
+
+
+def test_a_refused_search_says_its_error_alone(tmp_path: Path, data_dir: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # Optuna's lines, as its own handler receives them (that handler writes to the stream
+    # it found at import, which no capture fixture replaces).
+    said = io.StringIO()
+    handler = logging.StreamHandler(said)
+    optuna.logging.get_logger("optuna").addHandler(handler)
+    common = ["search", "--data-dir", str(data_dir), "--trials", "1", "--storage",
+              f"sqlite:///{tmp_path / 'refused.db'}", "--study-name", "s", "--no-progress"]
+    try:
+        assert main([*common, "--task", "nb201:pixel3:2.5"]) == 0
+        assert "A new study created in RDB with name: s" in said.getvalue()
+        said.seek(0)
+        said.truncate()
+        capsys.readouterr()
+        # Another task: refused, with nothing said before that it uses the study.
+        assert main([*common, "--task", "nb201:fpga:2.5"]) == 2
+        out, err = capsys.readouterr()
+        assert (out, said.getvalue()) == ("", "")
+        assert err.startswith("optuna-rena search: error: the study 's' searched "
+                              "nb201:pixel3:2.5, and this run asks for nb201:fpga:2.5; "), err
+        assert len(err.splitlines()) == 1, err
+        # Budgets of one objective: refused before "continuing the study" too.
+        assert main([*common, "--task", "nb201:pixel3:2.5", "--budget", "latency_ms=2"]) == 2
+        out, err = capsys.readouterr()
+        assert (out, said.getvalue()) == ("", "") and len(err.splitlines()) == 1, err
+        # Accepted: Optuna's line is said after all.
+        assert main([*common, "--task", "nb201:pixel3:2.5"]) == 0
+        assert "Using an existing study with `study_name='s'`" in said.getvalue()
+        assert "continuing the study 's': 1 trials so far" in capsys.readouterr().out
+    finally:
+        optuna.logging.get_logger("optuna").removeHandler(handler)
