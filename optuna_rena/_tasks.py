@@ -156,34 +156,16 @@ class Task:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(list(self.metric_names))
+        # One note for every task, of one objective or several: search's and benchmark's.
+        maximize = [d == "maximize" for d in self.directions]
         if self.is_multi_objective:
-            note = _front_note(self.metric_names, self.directions, self.constraints, summary,
-                               fingerprint)
+            note = study_note(list(self.metric_names), maximize, self.constraints, summary,
+                              fingerprint)
         else:
-            maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-            note = study_note(self.metric_name, maximize, self.constraints, summary,
+            note = study_note(self.metric_name, maximize[0], self.constraints, summary,
                               fingerprint)
         # A continued study keeps its note: a person may have added to it in the dashboard.
         save_note(study, note, keep=True)
-
-
-def _front_note(metric_names: Sequence[str], directions: Sequence[str],
-                constraints: Sequence[Constraint], space_summary: str | None,
-                space_fingerprint: str | None) -> str:
-    """A multi-objective study's note for optuna-dashboard: the objectives, the budget and
-    the space."""
-    objectives = ", ".join(f"{n} ({'maximised' if d == 'maximize' else 'minimised'})"
-                           for n, d in zip(metric_names, directions))
-    lines = [f"### Pareto front: {objectives}", "", "**Budget**", "",
-             *([f"- {c}" for c in constraints] or ["- none"]), ""]
-    if constraints:
-        lines += ["Only trials that meet every bound belong to the front; a trial's "
-                  "`violated` attribute names the bounds it breaks.", ""]
-    if space_summary is not None:
-        lines += [f"**Space**: {space_summary} (fingerprint `{space_fingerprint}`).", ""]
-    lines += ["optuna-dashboard's *Pareto Front* plot shows the trials against the "
-              "objectives."]
-    return "\n".join(lines)
 
 
 DEFAULT_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {

@@ -286,7 +286,7 @@ class _Search(_Command):
             return 1
         # Of several objectives: the front, and the best network within each budget.
         print(best_feasible_report(study, task.constraints, budgets))
-        print(f"\nwatch it: optuna-dashboard {_dashboard_argument(args.storage)}")
+        print(f"\nwatch it: {_dashboard_command(args.storage)}")
         return 0
 
 
@@ -576,7 +576,7 @@ class _Benchmark(_Command):
         print("\n" + report["markdown"], end="")
         print("\nwrote " + ", ".join(report["files"]))
         if args.storage:
-            print(f"browse the studies: optuna-dashboard {_dashboard_argument(args.storage)}")
+            print(f"browse the studies: {_dashboard_command(args.storage)}")
         return 0
 
 
@@ -732,9 +732,11 @@ def _read_storage(url: str) -> tuple[Any, list[str]]:
         raise ValueError(f"cannot open the storage {url!r}: {storage_error_text(e)}") from None
 
 
-def _dashboard_argument(storage: str) -> str:
-    """What optuna-dashboard takes for a storage: a journal file by its path."""
-    return storage[len("journal:"):] if storage.startswith("journal:") else storage
+def _dashboard_command(storage: str) -> str:
+    """The command that shows ``storage``'s studies: ``optuna-rena dashboard``, not the
+    plain optuna-dashboard, whose Best Trial card ignores constraints and may show an
+    infeasible trial as the best."""
+    return f"optuna-rena dashboard {shlex.quote(storage)}"
 
 
 def _flag(metric_name: str, bound: str) -> str:

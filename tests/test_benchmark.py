@@ -31,6 +31,8 @@ def test_benchmark_smoke(tmp_path: Path, data_dir: Path,
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "known optimum: 86.4267" in out and "| rena |" in out and "| tpe |" in out
+    # The dashboard whose Best Trial card is the best feasible trial, not the plain one.
+    assert out.splitlines()[-1] == f"browse the studies: optuna-rena dashboard {storage}"
     files = {p.name for p in (tmp_path / "out").iterdir()}
     assert files == {"results.json", "results.md", "curves.png", "curves.html"}
     report = json.loads((tmp_path / "out" / "results.json").read_text())

@@ -87,6 +87,8 @@ def test_search_logs_one_line_per_trial_and_draws_the_figures(
             rf"trial {number}: infeasible, mean accuracy \(%\) [\d.]+, params [\d.]+[kM] "
             r"\(over budget: params \+\d+%\)", line), line
     assert "finished with value" not in captured.err  # Optuna's own line, parameters and all
+    # The dashboard whose Best Trial card is the best feasible trial, not the plain one.
+    assert captured.out.splitlines()[-1] == f"watch it: optuna-rena dashboard {storage}"
     study = optuna.load_study(study_name="rena-nas-bench-macro", storage=storage)
     attrs = study._storage.get_study_system_attrs(study._study_id)
     drawn = {k.split(":")[2] for k in attrs if k.startswith("dashboard:plot_data:")}
@@ -103,7 +105,7 @@ def test_figures_that_cannot_be_saved_do_not_sink_a_search(
     captured = capsys.readouterr()
     assert ("optuna-rena search: warning: the resource figures were not saved: the figure "
             "is too large for this storage") in captured.err
-    assert "watch it: optuna-dashboard" in captured.out  # the search ended as usual
+    assert "watch it: optuna-rena dashboard" in captured.out  # the search ended as usual
     study = optuna.load_study(study_name="rena-nas-bench-macro", storage=storage)
     assert len(study.trials) == 2
 

@@ -25,6 +25,7 @@ from optuna_rena._front import feasible_front
 from optuna_rena._report import best_feasible_report
 from optuna_rena._report import study_note
 from optuna_rena._report import trial_line
+from optuna_rena._tasks import make_task
 from optuna_rena.cli import main
 from optuna_rena.visualization import plot_best_feasible
 from optuna_rena.visualization import plot_pareto_front
@@ -347,9 +348,31 @@ def test_a_study_note_of_several_objectives() -> None:
     note = study_note(["accuracy", "latency_ms"], [True, False], [DIGITS_FLOPS], None, None)
     assert note.splitlines()[0] == "### accuracy (maximised) against latency_ms (minimised)"
     assert "the best accuracy within each budget with its network" in note
-    assert "*Best Trials* card of the plain optuna-dashboard lists the front of every " in note
+    assert "The plain `optuna-dashboard`'s card ignores constraints: it lists the front of " \
+           "every trial, feasible or not." in note
     with pytest.raises(ValueError, match=r"one direction per objective; got 2 names"):
         study_note(["accuracy", "latency_ms"], [True], (), None, None)
+
+
+@pytest.mark.parametrize("task,card", [
+    ("nas-bench-macro", "*Best Trial* card shows the best feasible trial"),
+    ("nas-bench-macro-plain", "*Best Trial* card shows the best feasible trial"),
+    ("nas-bench-macro-front", "*Best Trials* card lists the feasible Pareto front"),
+])
+def test_a_tasks_study_note_sends_a_person_to_optuna_rena_dashboard(
+        task: str, card: str, data_dir: Path) -> None:
+    # The note that search and benchmark write, of one objective or several: the plain
+    # optuna-dashboard's card can name an infeasible trial the best.
+    from optuna_dashboard import get_note
+
+    made = make_task(task, data_dir=data_dir)
+    study = optuna.create_study(directions=list(made.directions))
+    made.record(study)
+    note = get_note(study)
+    first = note.split("\n\n")[1]  # after the title, before the budget
+    assert first.startswith("**Best Trial") and card in first, note
+    assert "open this storage with `optuna-rena dashboard STORAGE`" in first
+    assert "The plain `optuna-dashboard`'s card ignores constraints" in first
 
 
 @pytest.mark.parametrize("sampler", ["random", "rena"])
