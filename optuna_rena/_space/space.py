@@ -326,8 +326,13 @@ class ArchitectureSpace:
         this space first.
         """
         child, skipped = self._decide_through(trial)
-        resources, metrics = self._record(trial, child, skipped)
+        resources = self.resource_model.count(child)
+        metrics = self.metrics(child, resources)
+        # optuna-dashboard's trial table orders the user attributes as the storage returns
+        # them, which a journal file or memory keeps in the order written: what a person
+        # scans for (``violated``, then ``child``) before the numbers.
         self._write_constraints(trial, metrics)
+        self._record(trial, child, skipped, metrics)
         self._save_note(trial, child, resources, metrics)
         return child
 
@@ -338,21 +343,18 @@ class ArchitectureSpace:
             sampler.attach_space(self)
         return run_decisions(self.decisions(), trial.suggest_categorical)
 
-    def _record(self, trial: optuna.Trial, child: NetworkSpec,
-                skipped: list[str]) -> tuple[NetworkResources, dict[str, float]]:
-        """Count the child's resources and keep them, its spec, its name and its skipped
+    def _record(self, trial: optuna.Trial, child: NetworkSpec, skipped: list[str],
+                metrics: Mapping[str, float]) -> None:
+        """Keep the child's spec, its name, its resources ``metrics`` and its skipped
         edits on ``trial``."""
-        resources = self.resource_model.count(child)
-        metrics = self.metrics(child, resources)
-        for name, value in metrics.items():
-            trial.set_user_attr(name, value)
         spec_json = child.to_json()
         # Kept out of the user attributes, which optuna-dashboard's trial table shows whole.
         store_child_spec(trial, spec_json)
         trial.set_user_attr(CHILD_ATTR, child_name(spec_json, child))
+        for name, value in metrics.items():
+            trial.set_user_attr(name, value)
         if skipped:
             trial.set_user_attr(SKIPPED_EDITS_ATTR, skipped)
-        return resources, metrics
 
     def _write_constraints(self, trial: optuna.Trial, metrics: Mapping[str, float]) -> None:
         """Write each constraint whose metric is known now; the objective writes the
