@@ -18,6 +18,7 @@ from optuna_rena import Constraint
 from optuna_rena import RenaSampler
 from optuna_rena import set_constraint
 from optuna_rena import trial_violations
+from optuna_rena import zoo
 from optuna_rena._budget import study_budget
 from optuna_rena._constraints import is_feasible
 from optuna_rena._front import best_within_budgets
@@ -25,8 +26,10 @@ from optuna_rena._front import feasible_front
 from optuna_rena._report import best_feasible_report
 from optuna_rena._report import study_note
 from optuna_rena._report import trial_line
+from optuna_rena._tasks import DEFAULT_CONSTRAINTS
 from optuna_rena._tasks import make_task
 from optuna_rena.cli import main
+from optuna_rena.visualization import DashboardFigures
 from optuna_rena.visualization import plot_best_feasible
 from optuna_rena.visualization import plot_pareto_front
 from optuna_rena.visualization import resource_figures
@@ -417,3 +420,41 @@ def test_report_of_several_objectives(sampler: str, tmp_path: Path,
         main(["report", "--storage", storage, "--budget", "params=1,x"])
     assert "expected OBJECTIVE=B1,B2,... (latency_ms=2,4,8), got 'params=1,x'" in (
         capsys.readouterr().err)
+
+
+def test_a_users_study_records_its_budget_and_figures_as_a_search_does(
+        tmp_path: Path, data_dir: Path) -> None:
+    # The README's "Search with RenaSampler", on the space and budget of a search's task.
+    from optuna_dashboard import get_note
+
+    storage = f"sqlite:///{tmp_path / 'own.db'}"
+    assert main(["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
+                 "--trials", "2", "--storage", storage, "--study-name", "cli", "--seed", "0",
+                 "--no-progress"]) == 0
+    space = zoo.nas_bench_macro_space(DEFAULT_CONSTRAINTS["nas-bench-macro"])
+    study = optuna.create_study(storage=storage, study_name="own", direction="maximize",
+                                sampler=RenaSampler(seed=0))
+    space.record(study, "mean accuracy (%)")
+    figures = DashboardFigures(every=10)
+    study.optimize(macro_objective(space), n_trials=2, callbacks=[figures])
+    figures.refresh(study)
+    cli = optuna.load_study(study_name="cli", storage=storage)
+    # The same budget and space (a script has no task name), names, note and figures.
+    assert study.user_attrs == {k: v for k, v in cli.user_attrs.items()
+                                if k not in ("task", "objective")}
+    assert set(study.user_attrs) == {"constraints", "space", "space_summary"}
+    assert study.metric_names == cli.metric_names == ["mean accuracy (%)"]
+    assert get_note(study) == get_note(cli) != ""
+
+    def drawn(s: optuna.Study) -> set[str]:
+        attrs = s._storage.get_study_system_attrs(s._study_id)
+        return {k.split(":")[2] for k in attrs if k.startswith("dashboard:plot_data:")}
+
+    assert drawn(study) == drawn(cli) == {"objective-vs-params", "objective-vs-macs",
+                                          "pareto-front", "best-feasible"}
+    # A continued run under another budget is refused, as a search's is.
+    with pytest.raises(ValueError, match="was searched under params <= 600000"):
+        zoo.nas_bench_macro_space([Constraint("params", max=1e6)]).record(
+            optuna.load_study(study_name="own", storage=storage), "mean accuracy (%)")
+    with pytest.raises(ValueError, match="has 1 objective; got 2 names"):
+        space.record(study, ["accuracy", "params"])

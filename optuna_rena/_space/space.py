@@ -52,6 +52,7 @@ from optuna_rena._metrics import child_name
 from optuna_rena._metrics import LATENCY_MS
 from optuna_rena._metrics import SKIPPED_EDITS_ATTR
 from optuna_rena._metrics import store_child_spec
+from optuna_rena._record import record_search
 from optuna_rena._report import trial_note
 from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
@@ -214,6 +215,32 @@ class ArchitectureSpace:
                      "no insertions")
         return (f"edits of {self.baseline.name or 'the baseline'} ({base.params:,} params, "
                 f"{base.macs:,} MACs): {', '.join(parts)}")
+
+    def record(self, study: optuna.Study, metric_names: str | Sequence[str]) -> None:
+        """Record on ``study`` what it searches, as ``optuna-rena search`` records its
+        study: the budget and this space as study user attributes (``constraints``,
+        ``space``, ``space_summary``), ``metric_names`` as the study's metric names, and a
+        note for optuna-dashboard with the budget and the space (when the study has none).
+        Call it before ``study.optimize``; a continued study is checked first.
+
+        ``optuna-rena report`` and the figures then read the budget from the study, and
+        a continued run under another budget or space is refused rather than mixing two
+        budgets' constraint values in one study.
+
+        Args:
+            study: The study, new or continued.
+            metric_names: The objective's name (``"accuracy"``); of several objectives,
+                one name each, the quality first.
+
+        Raises:
+            ValueError: The study holds trials of another budget or space, or
+                ``metric_names`` does not name each of its objectives.
+        """
+        self.check_study(study)
+        names = [metric_names] if isinstance(metric_names, str) else list(metric_names)
+        record_search(study, self.constraints, names,
+                      space_fingerprint=self.decisions_fingerprint,
+                      space_summary=self.summary)
 
     def check_study(self, study: optuna.Study) -> None:
         """Refuse a study whose trials give one of this space's decisions another
