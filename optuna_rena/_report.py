@@ -235,7 +235,8 @@ def study_note(metric_name: str | Sequence[str], maximize: bool | Sequence[bool]
     else:
         lines += [f"**Figures** (on this page, refreshed as the search goes on): {quality} "
                   "against each constrained metric with the budget as a line, the Pareto "
-                  f"front of {quality} against each resource, and the best feasible "
+                  f"front of the feasible trials, {quality} against each resource "
+                  "(infeasible trials apart, off the line), and the best feasible "
                   f"{quality} so far. `optuna-rena report` writes them as HTML and PNG."]
     return "\n".join(lines)
 

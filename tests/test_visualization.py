@@ -86,9 +86,10 @@ def test_pareto_front_has_no_dominated_trial() -> None:
     # A menu picks the resource; the first is shown.
     menu = figure.layout.updatemenus[0]
     assert [b.label for b in menu.buttons] == ["params", "compute_intensity"]
-    fronts = [t for t in figure.data if t.name == "Pareto front"]
+    fronts = [t for t in figure.data if t.name == "Pareto front of the feasible trials"]
     assert [t.visible for t in fronts] == [True, False]
-    points = [(t.user_attrs["params"], t.value) for t in study.trials]
+    points = [(t.user_attrs["params"], t.value) for t in study.trials
+              if is_feasible(trial_violations(t))]
     front = list(zip(fronts[0].x, fronts[0].y))
     for x, y in front:
         assert not any(px <= x and py >= y and (px, py) != (x, y) for px, py in points)
@@ -96,6 +97,31 @@ def test_pareto_front_has_no_dominated_trial() -> None:
     # compute_intensity is better high (its usual bound is a minimum): the front runs down.
     intensity = list(zip(fronts[1].x, fronts[1].y))
     assert [x for x, _ in intensity] == sorted((x for x, _ in intensity), reverse=True)
+
+
+def test_the_pareto_front_of_one_objective_is_of_the_feasible_trials() -> None:
+    # Trial 1 is the heaviest child: the best score, far over the budget. The front's line
+    # ran through it, past the budget line.
+    study = _tpe_study()
+    figure = plot_pareto_front(study, ["params", "macs"])
+    feasible = {t.number for t in study.trials if is_feasible(trial_violations(t))}
+    assert 1 not in feasible and study.trials[1].value > study.best_value
+
+    def numbers(trace) -> set[int]:  # noqa: ANN001 - plotly's own type
+        return {int(text.split("<br>")[0].split()[1]) for text in trace.text}
+
+    for metric, limit in (("params", 600_000), ("macs", 25_000_000)):
+        traces = _visible(figure, metric)
+        front = traces["Pareto front of the feasible trials"]
+        assert front.mode == "lines+markers" and numbers(front) <= feasible
+        assert max(front.x) <= limit  # the line stops at the budget
+        assert max(front.y) == study.best_value  # and reaches Optuna's best feasible
+        # Infeasible trials are drawn apart: grey crosses, never on the line.
+        infeasible = traces["infeasible"]
+        assert infeasible.marker.symbol == "x" and infeasible.mode == "markers"
+        assert numbers(infeasible) == {t.number for t in study.trials} - feasible
+        assert not numbers(infeasible) & numbers(front)
+        assert numbers(traces["feasible"]) == feasible
 
 
 def test_figures_of_a_plain_objective_and_an_unrecorded_budget() -> None:
