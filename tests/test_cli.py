@@ -210,6 +210,8 @@ def test_a_refused_search_says_its_error_alone(tmp_path: Path, data_dir: Path,
     said = io.StringIO()
     handler = logging.StreamHandler(said)
     optuna.logging.get_logger("optuna").addHandler(handler)
+    verbosity = optuna.logging.get_verbosity()  # another test's may be quieter
+    optuna.logging.set_verbosity(optuna.logging.INFO)
     common = ["search", "--data-dir", str(data_dir), "--trials", "1", "--storage",
               f"sqlite:///{tmp_path / 'refused.db'}", "--study-name", "s", "--no-progress"]
     try:
@@ -234,4 +236,5 @@ def test_a_refused_search_says_its_error_alone(tmp_path: Path, data_dir: Path,
         assert "Using an existing study with `study_name='s'`" in said.getvalue()
         assert "continuing the study 's': 1 trials so far" in capsys.readouterr().out
     finally:
+        optuna.logging.set_verbosity(verbosity)
         optuna.logging.get_logger("optuna").removeHandler(handler)
