@@ -37,9 +37,10 @@ from optuna_rena._metrics import RESOURCE_METRICS
 CONSTRAINTS_ATTR = "constraints"
 """Study user attribute: the budget, as ``["params <= 600000", ...]``."""
 SPACE_ATTR = "space"
-"""Study user attribute: the fingerprint of the space's decisions (``None`` without one)."""
+"""Study user attribute: the fingerprint of the space's decisions; absent without a space
+(a study recorded by an earlier version may hold ``None``)."""
 SPACE_SUMMARY_ATTR = "space_summary"
-"""Study user attribute: what the space edits, in one line (``None`` without a space)."""
+"""Study user attribute: what the space edits, in one line; absent without a space."""
 TASK_ATTR = "task"
 """Study user attribute: the task whose objective made the trials (``nb201:pixel3:2.5``,
 ``module:function``), so the device or table that they were measured on."""
@@ -86,8 +87,12 @@ def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
                     f"and this run asks for {', '.join(asked) or 'no constraints'}. Give "
                     "another --study-name to search under this budget.")
         study.set_user_attr(CONSTRAINTS_ATTR, budget)
-        study.set_user_attr(SPACE_ATTR, space_fingerprint)
-        study.set_user_attr(SPACE_SUMMARY_ATTR, space_summary)
+        # A plain objective has no space: no attribute at all, rather than a null that the
+        # dashboard lists among the study's attributes.
+        if space_fingerprint is not None:
+            study.set_user_attr(SPACE_ATTR, space_fingerprint)
+        if space_summary is not None:
+            study.set_user_attr(SPACE_SUMMARY_ATTR, space_summary)
         _record_task(study, task, objective)
         return
     old_budget, old_space = recorded[CONSTRAINTS_ATTR], recorded.get(SPACE_ATTR)
@@ -102,8 +107,8 @@ def record_budget(study: optuna.Study, constraints: Sequence[Constraint],
         raise ValueError(
             f"the study {study.study_name!r} searched another space (fingerprint "
             f"{old_space}, this run's is {space_fingerprint}); give another --study-name.")
-    if SPACE_SUMMARY_ATTR not in recorded:  # a study recorded before summaries were
-        study.set_user_attr(SPACE_SUMMARY_ATTR, space_summary)
+    if SPACE_SUMMARY_ATTR not in recorded and space_summary is not None:
+        study.set_user_attr(SPACE_SUMMARY_ATTR, space_summary)  # recorded before summaries
     if TASK_ATTR not in recorded:  # a study recorded before tasks were
         _record_task(study, task, objective)
 

@@ -45,6 +45,7 @@ from optuna_rena._constraints import CONSTRAINTS_KEY
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import trial_violations
 from optuna_rena._constraints import named_constraints
+from optuna_rena._metrics import CHILD_ATTR
 from optuna_rena._metrics import VIOLATED_ATTR
 
 
@@ -129,7 +130,9 @@ def dashboard_storage(storage: optuna.storages.BaseStorage) -> optuna.storages.B
     * a study's "Best Trial": ``get_best_trial`` answers as ``study.best_trial`` does, the
       best complete trial that meets every constraint it recorded, where Optuna's storages
       ignore constraints. When no trial is feasible, the storage's own answer stands (the
-      dashboard needs one; the trial is still drawn infeasible).
+      dashboard needs one; the trial is still drawn infeasible);
+    * the trial table's columns: a trial's ``violated`` and ``child`` attributes come
+      first among its user attributes (:func:`_as_shown`).
 
     Only this instance's methods change: the dashboard calls them on the instance.
     """
@@ -138,18 +141,17 @@ def dashboard_storage(storage: optuna.storages.BaseStorage) -> optuna.storages.B
 
     def get_all_trials(study_id: int, deepcopy: bool = True,
                        states: Container[TrialState] | None = None) -> list[FrozenTrial]:
-        return [_with_constraint_list(t) for t in own_all(study_id, deepcopy=deepcopy,
-                                                          states=states)]
+        return [_as_shown(t) for t in own_all(study_id, deepcopy=deepcopy, states=states)]
 
     def get_trial(trial_id: int) -> FrozenTrial:
-        return _with_constraint_list(own_get(trial_id))
+        return _as_shown(own_get(trial_id))
 
     def get_best_trial(study_id: int) -> FrozenTrial:
         maximize = storage.get_study_directions(study_id)[0] == StudyDirection.MAXIMIZE
         feasible = [t for t in own_all(study_id, deepcopy=False, states=(TrialState.COMPLETE,))
                     if t.values is not None and is_feasible(trial_violations(t))]
         if not feasible:
-            return _with_constraint_list(own_best(study_id))
+            return _as_shown(own_best(study_id))
         best = (max if maximize else min)(feasible, key=lambda t: t.values[0])
         return get_trial(best._trial_id)
 
@@ -194,6 +196,34 @@ def feasible_best_trials() -> Iterator[None]:
         yield
     finally:
         _app.get_pareto_front_trials = own
+
+
+_LEADING_ATTRS = (VIOLATED_ATTR, CHILD_ATTR)
+"""The user attributes that optuna-dashboard's trial table shows first, in this order."""
+
+
+def _as_shown(trial: FrozenTrial) -> FrozenTrial:
+    """``trial`` as ``optuna-rena dashboard`` shows it: with every constraint value in its
+    ``constraints`` list (:func:`_with_constraint_list`), and its ``violated`` and ``child``
+    attributes ahead of the others.
+
+    optuna-dashboard 0.21 puts a trial table's user-attribute columns after every parameter
+    column (Number, State, Value, the parameters by name, then the user attributes, in
+    its bundle) and orders those in the order that the storage returns a trial's
+    attributes, first seen over the trials: by name from an RDB such as SQLite
+    (``bytes``, ``child``, ..., ``violated`` last), as written from a journal file. The
+    parameters' place is the bundle's; the attributes' order is what is read here.
+    """
+    shown = _with_constraint_list(trial)
+    attrs = shown.user_attrs
+    lead = [k for k in _LEADING_ATTRS if k in attrs]
+    if list(attrs)[:len(lead)] == lead:
+        return shown
+    if shown is trial:
+        shown = copy.copy(trial)  # the storage's own object is left as it is
+    shown._user_attrs = {**{k: attrs[k] for k in lead},
+                         **{k: v for k, v in attrs.items() if k not in lead}}
+    return shown
 
 
 def _with_constraint_list(trial: FrozenTrial) -> FrozenTrial:

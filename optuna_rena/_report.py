@@ -199,25 +199,29 @@ def study_note(metric_name: str | Sequence[str], maximize: bool | Sequence[bool]
     title = (f"{names[0]} ({way[0]}) against " + ", ".join(
         f"{n} ({w})" for n, w in zip(names[1:], way[1:]))) if several else (
         f"{names[0]}, {way[0]}")
-    lines = [f"### {title}", "",
+    # First, before the budget: the card is the first thing a person reads on the page,
+    # and the plain dashboard's can name an infeasible trial as the best.
+    if several:
+        card = ("**Best Trials**: open this storage with `optuna-rena dashboard STORAGE`, "
+                "whose *Best Trials* card lists the feasible Pareto front, as "
+                "`study.best_trials` does. The plain `optuna-dashboard`'s card ignores "
+                "constraints: it lists the front of every trial, feasible or not.")
+    else:
+        card = ("**Best Trial**: open this storage with `optuna-rena dashboard STORAGE`, "
+                "whose *Best Trial* card shows the best feasible trial, as "
+                "`study.best_trial` does (when none is feasible, the storage's best, drawn "
+                "infeasible). The plain `optuna-dashboard`'s card ignores constraints: it "
+                "may show an infeasible trial as the best.")
+    lines = [f"### {title}", "", card, "",
              "**Budget**", "", *([f"- {c}" for c in constraints] or ["- none"]), ""]
-    if constraints and not several:
+    if constraints:
         lines += [
             "A trial is feasible when it meets every bound; its `violated` attribute "
             "(a column of the trial table) names the bounds it breaks and by how much "
-            "(`params +12%`: 12 % over). The *Best Trial* card of the plain optuna-dashboard "
-            "ignores constraints; that of `optuna-rena dashboard` shows the best feasible "
-            "trial or, when none is feasible, the storage's best (drawn infeasible). The best "
-            "feasible value is also in the history plot's best-value line and the *best "
-            "feasible* figure.", ""]
-    elif constraints:
-        lines += [
-            "A trial is feasible when it meets every bound; its `violated` attribute "
-            "(a column of the trial table) names the bounds it breaks and by how much "
-            "(`params +12%`: 12 % over). The Pareto-front view draws the front of the "
-            "feasible trials; the *Best Trials* card of the plain optuna-dashboard lists "
-            "the front of every trial, feasible or not, and that of `optuna-rena dashboard` "
-            "the feasible front.", ""]
+            "(`params +12%`: 12 % over)." + (
+                " The Pareto-front view draws the front of the feasible trials." if several
+                else " The history plot's best-value line and the *best feasible* figure "
+                "go through feasible trials only."), ""]
     if space_summary is not None:
         lines += [f"**Space**: {space_summary} (fingerprint `{space_fingerprint}`).", ""]
     quality = names[0]
@@ -231,7 +235,8 @@ def study_note(metric_name: str | Sequence[str], maximize: bool | Sequence[bool]
     else:
         lines += [f"**Figures** (on this page, refreshed as the search goes on): {quality} "
                   "against each constrained metric with the budget as a line, the Pareto "
-                  f"front of {quality} against each resource, and the best feasible "
+                  f"front of the feasible trials, {quality} against each resource "
+                  "(infeasible trials apart, off the line), and the best feasible "
                   f"{quality} so far. `optuna-rena report` writes them as HTML and PNG."]
     return "\n".join(lines)
 

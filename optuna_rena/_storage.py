@@ -19,7 +19,8 @@ def open_storage(url: str | optuna.storages.BaseStorage | None, *,
     (in memory).
 
     * ``journal:PATH``: a journal file; fast, safe for several processes on one machine,
-      and what ``optuna-dashboard PATH`` opens.
+      and what ``optuna-rena dashboard journal:PATH`` (or ``optuna-dashboard PATH``)
+      opens.
     * ``sqlite:///PATH``: SQLite that waits up to 300 s for its lock, since parallel runs
       and workers share one file.
     * any other URL: Optuna's RDB storage (PostgreSQL, MySQL).

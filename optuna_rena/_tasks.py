@@ -42,24 +42,21 @@ from dataclasses import dataclass
 import functools
 from pathlib import Path
 from typing import Any
-import warnings
 
 import numpy as np
 import optuna
 import torch
 
 from optuna_rena import zoo
-from optuna_rena._budget import record_budget
 from optuna_rena._constraints import Constraint
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import violations_of
-from optuna_rena._dashboard import save_note
 from optuna_rena._imports import import_named
 from optuna_rena._latency import measure_latency
 from optuna_rena._pareto import check_directions
 from optuna_rena._pareto import ParetoFront
 from optuna_rena._pareto import quantile_budgets
-from optuna_rena._report import study_note
+from optuna_rena._record import record_search
 from optuna_rena._resources import ResourceModel
 from optuna_rena._space import ArchitectureSpace
 from optuna_rena.datasets import cifar10
@@ -149,41 +146,11 @@ class Task:
             ValueError: The study was searched for another task, holds trials of another
                 budget or space, or has other directions than the task's objectives.
         """
-        fingerprint = self.space.decisions_fingerprint if self.space is not None else None
-        summary = self.space.summary if self.space is not None else None
-        record_budget(study, self.constraints, fingerprint, summary, task=self.name,
+        space = self.space
+        record_search(study, self.constraints, self.metric_names,
+                      space_fingerprint=None if space is None else space.decisions_fingerprint,
+                      space_summary=None if space is None else space.summary, task=self.name,
                       objective=self.metric_name, directions=self.directions)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names(list(self.metric_names))
-        if self.is_multi_objective:
-            note = _front_note(self.metric_names, self.directions, self.constraints, summary,
-                               fingerprint)
-        else:
-            maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-            note = study_note(self.metric_name, maximize, self.constraints, summary,
-                              fingerprint)
-        # A continued study keeps its note: a person may have added to it in the dashboard.
-        save_note(study, note, keep=True)
-
-
-def _front_note(metric_names: Sequence[str], directions: Sequence[str],
-                constraints: Sequence[Constraint], space_summary: str | None,
-                space_fingerprint: str | None) -> str:
-    """A multi-objective study's note for optuna-dashboard: the objectives, the budget and
-    the space."""
-    objectives = ", ".join(f"{n} ({'maximised' if d == 'maximize' else 'minimised'})"
-                           for n, d in zip(metric_names, directions))
-    lines = [f"### Pareto front: {objectives}", "", "**Budget**", "",
-             *([f"- {c}" for c in constraints] or ["- none"]), ""]
-    if constraints:
-        lines += ["Only trials that meet every bound belong to the front; a trial's "
-                  "`violated` attribute names the bounds it breaks.", ""]
-    if space_summary is not None:
-        lines += [f"**Space**: {space_summary} (fingerprint `{space_fingerprint}`).", ""]
-    lines += ["optuna-dashboard's *Pareto Front* plot shows the trials against the "
-              "objectives."]
-    return "\n".join(lines)
 
 
 DEFAULT_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {

@@ -71,6 +71,9 @@ _STORAGE_HELP = "Optuna storage URL, or journal:PATH for a journal file"
 # Where a search keeps its study, and so where a report looks for it.
 _SEARCH_STORAGE = "sqlite:///optuna-rena.db"
 
+# What _default_data_dir() looks for, in --help: the value itself differs by machine.
+_DATA_DIR_DEFAULT = "default: $OPTUNA_RENA_DATA, or ../shared/data when it exists"
+
 
 def load_baseline(name: str) -> NetworkSpec:
     """A zoo network by name (``nas-bench-macro:CODE`` for NAS-Bench-Macro) or a spec
@@ -169,16 +172,19 @@ class _Search(_Command):
                                  "several objectives (accuracy against latency, params or "
                                  "MACs) and its study their directions")
         parser.add_argument("--data-dir", default=_default_data_dir(),
-                            help="folder with nas_bench_macro/, cifar10/, speech_commands/; "
-                                 "without it CIFAR-10 and Speech Commands are downloaded")
-        parser.add_argument("--trials", type=_positive_int, default=30, help="trials to run")
+                            help="folder with nas_bench_macro/, cifar10/, speech_commands/ "
+                                 f"({_DATA_DIR_DEFAULT}); without it CIFAR-10 and Speech "
+                                 "Commands are downloaded")
+        parser.add_argument("--trials", type=_positive_int, default=30,
+                            help="trials to run (default: 30)")
         parser.add_argument("--timeout", type=_positive_float, default=None,
-                            help="stop after this many seconds")
+                            help="stop after this many seconds (default: no limit)")
         parser.add_argument("--epochs", type=_positive_int, default=3,
-                            help="training epochs per child")
+                            help="training epochs per child (default: 3)")
         parser.add_argument("--device", default=None,
                             help="cpu or cuda (default: cuda if present)")
-        parser.add_argument("--seed", type=_seed, default=None, help="RenaSampler's seed")
+        parser.add_argument("--seed", type=_seed, default=None,
+                            help="RenaSampler's seed (default: a random one)")
         _add_storage_option(parser, _SEARCH_STORAGE)
         parser.add_argument("--study-name", default=None,
                             help="study name (default: rena-TASK); an existing study "
@@ -212,21 +218,28 @@ class _Search(_Command):
         # is failed by the next run and retried once with the same network.
         heartbeat = args.heartbeat if args.heartbeat and not args.storage.startswith(
             "journal:") else None
-        try:
-            # A task of several objectives (nb201-front:pixel3) has their directions.
-            study = optuna.create_study(
-                storage=open_storage(args.storage, heartbeat_interval=heartbeat),
-                study_name=study_name, directions=list(task.directions),
-                sampler=RenaSampler(seed=args.seed), pruner=_PRUNERS[args.pruner](),
-                load_if_exists=True)
-        except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
-            raise ValueError(f"cannot open the storage {args.storage!r}: "
-                             f"{storage_error_text(e)}") from None
-        if task.space is not None:
-            task.space.check_study(study)  # before a trial is made that Optuna would fail
-        # Refuses a study of another task, budget, space or directions: Optuna loads an
-        # existing study with its own directions, whatever create_study was asked.
-        task.record(study)
+        budgets = _budgets_from(args)
+        # Nothing is said before the study is accepted: Optuna's "Using an existing study"
+        # would precede the error of a run refused for another task.
+        with _HeldLines() as opening:
+            try:
+                # A task of several objectives (nb201-front:pixel3) has their directions.
+                study = optuna.create_study(
+                    storage=open_storage(args.storage, heartbeat_interval=heartbeat),
+                    study_name=study_name, directions=list(task.directions),
+                    sampler=RenaSampler(seed=args.seed), pruner=_PRUNERS[args.pruner](),
+                    load_if_exists=True)
+            except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
+                raise ValueError(f"cannot open the storage {args.storage!r}: "
+                                 f"{storage_error_text(e)}") from None
+            if task.space is not None:
+                task.space.check_study(study)  # before a trial that Optuna would fail
+            # Refuses a study of another task, budget, space or directions: Optuna loads an
+            # existing study with its own directions, whatever create_study was asked.
+            task.record(study)
+            if budgets is not None:
+                check_budgets(study, budgets)  # a wrong name is said before any trial
+        opening.release()
         # Every trial running now was started by another process: this run has none yet.
         _check_running_trials(study, study_name, args.storage, heartbeat is not None,
                               fail=args.fail_running_trials)
@@ -237,9 +250,6 @@ class _Search(_Command):
         for problem in unreachable:
             # The space's sentence carries its own advice.
             print(f"optuna-rena search: warning: {problem}", file=sys.stderr)
-        budgets = _budgets_from(args)
-        if budgets is not None:
-            check_budgets(study, budgets)  # a wrong name is said before any trial
         # Imported here: plotly takes a while to import, and only a search draws.
         from optuna_rena.visualization import DashboardFigures
 
@@ -276,8 +286,47 @@ class _Search(_Command):
             return 1
         # Of several objectives: the front, and the best network within each budget.
         print(best_feasible_report(study, task.constraints, budgets))
-        print(f"\nwatch it: optuna-dashboard {_dashboard_argument(args.storage)}")
+        print(f"\nwatch it: {_dashboard_command(args.storage)}")
         return 0
+
+
+class _HeldLines(logging.Filter):
+    """Optuna's INFO lines ("A new study created", "Using an existing study") held back
+    while the context lasts, and said by :meth:`release`; when the context ends in an
+    error they are dropped, so a refused run says its error alone. Warnings pass at once.
+
+    The filter sits on the handlers of Optuna's root logger, which every Optuna module's
+    logger reaches (a logger's own filter would see its own records only).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._handlers = list(logging.getLogger("optuna").handlers)
+        self._held: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        if not any(r is record for r in self._held):  # once, whatever the handlers
+            self._held.append(record)
+        return False
+
+    def __enter__(self) -> _HeldLines:
+        for handler in self._handlers:
+            handler.addFilter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handler in self._handlers:
+            handler.removeFilter(self)
+
+    def release(self) -> None:
+        """Say the held lines, as they would have been said."""
+        held, self._held = self._held, []
+        for record in held:
+            for handler in self._handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
 
 
 def _check_running_trials(study: optuna.Study, study_name: str, storage: str,
@@ -478,35 +527,41 @@ class _Benchmark(_Command):
                                  "rena:key=value,... or module:Class (default: rena random "
                                  "tpe)")
         parser.add_argument("--trials", type=_positive_int, default=100,
-                            help="trials per run")
-        parser.add_argument("--seeds", type=_positive_int, default=3, help="runs per sampler")
+                            help="trials per run (default: 100)")
+        parser.add_argument("--seeds", type=_positive_int, default=3,
+                            help="runs per sampler (default: 3)")
         parser.add_argument("--fewer-seeds", type=_sampler_count, nargs="*", default=[],
                             metavar="SAMPLER=N",
                             help="run SAMPLER with only its first N seeds (a slow one such "
-                                 "as gp)")
+                                 "as gp) (default: every sampler runs every seed)")
         parser.add_argument("--data-dir", default=_default_data_dir(),
                             help="folder with nas_bench_macro/, cifar10/, speech_commands/ "
-                                 "(default: $OPTUNA_RENA_DATA or ../shared/data)")
+                                 f"({_DATA_DIR_DEFAULT})")
         parser.add_argument("--epochs", type=_positive_int, default=3,
-                            help="training epochs per child for real-training tasks")
+                            help="training epochs per child for real-training tasks "
+                                 "(default: 3)")
         parser.add_argument("--device", default=None,
                             help="cpu or cuda (default: cuda if present)")
         _add_storage_option(parser, "sqlite:///optuna-rena-benchmark.db")
-        parser.add_argument("--study-prefix", default="", help="prefix of the study names")
+        parser.add_argument("--study-prefix", default="",
+                            help="prefix of the study names (default: none)")
         parser.add_argument("--direction", choices=["maximize", "minimize"],
                             default="maximize",
-                            help="for a module:function objective of one value")
-        parser.add_argument("--out", default="benchmark-results", help="output folder")
+                            help="for a module:function objective of one value (default: "
+                                 "maximize)")
+        parser.add_argument("--out", default="benchmark-results",
+                            help="output folder (default: benchmark-results)")
         parser.add_argument("--jobs", type=_positive_int, default=1,
-                            help="runs in parallel processes")
+                            help="runs in parallel processes (default: 1)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         _add_constraint_flags(parser)
 
     def take_action(self, args: argparse.Namespace) -> int:
-        # Dashboard notes grow the study's attributes with every trial: off for benchmarks.
+        # Each child's note, as a search writes it: a benchmark's trials are looked at in the
+        # dashboard as much as a search's.
         task_options: dict[str, object] = {
             "data_dir": args.data_dir, "epochs": args.epochs,
-            "constraints": _constraints_from(args), "notes": False}
+            "constraints": _constraints_from(args)}
         if args.device:
             task_options["device"] = args.device
         if is_user_objective(args.task):
@@ -522,7 +577,7 @@ class _Benchmark(_Command):
         print("\n" + report["markdown"], end="")
         print("\nwrote " + ", ".join(report["files"]))
         if args.storage:
-            print(f"browse the studies: optuna-dashboard {_dashboard_argument(args.storage)}")
+            print(f"browse the studies: {_dashboard_command(args.storage)}")
         return 0
 
 
@@ -678,9 +733,11 @@ def _read_storage(url: str) -> tuple[Any, list[str]]:
         raise ValueError(f"cannot open the storage {url!r}: {storage_error_text(e)}") from None
 
 
-def _dashboard_argument(storage: str) -> str:
-    """What optuna-dashboard takes for a storage: a journal file by its path."""
-    return storage[len("journal:"):] if storage.startswith("journal:") else storage
+def _dashboard_command(storage: str) -> str:
+    """The command that shows ``storage``'s studies: ``optuna-rena dashboard``, not the
+    plain optuna-dashboard, whose Best Trial card ignores constraints and may show an
+    infeasible trial as the best."""
+    return f"optuna-rena dashboard {shlex.quote(storage)}"
 
 
 def _flag(metric_name: str, bound: str) -> str:

@@ -3,8 +3,8 @@ sampler.
 
 * :func:`plot_objective_vs_metric`: the objective against one constrained metric, feasible
   and infeasible trials in their colours, the budget as a dashed line;
-* :func:`plot_pareto_front`: the Pareto front of the objective against each resource (a
-  menu picks the resource);
+* :func:`plot_pareto_front`: the Pareto front of the feasible trials, the objective
+  against each resource (a menu picks the resource), infeasible trials apart;
 * :func:`plot_best_feasible`: the best feasible objective so far against the trial number;
 * :func:`plot_budget_table`: of a multi-objective study, the best network within each
   budget, with its resources and layers;
@@ -60,6 +60,7 @@ from optuna_rena._budget import study_budget
 from optuna_rena._constraints import Constraint
 from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import trial_violations
+from optuna_rena._constraints import violations_of
 from optuna_rena._dashboard import save_figures
 from optuna_rena._front import axis_index
 from optuna_rena._front import best_within_budgets
@@ -290,8 +291,11 @@ def _front(points: Sequence[_Point], axis: _Axis, maximize: bool) -> list[_Point
 def plot_pareto_front(study: optuna.Study, metrics: Sequence[str] | None = None, *,
                       constraints: Sequence[Constraint] | None = None,
                       budgets: Mapping[str, Sequence[float]] | None = None) -> go.Figure:
-    """The Pareto front of the objective against each resource: the trials that no other
-    trial beats on both, as a step line over every complete trial, with the budget.
+    """The Pareto front of the objective against each resource: the feasible trials (that
+    meet the constraints they recorded and the budget) that no other feasible trial beats
+    on both, as a green step line, with the budget as a dashed line. Every feasible trial
+    is a faint blue dot; infeasible trials are grey crosses, never on the line, which
+    would otherwise run through them past the budget.
 
     Of a multi-objective study, the feasible front of all its objectives against each
     budget axis (every objective after the first, the quality): every feasible trial in
@@ -328,6 +332,10 @@ def plot_pareto_front(study: optuna.Study, metrics: Sequence[str] | None = None,
     for i, axis in enumerate(axes):
         start = len(fig.data)
         shown = [p for p in points if axis.key in p.metrics]
+        # An infeasible trial is no answer however good it scores: the front is drawn
+        # over the trials that meet the budget, the others apart.
+        meeting = [p for p in shown if p.feasible
+                   and is_feasible(violations_of(budget, p.metrics))]
         for feasible in (True, False):
             chosen = [p for p in shown if p.feasible == feasible]
             fig.add_trace(go.Scatter(
@@ -337,11 +345,11 @@ def plot_pareto_front(study: optuna.Study, metrics: Sequence[str] | None = None,
                             symbol="circle" if feasible else "x", size=7),
                 text=[p.hover for p in chosen], hovertemplate="%{text}<extra></extra>",
                 visible=i == 0))
-        front = _front(shown, axis, maximize)
+        front = _front(meeting, axis, maximize)
         fig.add_trace(go.Scatter(
             x=[p.metrics[axis.key] for p in front], y=[p.value for p in front],
-            mode="lines+markers", name="Pareto front", line=dict(color=_FRONT, shape="hv",
-                                                                 width=2),
+            mode="lines+markers", name="Pareto front of the feasible trials",
+            line=dict(color=_FRONT, shape="hv", width=2),
             marker=dict(color=_FRONT, size=9), text=[p.hover for p in front],
             hovertemplate="%{text}<extra>Pareto front</extra>", visible=i == 0))
         if axis.limit is not None:

@@ -13,10 +13,12 @@ from typing import Any
 import optuna
 import pytest
 
+from optuna_rena import trial_violations
 from optuna_rena._benchmark import make_sampler
 from optuna_rena._benchmark import RunResult
 from optuna_rena._benchmark import summarise
 from optuna_rena._benchmark import TimedSampler
+from optuna_rena._constraints import is_feasible
 from optuna_rena.cli import main
 
 from helpers import FiguresFailStorage
@@ -31,6 +33,8 @@ def test_benchmark_smoke(tmp_path: Path, data_dir: Path,
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "known optimum: 86.4267" in out and "| rena |" in out and "| tpe |" in out
+    # The dashboard whose Best Trial card is the best feasible trial, not the plain one.
+    assert out.splitlines()[-1] == f"browse the studies: optuna-rena dashboard {storage}"
     files = {p.name for p in (tmp_path / "out").iterdir()}
     assert files == {"results.json", "results.md", "curves.png", "curves.html"}
     report = json.loads((tmp_path / "out" / "results.json").read_text())
@@ -49,6 +53,18 @@ def test_benchmark_smoke(tmp_path: Path, data_dir: Path,
     # Each records what it measured on, as a search's study does.
     assert {optuna.load_study(study_name=n, storage=storage).user_attrs["task"]
             for n in names} == {"nas-bench-macro"}
+    # Each trial has the note that a search's trial has: its verdict, then its layers.
+    from optuna_dashboard import get_note
+
+    for name in names:
+        study = optuna.load_study(study_name=name, storage=storage)
+        assert len(study.user_attrs["space"]) == 16
+        for trial in study.trials:
+            note = get_note(optuna.trial.Trial(study, trial._trial_id))
+            verdict = "**Feasible**" if is_feasible(trial_violations(trial)) else (
+                "**Infeasible**")
+            assert note.startswith("### Child of ") and verdict in note, (name, note)
+            assert "| # | layer |" in note
     # The same names again would clash: refused before anything runs.
     assert main(argv) == 2
     assert "already holds 6 of these studies" in capsys.readouterr().err
@@ -323,6 +339,10 @@ def test_results_md_carries_the_header_that_stdout_prints(tmp_path: Path, data_d
     report = _strict_json((tmp_path / "out" / "results.json").read_text())
     assert report["command"].startswith("optuna-rena benchmark --task nas-bench-macro-plain")
     assert report["direction"] == "maximize"
+    # A plain objective has no space: no space attributes, not nulls.
+    study = optuna.load_study(study_name="nas-bench-macro-plain:random:seed0",
+                              storage=f"sqlite:///{tmp_path / 'b.db'}")
+    assert set(study.user_attrs) == {"constraints", "task", "objective"}
 
 
 def test_a_password_in_the_storage_url_is_not_written(tmp_path: Path) -> None:

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import argparse
+import io
 import json
+import logging
 from pathlib import Path
 import re
 import subprocess
@@ -84,6 +87,8 @@ def test_search_logs_one_line_per_trial_and_draws_the_figures(
             rf"trial {number}: infeasible, mean accuracy \(%\) [\d.]+, params [\d.]+[kM] "
             r"\(over budget: params \+\d+%\)", line), line
     assert "finished with value" not in captured.err  # Optuna's own line, parameters and all
+    # The dashboard whose Best Trial card is the best feasible trial, not the plain one.
+    assert captured.out.splitlines()[-1] == f"watch it: optuna-rena dashboard {storage}"
     study = optuna.load_study(study_name="rena-nas-bench-macro", storage=storage)
     attrs = study._storage.get_study_system_attrs(study._study_id)
     drawn = {k.split(":")[2] for k in attrs if k.startswith("dashboard:plot_data:")}
@@ -100,7 +105,7 @@ def test_figures_that_cannot_be_saved_do_not_sink_a_search(
     captured = capsys.readouterr()
     assert ("optuna-rena search: warning: the resource figures were not saved: the figure "
             "is too large for this storage") in captured.err
-    assert "watch it: optuna-dashboard" in captured.out  # the search ended as usual
+    assert "watch it: optuna-rena dashboard" in captured.out  # the search ended as usual
     study = optuna.load_study(study_name="rena-nas-bench-macro", storage=storage)
     assert len(study.trials) == 2
 
@@ -173,3 +178,63 @@ def test_search_refuses_budgets_of_one_objective_before_any_trial(
         main([*_one_trial_search(storage, data_dir), "--budget", "params"])
     assert "expected OBJECTIVE=B1,B2,... (latency_ms=2,4,8), got 'params'" in (
         capsys.readouterr().err)
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    parser = cli.build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
+    # An option left out says what happens: its help names the default, whatever the
+    # default is (a value, or the behaviour of none: no time limit, a random seed).
+    for name, parser in _subparsers().items():
+        for action in parser._actions:
+            if not action.option_strings or action.default in (False, argparse.SUPPRESS):
+                continue
+            if action.container.title == "constraints":  # its description says it once
+                continue
+            assert "default" in (action.help or ""), (name, action.option_strings)
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--trials TRIALS trials to run (default: 30)" in text
+    assert "--epochs EPOCHS training epochs per child (default: 3)" in text
+
+
+def test_a_refused_search_says_its_error_alone(tmp_path: Path, data_dir: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # Optuna's lines, as its own handler receives them (that handler writes to the stream
+    # it found at import, which no capture fixture replaces).
+    said = io.StringIO()
+    handler = logging.StreamHandler(said)
+    optuna.logging.get_logger("optuna").addHandler(handler)
+    verbosity = optuna.logging.get_verbosity()  # another test's may be quieter
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    common = ["search", "--data-dir", str(data_dir), "--trials", "1", "--storage",
+              f"sqlite:///{tmp_path / 'refused.db'}", "--study-name", "s", "--no-progress"]
+    try:
+        assert main([*common, "--task", "nb201:pixel3:2.5"]) == 0
+        assert "A new study created in RDB with name: s" in said.getvalue()
+        said.seek(0)
+        said.truncate()
+        capsys.readouterr()
+        # Another task: refused, with nothing said before that it uses the study.
+        assert main([*common, "--task", "nb201:fpga:2.5"]) == 2
+        out, err = capsys.readouterr()
+        assert (out, said.getvalue()) == ("", "")
+        assert err.startswith("optuna-rena search: error: the study 's' searched "
+                              "nb201:pixel3:2.5, and this run asks for nb201:fpga:2.5; "), err
+        assert len(err.splitlines()) == 1, err
+        # Budgets of one objective: refused before "continuing the study" too.
+        assert main([*common, "--task", "nb201:pixel3:2.5", "--budget", "latency_ms=2"]) == 2
+        out, err = capsys.readouterr()
+        assert (out, said.getvalue()) == ("", "") and len(err.splitlines()) == 1, err
+        # Accepted: Optuna's line is said after all.
+        assert main([*common, "--task", "nb201:pixel3:2.5"]) == 0
+        assert "Using an existing study with `study_name='s'`" in said.getvalue()
+        assert "continuing the study 's': 1 trials so far" in capsys.readouterr().out
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+        optuna.logging.get_logger("optuna").removeHandler(handler)

@@ -34,6 +34,7 @@ from optuna_rena._front import best_within_budgets
 from optuna_rena._front import feasible_front
 from optuna_rena._offline_report import write_report
 from optuna_rena._space import run_decisions
+from optuna_rena._storage import open_storage
 from optuna_rena._tasks import make_task
 from optuna_rena.visualization import save_to_dashboard
 
@@ -41,6 +42,7 @@ from helpers import console_script
 from helpers import DIGITS_HEAVY
 from helpers import free_port
 from helpers import front_study
+from helpers import macro_objective
 from helpers import macro_space
 from helpers import REPO
 from helpers import synthetic_accuracy
@@ -250,6 +252,34 @@ def test_mirrored_constraints_of_several_objectives_reach_the_dashboard() -> Non
     front = {t.number for t in feasible_front(study)}
     assert _api_front(detail) == front == {t.number for t in study.best_trials}
     assert all(study.trials[n].params["x"] <= 0.6 for n in front)
+
+
+def test_the_trial_table_shows_violated_and_child_before_the_resources(tmp_path: Path
+                                                                       ) -> None:
+    """optuna-dashboard's trial table puts the parameter columns first (its bundle's
+    order, out of our hands), then the user attributes as the storage returns them: a
+    journal file as they were written, which puts ``violated`` and ``child`` first; an RDB
+    by name, which ``optuna-rena dashboard`` reorders as it reads."""
+    import optuna_dashboard
+
+    def columns(storage: optuna.storages.BaseStorage, name: str) -> list[str]:
+        study_id = storage.get_study_id_from_name(name)
+        detail = _wsgi_get(optuna_dashboard.wsgi(storage), f"/api/studies/{study_id}")
+        return [a["key"] for a in detail["union_user_attrs"]]
+
+    for url in (f"journal:{tmp_path / 'table.log'}", f"sqlite:///{tmp_path / 'table.db'}"):
+        storage = open_storage(url)
+        study = optuna.create_study(storage=storage, study_name="table", direction="maximize",
+                                    sampler=optuna.samplers.RandomSampler(seed=0))
+        study.optimize(macro_objective(macro_space()), n_trials=3)
+        plain = columns(storage, "table")
+        ours = columns(dashboard_storage(open_storage(url)), "table")
+        assert ours[:2] == ["violated", "child"], (url, ours)
+        assert sorted(ours) == sorted(plain)
+        if url.startswith("journal:"):
+            assert plain == ours  # as written
+        else:
+            assert plain == sorted(plain)  # by name: violated last
 
 
 def _gp_constraint_models(write: Callable[[optuna.Trial], None]) -> tuple[int, optuna.Study]:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 import re
 import shlex
 import subprocess
 import sys
+import time
+import urllib.request
 
+import optuna
 import pytest
 
+from helpers import free_port
 from helpers import REPO
 from helpers import require_optunahub
 
@@ -20,11 +26,13 @@ def _blocks(language: str) -> list[str]:
 
 @pytest.mark.parametrize("index", range(len(_blocks("python"))))
 def test_python_example_runs(index: int, request: pytest.FixtureRequest,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+                             monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     code = _blocks("python")[index]
-    # An example runs from the clone's top folder (the registry folder optunahub/ is
-    # there) and reads the offline data from where OPTUNA_RENA_DATA says.
-    monkeypatch.chdir(REPO)
+    # An example of OptunaHub's runs from the clone's top folder (the registry folder
+    # optunahub/ is there); the others in a folder of their own, where a storage file that
+    # they write is new at each run. They read the offline data from where
+    # OPTUNA_RENA_DATA says.
+    monkeypatch.chdir(REPO if "optunahub" in code else tmp_path)
     if "OPTUNA_RENA_DATA" in code:
         monkeypatch.setenv("OPTUNA_RENA_DATA", str(request.getfixturevalue("data_dir")))
     if re.search(r"^import optunahub$", code, flags=re.M):
@@ -51,6 +59,9 @@ _TINY = {
 def test_cli_command_runs(command: str, tmp_path, data_dir) -> None:
     argv = shlex.split(command)
     sub = argv[1]
+    if sub == "dashboard":
+        _serves(argv, tmp_path)
+        return
     extra = list(_TINY[sub])
     if sub in ("search", "benchmark"):
         extra += ["--storage", f"sqlite:///{tmp_path / 'readme.db'}"]
@@ -63,3 +74,31 @@ def test_cli_command_runs(command: str, tmp_path, data_dir) -> None:
     expected = {"resources": "compute intensity", "search": "feasible architecture",
                 "benchmark": "| rena |"}[sub]
     assert expected in result.stdout, result.stdout
+
+
+def _serves(argv: list[str], tmp_path: Path) -> None:
+    """The README's dashboard command, on a storage of the test's and a free port, answers
+    with the storage's studies."""
+    storage = f"sqlite:///{tmp_path / 'readme.db'}"
+    optuna.create_study(storage=storage, study_name="readme")
+    argv = [storage if a.startswith(("sqlite:", "journal:")) else a for a in argv]
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "optuna_rena.cli", *argv[1:],
+                               "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                url = f"http://127.0.0.1:{port}/api/studies"
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    studies = json.loads(response.read())["study_summaries"]
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "the dashboard did not start"
+                time.sleep(0.3)
+        assert [s["study_name"] for s in studies] == ["readme"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -18,6 +18,7 @@ from optuna_rena import Constraint
 from optuna_rena import RenaSampler
 from optuna_rena import set_constraint
 from optuna_rena import trial_violations
+from optuna_rena import zoo
 from optuna_rena._budget import study_budget
 from optuna_rena._constraints import is_feasible
 from optuna_rena._front import best_within_budgets
@@ -25,7 +26,10 @@ from optuna_rena._front import feasible_front
 from optuna_rena._report import best_feasible_report
 from optuna_rena._report import study_note
 from optuna_rena._report import trial_line
+from optuna_rena._tasks import DEFAULT_CONSTRAINTS
+from optuna_rena._tasks import make_task
 from optuna_rena.cli import main
+from optuna_rena.visualization import DashboardFigures
 from optuna_rena.visualization import plot_best_feasible
 from optuna_rena.visualization import plot_pareto_front
 from optuna_rena.visualization import resource_figures
@@ -82,9 +86,10 @@ def test_pareto_front_has_no_dominated_trial() -> None:
     # A menu picks the resource; the first is shown.
     menu = figure.layout.updatemenus[0]
     assert [b.label for b in menu.buttons] == ["params", "compute_intensity"]
-    fronts = [t for t in figure.data if t.name == "Pareto front"]
+    fronts = [t for t in figure.data if t.name == "Pareto front of the feasible trials"]
     assert [t.visible for t in fronts] == [True, False]
-    points = [(t.user_attrs["params"], t.value) for t in study.trials]
+    points = [(t.user_attrs["params"], t.value) for t in study.trials
+              if is_feasible(trial_violations(t))]
     front = list(zip(fronts[0].x, fronts[0].y))
     for x, y in front:
         assert not any(px <= x and py >= y and (px, py) != (x, y) for px, py in points)
@@ -92,6 +97,31 @@ def test_pareto_front_has_no_dominated_trial() -> None:
     # compute_intensity is better high (its usual bound is a minimum): the front runs down.
     intensity = list(zip(fronts[1].x, fronts[1].y))
     assert [x for x, _ in intensity] == sorted((x for x, _ in intensity), reverse=True)
+
+
+def test_the_pareto_front_of_one_objective_is_of_the_feasible_trials() -> None:
+    # Trial 1 is the heaviest child: the best score, far over the budget. The front's line
+    # ran through it, past the budget line.
+    study = _tpe_study()
+    figure = plot_pareto_front(study, ["params", "macs"])
+    feasible = {t.number for t in study.trials if is_feasible(trial_violations(t))}
+    assert 1 not in feasible and study.trials[1].value > study.best_value
+
+    def numbers(trace) -> set[int]:  # noqa: ANN001 - plotly's own type
+        return {int(text.split("<br>")[0].split()[1]) for text in trace.text}
+
+    for metric, limit in (("params", 600_000), ("macs", 25_000_000)):
+        traces = _visible(figure, metric)
+        front = traces["Pareto front of the feasible trials"]
+        assert front.mode == "lines+markers" and numbers(front) <= feasible
+        assert max(front.x) <= limit  # the line stops at the budget
+        assert max(front.y) == study.best_value  # and reaches Optuna's best feasible
+        # Infeasible trials are drawn apart: grey crosses, never on the line.
+        infeasible = traces["infeasible"]
+        assert infeasible.marker.symbol == "x" and infeasible.mode == "markers"
+        assert numbers(infeasible) == {t.number for t in study.trials} - feasible
+        assert not numbers(infeasible) & numbers(front)
+        assert numbers(traces["feasible"]) == feasible
 
 
 def test_figures_of_a_plain_objective_and_an_unrecorded_budget() -> None:
@@ -347,9 +377,31 @@ def test_a_study_note_of_several_objectives() -> None:
     note = study_note(["accuracy", "latency_ms"], [True, False], [DIGITS_FLOPS], None, None)
     assert note.splitlines()[0] == "### accuracy (maximised) against latency_ms (minimised)"
     assert "the best accuracy within each budget with its network" in note
-    assert "*Best Trials* card of the plain optuna-dashboard lists the front of every " in note
+    assert "The plain `optuna-dashboard`'s card ignores constraints: it lists the front of " \
+           "every trial, feasible or not." in note
     with pytest.raises(ValueError, match=r"one direction per objective; got 2 names"):
         study_note(["accuracy", "latency_ms"], [True], (), None, None)
+
+
+@pytest.mark.parametrize("task,card", [
+    ("nas-bench-macro", "*Best Trial* card shows the best feasible trial"),
+    ("nas-bench-macro-plain", "*Best Trial* card shows the best feasible trial"),
+    ("nas-bench-macro-front", "*Best Trials* card lists the feasible Pareto front"),
+])
+def test_a_tasks_study_note_sends_a_person_to_optuna_rena_dashboard(
+        task: str, card: str, data_dir: Path) -> None:
+    # The note that search and benchmark write, of one objective or several: the plain
+    # optuna-dashboard's card can name an infeasible trial the best.
+    from optuna_dashboard import get_note
+
+    made = make_task(task, data_dir=data_dir)
+    study = optuna.create_study(directions=list(made.directions))
+    made.record(study)
+    note = get_note(study)
+    first = note.split("\n\n")[1]  # after the title, before the budget
+    assert first.startswith("**Best Trial") and card in first, note
+    assert "open this storage with `optuna-rena dashboard STORAGE`" in first
+    assert "The plain `optuna-dashboard`'s card ignores constraints" in first
 
 
 @pytest.mark.parametrize("sampler", ["random", "rena"])
@@ -394,3 +446,41 @@ def test_report_of_several_objectives(sampler: str, tmp_path: Path,
         main(["report", "--storage", storage, "--budget", "params=1,x"])
     assert "expected OBJECTIVE=B1,B2,... (latency_ms=2,4,8), got 'params=1,x'" in (
         capsys.readouterr().err)
+
+
+def test_a_users_study_records_its_budget_and_figures_as_a_search_does(
+        tmp_path: Path, data_dir: Path) -> None:
+    # The README's "Search with RenaSampler", on the space and budget of a search's task.
+    from optuna_dashboard import get_note
+
+    storage = f"sqlite:///{tmp_path / 'own.db'}"
+    assert main(["search", "--task", "nas-bench-macro", "--data-dir", str(data_dir),
+                 "--trials", "2", "--storage", storage, "--study-name", "cli", "--seed", "0",
+                 "--no-progress"]) == 0
+    space = zoo.nas_bench_macro_space(DEFAULT_CONSTRAINTS["nas-bench-macro"])
+    study = optuna.create_study(storage=storage, study_name="own", direction="maximize",
+                                sampler=RenaSampler(seed=0))
+    space.record(study, "mean accuracy (%)")
+    figures = DashboardFigures(every=10)
+    study.optimize(macro_objective(space), n_trials=2, callbacks=[figures])
+    figures.refresh(study)
+    cli = optuna.load_study(study_name="cli", storage=storage)
+    # The same budget and space (a script has no task name), names, note and figures.
+    assert study.user_attrs == {k: v for k, v in cli.user_attrs.items()
+                                if k not in ("task", "objective")}
+    assert set(study.user_attrs) == {"constraints", "space", "space_summary"}
+    assert study.metric_names == cli.metric_names == ["mean accuracy (%)"]
+    assert get_note(study) == get_note(cli) != ""
+
+    def drawn(s: optuna.Study) -> set[str]:
+        attrs = s._storage.get_study_system_attrs(s._study_id)
+        return {k.split(":")[2] for k in attrs if k.startswith("dashboard:plot_data:")}
+
+    assert drawn(study) == drawn(cli) == {"objective-vs-params", "objective-vs-macs",
+                                          "pareto-front", "best-feasible"}
+    # A continued run under another budget is refused, as a search's is.
+    with pytest.raises(ValueError, match="was searched under params <= 600000"):
+        zoo.nas_bench_macro_space([Constraint("params", max=1e6)]).record(
+            optuna.load_study(study_name="own", storage=storage), "mean accuracy (%)")
+    with pytest.raises(ValueError, match="has 1 objective; got 2 names"):
+        space.record(study, ["accuracy", "params"])

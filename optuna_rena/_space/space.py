@@ -52,6 +52,7 @@ from optuna_rena._metrics import child_name
 from optuna_rena._metrics import LATENCY_MS
 from optuna_rena._metrics import SKIPPED_EDITS_ATTR
 from optuna_rena._metrics import store_child_spec
+from optuna_rena._record import record_search
 from optuna_rena._report import trial_note
 from optuna_rena._resources import NetworkResources
 from optuna_rena._resources import ResourceModel
@@ -215,6 +216,32 @@ class ArchitectureSpace:
         return (f"edits of {self.baseline.name or 'the baseline'} ({base.params:,} params, "
                 f"{base.macs:,} MACs): {', '.join(parts)}")
 
+    def record(self, study: optuna.Study, metric_names: str | Sequence[str]) -> None:
+        """Record on ``study`` what it searches, as ``optuna-rena search`` records its
+        study: the budget and this space as study user attributes (``constraints``,
+        ``space``, ``space_summary``), ``metric_names`` as the study's metric names, and a
+        note for optuna-dashboard with the budget and the space (when the study has none).
+        Call it before ``study.optimize``; a continued study is checked first.
+
+        ``optuna-rena report`` and the figures then read the budget from the study, and
+        a continued run under another budget or space is refused rather than mixing two
+        budgets' constraint values in one study.
+
+        Args:
+            study: The study, new or continued.
+            metric_names: The objective's name (``"accuracy"``); of several objectives,
+                one name each, the quality first.
+
+        Raises:
+            ValueError: The study holds trials of another budget or space, or
+                ``metric_names`` does not name each of its objectives.
+        """
+        self.check_study(study)
+        names = [metric_names] if isinstance(metric_names, str) else list(metric_names)
+        record_search(study, self.constraints, names,
+                      space_fingerprint=self.decisions_fingerprint,
+                      space_summary=self.summary)
+
     def check_study(self, study: optuna.Study) -> None:
         """Refuse a study whose trials give one of this space's decisions another
         distribution, before any trial of this space is made in it.
@@ -326,8 +353,13 @@ class ArchitectureSpace:
         this space first.
         """
         child, skipped = self._decide_through(trial)
-        resources, metrics = self._record(trial, child, skipped)
+        resources = self.resource_model.count(child)
+        metrics = self.metrics(child, resources)
+        # optuna-dashboard's trial table orders the user attributes as the storage returns
+        # them, which a journal file or memory keeps in the order written: what a person
+        # scans for (``violated``, then ``child``) before the numbers.
         self._write_constraints(trial, metrics)
+        self._record(trial, child, skipped, metrics)
         self._save_note(trial, child, resources, metrics)
         return child
 
@@ -338,21 +370,18 @@ class ArchitectureSpace:
             sampler.attach_space(self)
         return run_decisions(self.decisions(), trial.suggest_categorical)
 
-    def _record(self, trial: optuna.Trial, child: NetworkSpec,
-                skipped: list[str]) -> tuple[NetworkResources, dict[str, float]]:
-        """Count the child's resources and keep them, its spec, its name and its skipped
+    def _record(self, trial: optuna.Trial, child: NetworkSpec, skipped: list[str],
+                metrics: Mapping[str, float]) -> None:
+        """Keep the child's spec, its name, its resources ``metrics`` and its skipped
         edits on ``trial``."""
-        resources = self.resource_model.count(child)
-        metrics = self.metrics(child, resources)
-        for name, value in metrics.items():
-            trial.set_user_attr(name, value)
         spec_json = child.to_json()
         # Kept out of the user attributes, which optuna-dashboard's trial table shows whole.
         store_child_spec(trial, spec_json)
         trial.set_user_attr(CHILD_ATTR, child_name(spec_json, child))
+        for name, value in metrics.items():
+            trial.set_user_attr(name, value)
         if skipped:
             trial.set_user_attr(SKIPPED_EDITS_ATTR, skipped)
-        return resources, metrics
 
     def _write_constraints(self, trial: optuna.Trial, metrics: Mapping[str, float]) -> None:
         """Write each constraint whose metric is known now; the objective writes the
