@@ -178,7 +178,9 @@ class _Search(_Command):
                             help="training epochs per child")
         parser.add_argument("--device", default=None,
                             help="cpu or cuda (default: cuda if present)")
-        parser.add_argument("--seed", type=_seed, default=None, help="RenaSampler's seed")
+        parser.add_argument("--seed", type=_seed, default=None,
+                            help="RenaSampler's seed; the tasks seed each child's training "
+                                 "from its trial, so a seeded search repeats")
         _add_storage_option(parser, _SEARCH_STORAGE)
         parser.add_argument("--study-name", default=None,
                             help="study name (default: rena-TASK); an existing study "

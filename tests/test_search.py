@@ -59,6 +59,21 @@ def test_default_search_runs_and_continues(tmp_path: Path,
     assert any("| # | layer |" in n for n in notes)  # the child's layers as a dashboard note
 
 
+def test_a_seeded_search_repeats(tmp_path: Path) -> None:
+    """Two searches with --seed 0 train the same children to the same accuracies, whatever
+    torch's global random state: each child's weights and data order are seeded from its
+    trial."""
+    runs = []
+    for run in range(2):
+        torch.rand(run + 1)  # a process whose torch has drawn numbers before
+        storage = f"sqlite:///{tmp_path / f'run{run}.db'}"
+        assert main(["search", "--trials", "3", "--epochs", "1", "--storage", storage,
+                     "--seed", "0", "--no-progress"]) == 0
+        study = optuna.load_study(study_name="rena-digits", storage=storage)
+        runs.append([(t.params, t.value, t.intermediate_values) for t in study.trials])
+    assert len(runs[0]) == 3 and runs[0] == runs[1]
+
+
 @pytest.mark.parametrize("argv,message", [
     (["search", "--task", "cifar10", "--data-dir", "/nonexistent"],
      "cifar10: /nonexistent/cifar10/train is not a folder"),
