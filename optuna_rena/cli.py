@@ -25,6 +25,7 @@ import warnings
 import optuna
 from optuna.trial import FrozenTrial
 from optuna.trial import TrialState
+import torch
 from tqdm import tqdm
 
 from optuna_rena import zoo
@@ -183,8 +184,14 @@ class _Search(_Command):
                             help="training epochs per child (default: 3)")
         parser.add_argument("--device", default=None,
                             help="cpu or cuda (default: cuda if present)")
+        parser.add_argument("--threads", type=_positive_int, default=1,
+                            help="torch threads on the CPU (default: 1; the tasks' networks "
+                                 "are too small to gain from more, and where other processes "
+                                 "keep the cores busy, threads that wait on each other made "
+                                 "an epoch 10 to 15 times slower)")
         parser.add_argument("--seed", type=_seed, default=None,
-                            help="RenaSampler's seed (default: a random one)")
+                            help="RenaSampler's seed (default: a random one); the tasks seed each child's training "
+                                 "from its trial, so a seeded search repeats")
         _add_storage_option(parser, _SEARCH_STORAGE)
         parser.add_argument("--study-name", default=None,
                             help="study name (default: rena-TASK); an existing study "
@@ -207,6 +214,19 @@ class _Search(_Command):
         _add_constraint_flags(parser)
 
     def take_action(self, args: argparse.Namespace) -> int:
+        # Set before the task is made, which computes Speech Commands' features. Measured
+        # on a 2-core machine with other work on it (load 7-10): a speech-commands epoch
+        # took 11-13 s on one thread and 150-190 s on two, whose every small operation
+        # waits for the other.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(args.threads)
+        try:
+            return self._search(args)
+        finally:
+            # main() may run inside a process that goes on: a test, a notebook.
+            torch.set_num_threads(threads)
+
+    def _search(self, args: argparse.Namespace) -> int:
         constraints = _constraints_from(args)
         if is_user_objective(args.task):
             task = make_task(args.task, constraints=constraints)

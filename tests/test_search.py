@@ -59,6 +59,44 @@ def test_default_search_runs_and_continues(tmp_path: Path,
     assert any("| # | layer |" in n for n in notes)  # the child's layers as a dashboard note
 
 
+def test_a_seeded_search_repeats(tmp_path: Path) -> None:
+    """Two searches with --seed 0 train the same children to the same accuracies, whatever
+    torch's global random state: each child's weights and data order are seeded from its
+    trial."""
+    runs = []
+    for run in range(2):
+        torch.rand(run + 1)  # a process whose torch has drawn numbers before
+        storage = f"sqlite:///{tmp_path / f'run{run}.db'}"
+        assert main(["search", "--trials", "3", "--epochs", "1", "--storage", storage,
+                     "--seed", "0", "--no-progress"]) == 0
+        study = optuna.load_study(study_name="rena-digits", storage=storage)
+        runs.append([(t.params, t.value, t.intermediate_values) for t in study.trials])
+    assert len(runs[0]) == 3 and runs[0] == runs[1]
+
+
+_THREADS = """
+import torch
+
+
+def threads(trial):
+    return float(torch.get_num_threads())
+"""
+
+
+@pytest.mark.parametrize("flags,expected", [([], 1), (["--threads", "2"], 2)])
+def test_search_trains_on_the_threads_asked(flags: list[str], expected: int, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "search_threads.py").write_text(_THREADS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    storage = f"sqlite:///{tmp_path / 'threads.db'}"
+    before = torch.get_num_threads()
+    assert main(["search", "--task", "search_threads:threads", "--trials", "1", "--storage",
+                 storage, "--no-progress", *flags]) == 0
+    assert torch.get_num_threads() == before  # the calling process keeps its own
+    study = optuna.load_study(study_name="rena-search_threads:threads", storage=storage)
+    assert study.trials[0].value == expected
+
+
 @pytest.mark.parametrize("argv,message", [
     (["search", "--task", "cifar10", "--data-dir", "/nonexistent"],
      "cifar10: /nonexistent/cifar10/train is not a folder"),
