@@ -7,19 +7,30 @@ NAS-Bench-201's parameter counts and true Pareto fronts.
   device (:func:`nb201_optimum`), and the true front of accuracy against a device's latency,
   optionally under a parameter budget (:func:`nb201_true_front`).
 
+The ``digits-curves`` table (our own training runs): its rows checked against the space
+they tabulate (:func:`check_curve_table`) and its best feasible final accuracy
+(:func:`curves_optimum`).
+
 NAS-Bench-201's table holds no parameter counts; :func:`nb201_params` counts them from the
 benchmark's network (see there).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from optuna_rena._constraints import Constraint
+from optuna_rena._constraints import is_feasible
+from optuna_rena._constraints import violations_of
 from optuna_rena._pareto import ParetoFront
 from optuna_rena._pareto import quantile_budgets
+from optuna_rena._space import ArchitectureSpace
+from optuna_rena._space import every_params
+from optuna_rena.datasets import CurveTable
 from optuna_rena.datasets import NB201_OPERATIONS
 from optuna_rena.datasets import NB201Table
 
@@ -132,3 +143,37 @@ def nb201_true_front(table: NB201Table, device: str, params: np.ndarray,
                "point: the table's median accuracy and median latency on "
                f"{device}; latency budgets: the 10, 25, 50 and 75 % quantiles of "
                f"{device}'s latencies over the table"))
+
+
+def check_curve_table(table: CurveTable, space: ArchitectureSpace,
+                      key: Callable[[dict[str, Any]], str]) -> None:
+    """Check that ``table`` has a row for each child of ``space`` and no other, so a trial
+    of the space always finds its curve.
+
+    Raises:
+        ValueError: The table was made for another space, or its rows are not the space's
+            children (``key`` names a child's row).
+    """
+    if table.fingerprint != space.decisions_fingerprint:
+        raise ValueError(f"the learning-curve table was made for the space "
+                         f"{table.fingerprint}, not this one ({space.decisions_fingerprint}, "
+                         f"{space.summary}); rebuild it with benchmarks/digits_curves.py.")
+    try:
+        keys = {key(p) for p in every_params(space.decisions, limit=len(table.rows))}
+    except ValueError:
+        raise ValueError(f"the space has more children than the learning-curve table's "
+                         f"{len(table.rows)} rows; rebuild it with "
+                         "benchmarks/digits_curves.py.") from None
+    missing, extra = keys - set(table.rows), set(table.rows) - keys
+    if missing or extra:
+        raise ValueError(f"the learning-curve table lacks {len(missing)} of the space's "
+                         f"children and has {len(extra)} rows of no child; rebuild it with "
+                         "benchmarks/digits_curves.py.")
+
+
+def curves_optimum(table: CurveTable, constraints: Sequence[Constraint]) -> float | None:
+    """The best last-epoch accuracy among the rows whose counted resources meet
+    ``constraints``, or ``None`` when none does."""
+    finals = [row["accuracy"][-1] for row in table.rows.values()
+              if is_feasible(violations_of(constraints, row["resources"]))]
+    return max(finals) if finals else None

@@ -3,6 +3,13 @@
 * ``nas-bench-macro``: tabular; the accuracy of each of NAS-Bench-Macro's 6561 networks
   comes from the benchmark's JSON, so a trial costs nothing but the sampler.
 * ``digits``: real training of small CNNs on scikit-learn's digits, on the CPU.
+* ``digits-curves``: tabular ``digits`` with learning curves: each of the 343 children of
+  :func:`~optuna_rena.zoo.digits_curves_space` (digits' space without insertions, with
+  fewer scale factors) was trained for 12 epochs (``benchmarks/digits_curves.py``); a trial
+  reports its child's validation accuracy after each epoch, so a pruner stops it as it
+  would stop the real training, and returns the last. Same constraints as ``digits``; the
+  optimum is the best feasible last-epoch accuracy of the table. ``--epochs`` does not
+  apply: the curves are the table's.
 * ``cifar10``: real training of the ResNet baseline on a CIFAR-10 folder (or download).
 * ``speech-commands``: real training of the keyword-spotting CRNN on log-mel features.
 * ``nas-bench-macro-plain``, ``nas-bench-macro-pair``, ``nb201:DEVICE:BUDGET_MS``:
@@ -53,15 +60,20 @@ from optuna_rena._constraints import is_feasible
 from optuna_rena._constraints import violations_of
 from optuna_rena._imports import import_named
 from optuna_rena._latency import measure_latency
+from optuna_rena._metrics import ANALYTIC_METRICS
 from optuna_rena._pareto import check_directions
 from optuna_rena._pareto import ParetoFront
 from optuna_rena._pareto import quantile_budgets
 from optuna_rena._record import record_search
 from optuna_rena._resources import ResourceModel
 from optuna_rena._space import ArchitectureSpace
+from optuna_rena._tabular import check_curve_table
+from optuna_rena._tabular import curves_optimum
 from optuna_rena.datasets import cifar10
+from optuna_rena.datasets import CurveTable
 from optuna_rena.datasets import Dataset
 from optuna_rena.datasets import digits
+from optuna_rena.datasets import load_digits_curves
 from optuna_rena.datasets import load_nas_bench_macro
 from optuna_rena.datasets import NB201_DEVICES
 from optuna_rena.problems import NASBenchMacroPairProblem
@@ -158,6 +170,8 @@ DEFAULT_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {
     "nas-bench-macro": (Constraint("params", max=600_000), Constraint("macs", max=25_000_000)),
     # The baseline has 24 k parameters; these budgets force a smaller network.
     "digits": (Constraint("params", max=10_000), Constraint("flops", max=600_000)),
+    # digits' budget on digits' children: 42 of the table's 343 meet it.
+    "digits-curves": (Constraint("params", max=10_000), Constraint("flops", max=600_000)),
     # The paper's CIFAR-10 setting: under 3 M parameters, data reuse above 10 FLOPs/byte
     # at this small scale (100 in the paper, whose networks are far larger).
     "cifar10": (Constraint("params", max=3_000_000), Constraint("compute_intensity", min=10)),
@@ -167,7 +181,7 @@ DEFAULT_CONSTRAINTS: dict[str, tuple[Constraint, ...]] = {
 }
 """The constraints of the tasks with a space; nas-bench-macro-plain and nas-bench-macro-pair
 take their problems' default bounds."""
-TASK_NAMES = ("nas-bench-macro", "digits", "cifar10", "speech-commands",
+TASK_NAMES = ("nas-bench-macro", "digits", "digits-curves", "cifar10", "speech-commands",
               "nas-bench-macro-plain", "nas-bench-macro-pair", "nb201:DEVICE:BUDGET_MS",
               "nb201-front:DEVICE", "nb201-front:DEVICE:params=MAX", "nas-bench-macro-front",
               "digits-front")
@@ -180,6 +194,22 @@ def _trained(space: ArchitectureSpace, data: Dataset, epochs: int, device: str |
         torch.manual_seed(trial.number)  # the child's initial weights
         return fit(child.build(), data, epochs=epochs, trial=trial, device=device,
                    augment=augment, batch_size=batch_size, seed=trial.number)
+    return objective
+
+
+def _tabulated_curve(space: ArchitectureSpace,
+                     table: CurveTable) -> Callable[[optuna.Trial], float]:
+    def objective(trial: optuna.Trial) -> float:
+        space.suggest(trial)  # records the child's resources and constraints, as digits'
+        curve = table.rows[zoo.digits_curves_key(trial.params)]["accuracy"]
+        accuracy = 0.0
+        # As fit() reports and prunes, so a pruner sees what it would see in training.
+        for epoch, accuracy in enumerate(curve):
+            trial.report(accuracy, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {epoch} at accuracy "
+                                         f"{accuracy:.4f}")
+        return float(accuracy)
     return objective
 
 
@@ -395,6 +425,16 @@ def make_task(
         return Task(name, _trained_against_latency(space, digits(), epochs, device), space,
                     cons, "accuracy, latency_ms", directions=("maximize", "minimize"),
                     metric_names=("accuracy", "latency_ms"))
+    if name == "digits-curves":
+        bad = [str(c) for c in cons if c.metric not in ANALYTIC_METRICS]
+        if bad:
+            raise ValueError(f"{name} knows its children's counted metrics only "
+                             f"({', '.join(ANALYTIC_METRICS)}); cannot apply {bad}.")
+        space = zoo.digits_curves_space(cons, notes=notes)
+        table = load_digits_curves()
+        check_curve_table(table, space, zoo.digits_curves_key)
+        return Task(name, _tabulated_curve(space, table), space, cons, "accuracy",
+                    lambda: curves_optimum(table, cons))
     if name == "digits":
         space = ArchitectureSpace(zoo.digits_cnn(), cons, max_inserts=1, notes=notes)
         return Task(name, _trained(space, digits(), epochs, device), space, cons)

@@ -41,6 +41,9 @@ from optuna_rena._latency import measure_latency
 from optuna_rena._metrics import INTERRUPTED_ATTR
 from optuna_rena._metrics import mark_interrupted
 from optuna_rena._metrics import METRICS
+from optuna_rena._pruners import make_pruner
+from optuna_rena._pruners import PRUNER_NAMES
+from optuna_rena._pruners import pruner_text
 from optuna_rena._report import best_feasible_report
 from optuna_rena._report import layer_table
 from optuna_rena._report import running_trials_text
@@ -153,11 +156,12 @@ class _Resources(_Command):
         return 0
 
 
-_PRUNERS = {
-    "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
-    "hyperband": lambda: optuna.pruners.HyperbandPruner(),
-    "none": lambda: optuna.pruners.NopPruner(),
-}
+def _add_pruner_option(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--pruner``, the same choices for search and benchmark (:mod:`optuna_rena._pruners`)."""
+    parser.add_argument("--pruner", choices=PRUNER_NAMES, default=default,
+                        help="Optuna pruner for the per-epoch reports: "
+                             + "; ".join(pruner_text(n) for n in PRUNER_NAMES)
+                             + f" (default: {default})")
 
 
 class _Search(_Command):
@@ -196,8 +200,7 @@ class _Search(_Command):
         parser.add_argument("--study-name", default=None,
                             help="study name (default: rena-TASK); an existing study "
                                  "continues")
-        parser.add_argument("--pruner", choices=sorted(_PRUNERS), default="median",
-                            help="Optuna pruner for the per-epoch reports (default: median)")
+        _add_pruner_option(parser, "median")
         parser.add_argument("--heartbeat", type=_non_negative_int, default=60,
                             metavar="SECONDS",
                             help="with an RDB storage, seconds between a running trial's "
@@ -247,7 +250,7 @@ class _Search(_Command):
                 study = optuna.create_study(
                     storage=open_storage(args.storage, heartbeat_interval=heartbeat),
                     study_name=study_name, directions=list(task.directions),
-                    sampler=RenaSampler(seed=args.seed), pruner=_PRUNERS[args.pruner](),
+                    sampler=RenaSampler(seed=args.seed), pruner=make_pruner(args.pruner),
                     load_if_exists=True)
             except Exception as e:  # noqa: BLE001 - a bad URL or an unreachable database
                 raise ValueError(f"cannot open the storage {args.storage!r}: "
@@ -573,6 +576,8 @@ class _Benchmark(_Command):
                             help="output folder (default: benchmark-results)")
         parser.add_argument("--jobs", type=_positive_int, default=1,
                             help="runs in parallel processes (default: 1)")
+        # None by default: results of tasks whose trials report stay unpruned unless asked.
+        _add_pruner_option(parser, "none")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         _add_constraint_flags(parser)
 
@@ -592,7 +597,7 @@ class _Benchmark(_Command):
                 sampler_seeds=dict(args.fewer_seeds),
                 study_prefix=args.study_prefix, out_dir=args.out, task_options=task_options,
                 direction=args.direction, jobs=args.jobs, progress=not args.no_progress,
-                command=_command_line(args.argv))
+                command=_command_line(args.argv), pruner=args.pruner)
         # results.md's own text, so what is printed and what is kept cannot differ.
         print("\n" + report["markdown"], end="")
         print("\nwrote " + ", ".join(report["files"]))

@@ -1,5 +1,5 @@
 """Datasets and tables for the tasks: scikit-learn's digits, CIFAR-10, Google Speech
-Commands, and the NAS-Bench-Macro table.
+Commands, the NAS-Bench-Macro table, and the learning curves of digits' children.
 
 Each dataset loader returns in-memory tensors, ``(x_train, y_train, x_val, y_val)``,
 small enough for CPU search. CIFAR-10 and Speech Commands read a local folder when one is
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -206,6 +207,64 @@ def load_nas_bench_macro(data_dir: str | Path) -> dict[str, dict[str, Any]]:
     if not isinstance(table, dict) or len(table) != 6561:
         raise ValueError(f"{path} should map the 6561 codes to their results.")
     return table
+
+
+DIGITS_CURVES = Path(__file__).parent / "data" / "digits_curves.json.gz"
+"""The learning-curve table of the ``digits-curves`` task, inside the package: our own
+training runs (``benchmarks/digits_curves.py``), not a download."""
+
+
+@dataclass(frozen=True)
+class CurveTable:
+    """Per child network, its validation accuracy after each epoch of real training.
+
+    Attributes:
+        epochs: The epochs of every curve.
+        fingerprint: The decisions fingerprint of the space whose children the rows are.
+        rows: Per row key (:func:`optuna_rena.zoo.digits_curves_key`), the row:
+            ``decisions`` (the trial's params), ``child``, ``resources`` (``params``,
+            ``flops``, ``macs``, ``bytes``, ``compute_intensity``), ``accuracy`` (one
+            per epoch) and ``number`` (its seed).
+        about: What the table is and how it was made (the generator's header).
+    """
+
+    epochs: int
+    fingerprint: str
+    rows: dict[str, dict[str, Any]]
+    about: dict[str, Any]
+
+
+def load_digits_curves(path: str | Path | None = None) -> CurveTable:
+    """The ``digits-curves`` table (:data:`DIGITS_CURVES` by default).
+
+    Raises:
+        ValueError: The file is missing, not gzipped JSON, or a row is malformed.
+    """
+    path = Path(path) if path is not None else DIGITS_CURVES
+    try:
+        with gzip.open(path, "rt") as f:
+            table = json.load(f)
+    except OSError as e:
+        raise ValueError(f"cannot read the learning-curve table {path}: "
+                         f"{e.strerror or e}; rebuild it with "
+                         "benchmarks/digits_curves.py.") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}.") from None
+    epochs = table.get("epochs") if isinstance(table, dict) else None
+    if not isinstance(epochs, int) or not isinstance(table.get("rows"), list):
+        raise ValueError(f"{path} holds no learning-curve table (epochs and rows).")
+    rows: dict[str, dict[str, Any]] = {}
+    for row in table["rows"]:
+        curve = row.get("accuracy") if isinstance(row, dict) else None
+        if (not isinstance(curve, list) or len(curve) != epochs
+                or not all(isinstance(a, float) and 0 <= a <= 1 for a in curve)):
+            raise ValueError(f"{path}: row {row.get('key') if isinstance(row, dict) else row!r} "
+                             f"has no {epochs} accuracies in [0, 1].")
+        if row["key"] in rows:
+            raise ValueError(f"{path}: the row {row['key']!r} is there twice.")
+        rows[row["key"]] = row
+    about = {k: v for k, v in table.items() if k != "rows"}
+    return CurveTable(epochs, str(table.get("space_fingerprint")), rows, about)
 
 
 NB201_OPERATIONS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

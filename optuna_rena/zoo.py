@@ -6,7 +6,9 @@
 * :func:`ds_cnn`: the keyword-spotting DS-CNN of Zhang et al. 2017 ("Hello Edge");
 * :func:`digits_cnn`: a three-convolution CNN for scikit-learn's 8x8 digits.
 
-:func:`nas_bench_macro_space` is NAS-Bench-Macro as an :class:`ArchitectureSpace`.
+:func:`nas_bench_macro_space` is NAS-Bench-Macro as an :class:`ArchitectureSpace`;
+:func:`digits_curves_space` is the 343 edits of :func:`digits_cnn` whose learning curves the
+``digits-curves`` task tabulates.
 """
 
 from __future__ import annotations
@@ -149,3 +151,30 @@ def digits_cnn(num_classes: int = 10) -> NetworkSpec:
     return NetworkSpec(InputSpec.image(1, 8, 8), (
         Conv2d(16), Conv2d(32, stride=2), Conv2d(64, stride=2), GlobalAvgPool(),
         Linear(num_classes, activation="none")), "digits_cnn")
+
+
+DIGITS_CURVES_FACTORS: dict[str, tuple[float, ...]] = {"filters": (0.5, 1.0, 2.0),
+                                                      "kernel": (1.0, 1.5)}
+"""The scale factors of :func:`digits_curves_space`: filters halved, kept or doubled, the
+3x3 kernels kept or made 5x5 (``kernel x 0.5`` would make them 1x1; left out so that every
+child of the table could be trained on a CPU in half an hour)."""
+
+
+def digits_curves_space(
+    constraints: Iterable[Constraint] | Constraint | None = None, notes: bool = True,
+) -> ArchitectureSpace:
+    """The space of the ``digits-curves`` table: :func:`digits_cnn`'s three convolutions,
+    each removed or scaled by :data:`DIGITS_CURVES_FACTORS` (3 filters x 2 kernels + remove
+    = 7 choices each), no insertion: 7**3 = 343 children, each a different network.
+
+    It is the ``digits`` task's space without insertions and with fewer scale factors:
+    small enough that every child was trained (``benchmarks/digits_curves.py``);
+    :func:`digits_curves_key` names a child's row."""
+    return ArchitectureSpace(digits_cnn(), constraints, scale_factors=DIGITS_CURVES_FACTORS,
+                             layers=(0, 1, 2), max_inserts=0, notes=notes)
+
+
+def digits_curves_key(params: dict[str, object]) -> str:
+    """The row of the ``digits-curves`` table that a trial of :func:`digits_curves_space`
+    with ``params`` reads: its decisions in name order, ``L0.filters=0.5,L0.kernel=1.0,...``."""
+    return ",".join(f"{name}={params[name]}" for name in sorted(params))

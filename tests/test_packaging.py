@@ -38,6 +38,8 @@ def test_a_regular_install_works(tmp_path: Path) -> None:
     packaged = {p.relative_to(target).as_posix() for p in (target / "optuna_rena").rglob("*.py")}
     in_repo = {p.relative_to(REPO).as_posix() for p in (REPO / "optuna_rena").rglob("*.py")}
     assert packaged == in_repo
+    # The digits-curves table is package data, not a module: in the wheel all the same.
+    assert (target / "optuna_rena" / "data" / "digits_curves.json.gz").is_file()
     env = {**os.environ, "PYTHONPATH": str(target)}
     run = subprocess.run(
         [sys.executable, str(target / "bin" / "optuna-rena"), "resources", "ds-cnn"],

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from optuna_rena._benchmark.results import cell_text
+from optuna_rena._benchmark.results import pruner_line
 from optuna_rena._benchmark.results import RunResult
 from optuna_rena._benchmark.results import stats
 from optuna_rena._pareto import best_within
@@ -199,6 +200,7 @@ def front_header(report: Mapping[str, Any]) -> str:
         f"- front: {len(front['points'])} points, {front['about']}",
         f"- reference point: {reference}; the front's hypervolume {front['hypervolume']:.6g}",
         f"- budgets: {budgets}",
+        f"- pruner: {pruner_line(report)}",
         f"- command: `{command}`" if command else "- command: not recorded",
         "",
         "median [Q1, Q3] over seeds; how to read a cell is below the tables.",

@@ -100,6 +100,9 @@ def summarise(results: Sequence[RunResult], checkpoints: Sequence[int],
         "sampler_ms_per_trial": stats([1000 * r.sampler_seconds / max(1, len(r.values))
                                         for r in results]),
         "wall_seconds": stats([r.wall_seconds for r in results]),
+        # What a pruner stopped: those trials count as found nothing, but cost fewer epochs.
+        "pruned_fraction": stats([float(np.mean([x == "PRUNED" for x in r.states]))
+                                  if r.states else 0.0 for r in results]),
     }
     if optimum is not None:
         out["trials_to_optimum"] = stats([r.trials_to_reach(optimum) for r in results])
@@ -213,12 +216,22 @@ def results_header(report: Mapping[str, Any]) -> str:
         f"- runs: {seeds}",
         f"- constraints: {constraints}",
         f"- known optimum: {known}",
+        f"- pruner: {pruner_line(report)}",
         f"- command: `{command}`" if command else "- command: not recorded",
         "",
         "median [Q1, Q3] over seeds; words for seeds that found nothing are explained "
         "below the table.",
     ]
     return "\n".join(lines)
+
+
+def pruner_line(report: Mapping[str, Any]) -> str:
+    """The pruner a benchmark ran under, or, for results.json files from before
+    ``--pruner``, what Optuna then gave each study."""
+    # Those studies were created without a pruner: Optuna's default, MedianPruner(), judged
+    # the trials of any task whose objective reports (digits).
+    return report.get("pruner") or ("not recorded (before --pruner: Optuna's default "
+                                     "MedianPruner(), for objectives that report)")
 
 
 def results_markdown(report: Mapping[str, Any], table: str) -> str:

@@ -44,6 +44,8 @@ from optuna_rena._benchmark.results import summarise
 from optuna_rena._benchmark.samplers import fixed_seed
 from optuna_rena._benchmark.samplers import make_sampler
 from optuna_rena._benchmark.samplers import TimedSampler
+from optuna_rena._pruners import make_pruner
+from optuna_rena._pruners import pruner_text
 from optuna_rena._storage import open_storage
 from optuna_rena._storage import storage_error_text
 from optuna_rena._tasks import make_task
@@ -62,9 +64,11 @@ def run_one(
     task_options: dict[str, Any] | None = None,
     direction: str = "maximize",
     callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+    pruner: str = "none",
 ) -> RunResult:
     """One study of ``task_name`` with one sampler and seed; ``direction`` is that of a
-    user's objective of one value (a task of several objectives has its own)."""
+    user's objective of one value (a task of several objectives has its own); ``pruner``,
+    one of :data:`~optuna_rena._pruners.PRUNER_NAMES`, judges the trials' reports."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     task = make_task(task_name, **(task_options or {}))
     if not task.is_multi_objective:
@@ -78,8 +82,10 @@ def run_one(
     objective = task.objective
     name = study_name or f"{task_name}:{sampler_name}:seed{seed}"
     directions = task.directions
+    # A pruner of its own per study: Hyperband's brackets are a study's state.
     study = optuna.create_study(directions=list(directions), sampler=timed,
-                                storage=open_storage(storage), study_name=name)
+                                pruner=make_pruner(pruner), storage=open_storage(storage),
+                                study_name=name)
     task.record(study)  # the task, budget, space and objective's name, as search's
     start = time.perf_counter()
     study.optimize(objective, n_trials=n_trials, callbacks=list(callbacks),
@@ -118,6 +124,7 @@ def run_benchmark(
     progress: bool = True,
     sampler_seeds: dict[str, int] | None = None,
     command: str | None = None,
+    pruner: str = "none",
 ) -> dict[str, Any]:
     """Run every sampler with every seed on ``task`` and write the results.
 
@@ -127,13 +134,16 @@ def run_benchmark(
     as its ``null_means`` says), ``results.md`` (what was run, with ``command``, the command
     line that ran it when given, and the table) and ``curves.png`` / ``curves.html``
     (``curves.html`` embeds plotly.js, so it opens offline). The returned report holds
-    ``markdown``, the text of results.md.
+    ``markdown``, the text of results.md. Every study has a new ``pruner`` (one of
+    :data:`~optuna_rena._pruners.PRUNER_NAMES`, ``none`` by default), which the results
+    name.
 
     Raises:
         ValueError: Bad arguments, a repeated sampler, a sampler that fixes its seed
-            (``rena:seed=3``) and would run more than once, an output that cannot be
-            written in ``out_dir``, or a study of that name already exists in ``storage``
-            (nothing is run or written then).
+            (``rena:seed=3``) and would run more than once, an unknown pruner or one for
+            a task of several objectives (Optuna prunes no such trial), an output that
+            cannot be written in ``out_dir``, or a study of that name already exists in
+            ``storage`` (nothing is run or written then).
     """
     for name, value in (("seeds", seeds), ("trials", n_trials), ("jobs", jobs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -156,8 +166,12 @@ def run_benchmark(
     for name in samplers:
         make_sampler(name, 0)  # fails early on a bad name
         _check_seed_option(name, sampler_seeds.get(name, seeds), name in sampler_seeds)
+    make_pruner(pruner)  # fails early on a bad name
     task_options = dict(task_options or {})
     probe = make_task(task, **task_options)  # fails early on a bad task or data folder
+    if probe.is_multi_objective and pruner != "none":
+        raise ValueError(f"{task} has several objectives, whose trials Optuna cannot prune; "
+                         "drop --pruner.")
     runs = [(s, seed) for s in samplers for seed in range(sampler_seeds.get(s, seeds))]
     names = [f"{study_prefix}{task}:{s}:seed{seed}" for s, seed in runs]
     if storage is not None:
@@ -180,7 +194,8 @@ def run_benchmark(
             bar.set_description(f"{s} seed {seed}")
             results.append(run_one(task, s, seed, n_trials, storage=storage, study_name=name,
                                    task_options=task_options, direction=direction,
-                                   callbacks=[lambda study, trial: bar.update(1)]))
+                                   callbacks=[lambda study, trial: bar.update(1)],
+                                   pruner=pruner))
     else:
         import multiprocessing
 
@@ -190,7 +205,7 @@ def run_benchmark(
         try:
             pending = [pool.apply_async(run_one, (task, s, seed, n_trials), dict(
                 storage=storage, study_name=name, task_options=task_options,
-                direction=direction)) for (s, seed), name in zip(runs, names)]
+                direction=direction, pruner=pruner)) for (s, seed), name in zip(runs, names)]
             for p in pending:
                 results.append(p.get())
                 bar.update(1)
@@ -205,7 +220,7 @@ def run_benchmark(
     if probe.is_multi_objective:
         return _write_front_results(
             probe, out, results, samplers, seeds, n_trials, checkpoints, sampler_seeds,
-            storage=storage, command=command)
+            storage=storage, command=command, pruner=pruner)
     summary = {s: summarise([r for r in results if r.sampler == s], checkpoints, probe.optimum)
                for s in samplers}
     table = markdown_table(summary, checkpoints, probe.optimum)
@@ -214,7 +229,8 @@ def run_benchmark(
         "sampler_seeds": sampler_seeds,
         "constraints": [str(c) for c in probe.constraints], "optimum": probe.optimum,
         "storage": hide_password(storage) if isinstance(storage, str) else None,
-        "direction": direction, "command": command, "null_means": NULL_MEANS,
+        "direction": direction, "pruner": pruner_text(pruner), "command": command,
+        "null_means": NULL_MEANS,
         "summary": summary, "runs": [r.__dict__ for r in results],
     }
     (out / "results.json").write_text(json.dumps(json_safe(report), indent=1, default=str,
@@ -232,7 +248,8 @@ def run_benchmark(
 def _write_front_results(task: Task, out: Path, results: list[RunResult],
                          samplers: Sequence[str], seeds: int, n_trials: int,
                          checkpoints: Sequence[int], sampler_seeds: dict[str, int], *,
-                         storage: str | None, command: str | None) -> dict[str, Any]:
+                         storage: str | None, command: str | None,
+                         pruner: str) -> dict[str, Any]:
     """A multi-objective benchmark's results.json, results.md and curves, against the
     task's front or, when it knows none, the best front found by any run."""
     front = task.front or pooled_front(results, task.directions)
@@ -247,7 +264,8 @@ def _write_front_results(task: Task, out: Path, results: list[RunResult],
         "constraints": [str(c) for c in task.constraints], "optimum": None,
         "front": front_record(front),
         "storage": hide_password(storage) if isinstance(storage, str) else None,
-        "command": command, "null_means": FRONT_NULL_MEANS, "summary": summary,
+        "pruner": pruner_text(pruner), "command": command, "null_means": FRONT_NULL_MEANS,
+        "summary": summary,
         "runs": runs,
     }
     (out / "results.json").write_text(json.dumps(json_safe(report), indent=1, default=str,

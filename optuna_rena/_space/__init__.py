@@ -1,5 +1,6 @@
 """The architecture space: RENA's edits of a baseline as Optuna suggestions."""
 
+from optuna_rena._space.edits import every_params
 from optuna_rena._space.edits import path_choices
 from optuna_rena._space.edits import run_decisions
 from optuna_rena._space.edits import scale_value
@@ -11,5 +12,5 @@ from optuna_rena._space.space import DEFAULT_SCALE_FACTORS
 
 
 __all__ = ["ArchitectureSpace", "DEFAULT_SCALE_FACTORS", "DecisionContext",
-           "SpaceAwareSampler", "UnreachableBudgetWarning", "path_choices",
+           "SpaceAwareSampler", "UnreachableBudgetWarning", "every_params", "path_choices",
            "run_decisions", "scale_value"]

@@ -64,6 +64,51 @@ def path_choices(decisions: Decisions, params: Mapping[str, Any]) -> dict[str, t
     return out
 
 
+class _Undecided(Exception):
+    """Raised by :func:`every_params` on the first decision that a prefix lacks."""
+
+    def __init__(self, name: str, choices: tuple[Any, ...]) -> None:
+        self.name, self.choices = name, choices
+
+
+def every_params(make_decisions: Callable[[], Decisions],
+                 limit: int | None = None) -> list[dict[str, Any]]:
+    """Every complete assignment of the decisions (one per child that a trial can get),
+    in depth-first order of the choices as given.
+
+    A decision may depend on earlier ones (a removed layer asks no scale factor), so the
+    tree is walked by replaying each prefix through a fresh generator until it asks a
+    decision the prefix lacks, then branching on that decision's choices.
+
+    Args:
+        make_decisions: Gives a fresh generator, such as ``space.decisions``.
+        limit: Refuse a space of more children than this.
+
+    Raises:
+        ValueError: There are more than ``limit`` children.
+    """
+    done: list[dict[str, Any]] = []
+    stack: list[dict[str, Any]] = [{}]
+    while stack:
+        prefix = stack.pop()
+
+        def choose(name: str, choices: tuple[Any, ...]) -> Any:
+            if name in prefix:
+                return prefix[name]
+            raise _Undecided(name, choices)
+
+        try:
+            run_decisions(make_decisions(), choose)
+        except _Undecided as e:
+            # Reversed onto the stack, so children come out in the choices' order.
+            stack.extend({**prefix, e.name: v} for v in reversed(e.choices))
+            continue
+        done.append(prefix)
+        if limit is not None and len(done) > limit:
+            raise ValueError(f"the space has more than {limit} children.")
+    return done
+
+
 def round_half_up(x: float) -> int:
     return int(math.floor(x + 0.5))
 
