@@ -8,7 +8,7 @@
 set -euo pipefail
 DATA=${OPTUNA_RENA_DATA:-../shared/data}
 # A journal file of its own per run (git ignores it), so that a re-run never meets the
-# studies of the last one; open it with optuna-dashboard to look at the runs.
+# studies of the last one; open it with optuna-rena dashboard to look at the runs.
 SEEDS=${SEEDS:-30}
 LOG=${LOG:-benchmarks-nb201-$SEEDS-$(date +%Y%m%d-%H%M%S).log}
 BUDGETS=${BUDGETS:-"eyeriss:3.2 eyeriss:3.7 pixel3:2.5 pixel3:4.2 raspi4:6.0 raspi4:10.5 fpga:2.1 fpga:2.6"}

@@ -5,7 +5,7 @@
 set -euo pipefail
 DATA=${OPTUNA_RENA_DATA:-../shared/data}
 # A journal file of its own per run (git ignores it), so that a re-run never meets the
-# studies of the last one; open it with optuna-dashboard to look at the runs.
+# studies of the last one; open it with optuna-rena dashboard to look at the runs.
 LOG=${LOG:-benchmarks-world-model-$(date +%Y%m%d-%H%M%S).log}
 run() { optuna-rena benchmark --data-dir "$DATA" --jobs 2 --no-progress --storage "journal:$LOG" "$@"; }
 

@@ -72,7 +72,7 @@ def main() -> None:
 
     print(best_feasible_report(study, constraints))
     print(f"{len(study.trials)} trials in {time.perf_counter() - start:.0f} s; "
-          f"optuna-dashboard {args.storage}")
+          f"optuna-rena dashboard {args.storage}")
 
 
 if __name__ == "__main__":
