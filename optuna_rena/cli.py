@@ -35,6 +35,11 @@ from optuna_rena._budget import study_budget
 from optuna_rena._constraints import Constraint
 from optuna_rena._dashboard import dashboard_storage
 from optuna_rena._dashboard import feasible_best_trials
+from optuna_rena._failures import BrokenObjectiveError
+from optuna_rena._failures import Failures
+from optuna_rena._failures import FAILURES_IN_A_ROW
+from optuna_rena._failures import filtered_trial_reports
+from optuna_rena._failures import one_line_failures
 from optuna_rena._front import check_budgets
 from optuna_rena._front import objective_names
 from optuna_rena._latency import measure_latency
@@ -277,16 +282,16 @@ class _Search(_Command):
         from optuna_rena.visualization import DashboardFigures
 
         figures = DashboardFigures(every=10, constraints=task.constraints, budgets=budgets)
-        failures = _Failures(task.objective, task.metric_name, task.constraints,
-                             limit=min(_FAILURES_IN_A_ROW, args.trials))
+        failures = Failures(task.objective, task.metric_name, task.constraints,
+                            limit=min(FAILURES_IN_A_ROW, args.trials))
         callbacks = [_log_trial(task.metric_name, task.constraints), failures, figures]
         try:
-            with _quiet_interruption(), _one_line_failures(), _quiet_trial_lines(), (
+            with _quiet_interruption(), one_line_failures(), _quiet_trial_lines(), (
                     warnings.catch_warnings()):
                 # Said above, once, without the sampler's source line.
                 warnings.filterwarnings("ignore", category=UnreachableBudgetWarning)
                 # Any exception of the objective fails its trial only, as a child that
-                # does not train does; _Failures stops an objective that always raises.
+                # does not train does; Failures stops an objective that always raises.
                 study.optimize(_interruptible(failures.objective), n_trials=args.trials,
                                timeout=args.timeout, show_progress_bar=not args.no_progress,
                                catch=(Exception,), callbacks=callbacks)
@@ -302,10 +307,9 @@ class _Search(_Command):
                   file=sys.stderr)
             return 130
         if failures.stopped_by is not None:
-            print(f"optuna-rena search: error: the objective raised "
-                  f"{_exception_text(failures.stopped_by)} in {failures.limit} trials in a "
-                  "row, failing them; the search stopped. Fix the objective, and the same "
-                  "command continues the study.", file=sys.stderr)
+            print(f"optuna-rena search: error: {failures.stopped_text()}; the search "
+                  "stopped. Fix the objective, and the same command continues the study.",
+                  file=sys.stderr)
             return 1
         # Of several objectives: the front, and the best network within each budget.
         print(best_feasible_report(study, task.constraints, budgets))
@@ -397,106 +401,10 @@ def _fail_running_trial(study: optuna.Study, trial: FrozenTrial) -> bool:
                       skip_if_finished=True).state == TrialState.FAIL
 
 
-_FAILURES_IN_A_ROW = 3
-"""Trials that the objective may fail in a row with one exception (type and message)
-before a search stops: a broken objective (``os:getcwd`` raises a TypeError for every
-trial) would otherwise fail every one of ``--trials`` in turn. Only the same exception
-counts: a child that fails to train names its own network or size, and the next child
-may train."""
-
-
-class _Failures:
-    """What a search does with the objective's exceptions: the trial is failed (Optuna's
-    ``catch``) and said in one line, with the exception; after ``limit`` trials in a row
-    fail with the same exception, the study stops and ``stopped_by`` holds it.
-
-    ``objective`` is the objective to optimise; the instance is the callback.
-    """
-
-    def __init__(self, objective: Callable[[optuna.Trial], float], metric_name: str,
-                 constraints: Sequence[Constraint], limit: int) -> None:
-        self._objective = objective
-        self._metric_name = metric_name
-        self._constraints = constraints
-        self.limit = limit
-        self.stopped_by: Exception | None = None
-        self._raised: dict[int, Exception] = {}  # by trial number, until its callback
-        self._streak: tuple[str, int] = ("", 0)
-
-    def objective(self, trial: optuna.Trial) -> float:
-        try:
-            return self._objective(trial)
-        except Exception as e:
-            self._raised[trial.number] = e  # the callback sees the trial, not the exception
-            raise
-
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        error = self._raised.pop(trial.number, None)
-        if trial.state != TrialState.FAIL or error is None:
-            self._streak = ("", 0)  # a failure without an exception: Optuna says it
-            return
-        text = _exception_text(error)
-        tqdm.write(f"{trial_line(trial, self._metric_name, self._constraints)} ({text})",
-                   file=sys.stdout)
-        count = self._streak[1] + 1 if self._streak[0] == text else 1
-        self._streak = (text, count)
-        if count >= self.limit:
-            self.stopped_by = error
-            study.stop()
-
-
-def _exception_text(error: BaseException) -> str:
-    """``TypeError: message``, on one line (the message's first)."""
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-
-
-class _DropFailureReports(logging.Filter):
-    """Drop Optuna's report of a trial that an exception failed, traceback and all: the
-    search says it in one line (:class:`_Failures`).
-
-    Optuna reports it in two WARNING records (``_log_failed_trial`` in
-    optuna/study/_optimize.py), the first with the exception as ``exc_info``; they are told
-    apart by what they carry, as in :class:`_DropInterruption`: the record whose
-    ``exc_info`` is an Exception, and the WARNING without one that follows it. A trial
-    failed without an exception (a NaN objective) has no ``exc_info``, and Optuna's words
-    on it pass.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._after_report = False
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._after_report:
-            self._after_report = False
-            if record.exc_info is None and record.levelno == logging.WARNING:
-                return False
-        if record.exc_info is not None and isinstance(record.exc_info[1], Exception):
-            self._after_report = True
-            return False
-        return True
-
-
-def _one_line_failures() -> contextlib.AbstractContextManager[None]:
-    return _filtered_trial_reports(_DropFailureReports())
-
-
-@contextlib.contextmanager
-def _filtered_trial_reports(drop: logging.Filter) -> Iterator[None]:
-    """Optuna's reports of failed trials through ``drop`` while the context lasts."""
-    logger = logging.getLogger("optuna.study._optimize")  # where Optuna logs failed trials
-    logger.addFilter(drop)
-    try:
-        yield
-    finally:
-        logger.removeFilter(drop)
-
-
 def _log_trial(metric_name: str, constraints: Sequence[Constraint]
                ) -> Callable[[optuna.Study, FrozenTrial], None]:
     """A callback that prints one line per finished trial: feasible or not, the objective
-    and the resources under budget (a trial failed by an exception is :class:`_Failures`'
+    and the resources under budget (a trial failed by an exception is :class:`Failures`'
     line; Optuna warns of another failed trial itself)."""
     def log(study: optuna.Study, trial: FrozenTrial) -> None:
         if trial.state != TrialState.FAIL:
@@ -591,13 +499,21 @@ class _Benchmark(_Command):
             task_options["device"] = args.device
         if is_user_objective(args.task):
             task_options = {"constraints": task_options["constraints"]}
-        with _quiet_interruption():  # Ctrl-C: main()'s one line, no trial's traceback
-            report = run_benchmark(
-                args.task, args.samplers, args.seeds, args.trials, storage=args.storage,
-                sampler_seeds=dict(args.fewer_seeds),
-                study_prefix=args.study_prefix, out_dir=args.out, task_options=task_options,
-                direction=args.direction, jobs=args.jobs, progress=not args.no_progress,
-                command=_command_line(args.argv), pruner=args.pruner)
+        try:
+            with _quiet_interruption():  # Ctrl-C: main()'s one line, no trial's traceback
+                report = run_benchmark(
+                    args.task, args.samplers, args.seeds, args.trials, storage=args.storage,
+                    sampler_seeds=dict(args.fewer_seeds),
+                    study_prefix=args.study_prefix, out_dir=args.out,
+                    task_options=task_options, direction=args.direction, jobs=args.jobs,
+                    progress=not args.no_progress, command=_command_line(args.argv),
+                    pruner=args.pruner)
+        except BrokenObjectiveError as e:
+            # As a search's: exit code 1, the failed trials kept; a run again needs other
+            # study names, since these studies exist now.
+            print(f"optuna-rena benchmark: error: {e} Fix the objective, and run it again "
+                  "with another --storage or --study-prefix.", file=sys.stderr)
+            return 1
         # results.md's own text, so what is printed and what is kept cannot differ.
         print("\n" + report["markdown"], end="")
         print("\nwrote " + ", ".join(report["files"]))
@@ -812,7 +728,7 @@ class _DropInterruption(logging.Filter):
 
 
 def _quiet_interruption() -> contextlib.AbstractContextManager[None]:
-    return _filtered_trial_reports(_DropInterruption())
+    return filtered_trial_reports(_DropInterruption())
 
 
 def _argument_type(convert: Callable[[str], Any], accept: Callable[[Any], bool],

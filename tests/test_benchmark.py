@@ -622,3 +622,67 @@ def test_timed_sampler_counts_wall_and_cpu_time_of_the_sampler_alone() -> None:
     seconds = [s for s, _ in grown]
     assert len(grown) == 20 and all(b > a for a, b in zip(seconds, seconds[1:]))
     assert all(b[1] >= a[1] for a, b in zip(grown, grown[1:]))
+
+
+_FAILING = """
+import optuna
+
+
+def now_and_then(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", 0, 1)
+    if trial.number == 1:
+        raise OSError("the disk is full")
+    return x
+
+
+def always(trial: optuna.Trial) -> float:
+    trial.suggest_float("x", 0, 1)
+    raise TypeError("no such column")
+"""
+
+
+@pytest.fixture
+def failing_objectives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Objectives that raise what run_one did not catch (only RuntimeError and ValueError
+    failed a trial there: an OSError or a TypeError ended the benchmark in a traceback),
+    importable as ``bench_failing``."""
+    (tmp_path / "bench_failing.py").write_text(_FAILING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_an_objective_that_raises_now_and_then_fails_that_trial_in_one_line(
+        failing_objectives: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_dir = failing_objectives / "out"
+    assert main(["benchmark", "--task", "bench_failing:now_and_then", "--samplers", "random",
+                 "--trials", "4", "--seeds", "1", "--storage",
+                 f"sqlite:///{failing_objectives / 'b.db'}", "--out", str(out_dir),
+                 "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "Trial 1 failed" not in err, err
+    # As a search says it, with the study's name: a benchmark runs several.
+    assert ("bench_failing:now_and_then:random:seed0: trial 1: fail (OSError: the disk is "
+            "full)") in out.splitlines()
+    (run,) = json.loads((out_dir / "results.json").read_text())["runs"]
+    assert run["states"] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+
+
+def test_an_objective_that_always_raises_stops_the_benchmark_in_one_line(
+        failing_objectives: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    storage = f"sqlite:///{failing_objectives / 'b.db'}"
+    assert main(["benchmark", "--task", "bench_failing:always", "--samplers", "random",
+                 "tpe", "--trials", "10", "--seeds", "1", "--storage", storage,
+                 "--out", str(failing_objectives / "out"), "--no-progress"]) == 1
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err, err
+    study = "bench_failing:always:random:seed0"
+    assert err.strip() == (
+        "optuna-rena benchmark: error: the objective raised TypeError: no such column in 3 "
+        f"trials in a row, failing them, in the study {study!r}; the benchmark stopped. Fix "
+        "the objective, and run it again with another --storage or --study-prefix.")
+    assert out.splitlines() == [f"{study}: trial {i}: fail (TypeError: no such column)"
+                                for i in range(3)]
+    # The failed trials are kept; the next sampler's run never started.
+    assert optuna.get_all_study_names(storage) == [study]
+    assert [t.state.name for t in optuna.load_study(study_name=study,
+                                                    storage=storage).trials] == ["FAIL"] * 3

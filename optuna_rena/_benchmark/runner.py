@@ -44,6 +44,10 @@ from optuna_rena._benchmark.results import summarise
 from optuna_rena._benchmark.samplers import fixed_seed
 from optuna_rena._benchmark.samplers import make_sampler
 from optuna_rena._benchmark.samplers import TimedSampler
+from optuna_rena._failures import BrokenObjectiveError
+from optuna_rena._failures import Failures
+from optuna_rena._failures import FAILURES_IN_A_ROW
+from optuna_rena._failures import one_line_failures
 from optuna_rena._pruners import make_pruner
 from optuna_rena._pruners import pruner_text
 from optuna_rena._storage import open_storage
@@ -68,7 +72,16 @@ def run_one(
 ) -> RunResult:
     """One study of ``task_name`` with one sampler and seed; ``direction`` is that of a
     user's objective of one value (a task of several objectives has its own); ``pruner``,
-    one of :data:`~optuna_rena._pruners.PRUNER_NAMES`, judges the trials' reports."""
+    one of :data:`~optuna_rena._pruners.PRUNER_NAMES`, judges the trials' reports.
+
+    An exception of the objective fails its trial only, said in one line, as in a search
+    (:class:`~optuna_rena._failures.Failures`).
+
+    Raises:
+        BrokenObjectiveError: The objective failed
+            :data:`~optuna_rena._failures.FAILURES_IN_A_ROW` trials in a row (or all of
+            fewer ``n_trials``) with the same exception; the study keeps them.
+    """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     task = make_task(task_name, **(task_options or {}))
     if not task.is_multi_objective:
@@ -87,10 +100,18 @@ def run_one(
                                 pruner=make_pruner(pruner), storage=open_storage(storage),
                                 study_name=name)
     task.record(study)  # the task, budget, space and objective's name, as search's
+    # Any exception of the objective fails its trial only, as in a search (a user's
+    # module:function may raise anything); one that fails every trial stops the run.
+    failures = Failures(objective, task.metric_name, task.constraints,
+                        limit=min(FAILURES_IN_A_ROW, n_trials), prefix=f"{name}: ")
     start = time.perf_counter()
-    study.optimize(objective, n_trials=n_trials, callbacks=list(callbacks),
-                   catch=(RuntimeError, ValueError))
+    with one_line_failures():
+        study.optimize(failures.objective, n_trials=n_trials,
+                       callbacks=[*callbacks, failures], catch=(Exception,))
     wall = time.perf_counter() - start
+    if failures.stopped_by is not None:
+        raise BrokenObjectiveError(f"{failures.stopped_text()}, in the study {name!r}; the "
+                                   "benchmark stopped.")
     try:
         save_to_dashboard(study, task.constraints)  # once, after the run: no cost on its clock
     except Exception as e:  # noqa: BLE001 - a figure is not worth a finished run
@@ -144,6 +165,8 @@ def run_benchmark(
             a task of several objectives (Optuna prunes no such trial), an output that
             cannot be written in ``out_dir``, or a study of that name already exists in
             ``storage`` (nothing is run or written then).
+        BrokenObjectiveError: A run's objective failed three trials in a row with one
+            exception (see :func:`run_one`); no results are written.
     """
     for name, value in (("seeds", seeds), ("trials", n_trials), ("jobs", jobs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
