@@ -47,7 +47,7 @@ def test_default_search_runs_and_continues(tmp_path: Path,
     out = capsys.readouterr().out
     assert "best feasible architecture: trial" in out
     assert "| # | layer |" in out and "- params:" in out and "met" in out
-    assert f"optuna-dashboard {storage}" in out
+    assert f"watch it: optuna-rena dashboard {storage}" in out
     assert main(argv) == 0
     assert "continuing the study 'rena-digits': 4 trials so far" in capsys.readouterr().out
     study = optuna.load_study(study_name="rena-digits", storage=storage)
