@@ -105,7 +105,8 @@ def _serves(argv: list[str], tmp_path: Path) -> None:
         server.wait(timeout=30)
 
 
-def test_search_example_repeats_with_its_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_search_example_repeats_with_its_seed(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
     """The "Search with RenaSampler" example, run twice as written with
     ``RenaSampler(seed=0)``, gives the same trials, value for value: its objective seeds
     the child's initial weights from the trial. (Unseeded, the two runs of the example gave
@@ -114,14 +115,16 @@ def test_search_example_repeats_with_its_seed(monkeypatch: pytest.MonkeyPatch) -
     # Fewer trials and training steps, for a fast test; the weights still decide the values.
     code = re.sub(r"n_trials=\d+", "n_trials=3", code)
     code = re.sub(r"range\(\d+\)", "range(3)", code)
-    monkeypatch.chdir(REPO)
     # One intra-op thread: on a busy shared machine two wait on each other for seconds a
     # step; the values do not depend on it.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     runs = []
     try:
-        for _ in range(2):
+        for run in range(2):
+            # Each run in a folder of its own: the example's SQLite study would continue.
+            (tmp_path / str(run)).mkdir()
+            monkeypatch.chdir(tmp_path / str(run))
             namespace: dict[str, object] = {"__name__": "__readme__"}
             exec(compile(code, "README.md search example", "exec"), namespace)
             study = namespace["study"]
