@@ -166,7 +166,10 @@ def _run(sampler: str, storage: str, workers: int, seed: int,
     finally:
         if server is not None:
             _stop_proxy(server)
-        shutil.rmtree(folder, ignore_errors=True)
+        if args.keep:
+            print(f"kept {folder}", file=sys.stderr)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
     seen: set[tuple] = set()
     repeats = 0
     for t in trials:
@@ -210,6 +213,8 @@ def main() -> None:
     parser.add_argument("--trial-seconds", type=float, default=0.3)
     parser.add_argument("--data", default=os.environ.get("OPTUNA_RENA_DATA",
                                                          "../shared/data"))
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each run's storage and say where")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--sampler", help=argparse.SUPPRESS)

@@ -63,13 +63,20 @@ class _Interleaved(optuna.storages.InMemoryStorage):
     between = None
     before_publish = None
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.published: list[tuple[int, dict]] = []  # every plan, in order
+
     def get_all_trials(self, study_id, deepcopy=True, states=None):  # type: ignore[no-untyped-def]
-        if states == (TrialState.RUNNING,) and self.between is not None:
+        # The sampler's second read, of the trials that may hold what it chose.
+        if states is not None and TrialState.RUNNING in states and self.between is not None:
             run, self.between = self.between, None
             run()
         return super().get_all_trials(study_id, deepcopy=deepcopy, states=states)
 
     def set_trial_system_attr(self, trial_id, key, value):  # type: ignore[no-untyped-def]
+        if key == "rena:plan":
+            self.published.append((trial_id, value))
         if key == "rena:plan" and self.before_publish is not None:
             run, self.before_publish = self.before_publish, None
             run()
@@ -103,6 +110,49 @@ def test_of_two_workers_that_chose_alike_the_second_to_publish_chooses_again() -
     assert storage.before_publish is None
     assert late.params != early.params
     assert late.params == second.trials[-2].system_attrs["rena:plan"]
+
+
+def test_a_trial_that_ran_to_its_end_while_another_planned_is_not_repeated() -> None:
+    """A worker's whole trial starts and ends while another worker plans (between its
+    read of the study and its claim): the configuration it evaluated is not running any
+    more, yet the planning worker must not choose it."""
+    storage = _Interleaved()
+    first, second = _two_workers(_choices, storage)
+    late = second.ask()
+
+    def run_a_whole_trial() -> None:
+        early = first.ask()
+        first.tell(early, _choices(early))
+
+    storage.before_publish = run_a_whole_trial
+    _choices(late)
+    early = first.trials[-1]  # asked after ``late``
+    assert storage.before_publish is None and early.state == TrialState.COMPLETE
+    # The same seed and the same trials read: both planned alike, and the second chose
+    # again.
+    assert late.params != early.params
+    assert second.trials[-2].system_attrs["rena:plan"] != early.params
+
+
+def test_a_clash_drops_every_configuration_the_others_hold() -> None:
+    """While one worker plans, the other runs eight whole trials, the first of them the
+    same plan: after that clash the planning worker's next choice is none of the eight
+    (it chose once more, not once per trial it met)."""
+    storage = _Interleaved()
+    first, second = _two_workers(_choices, storage)
+    late = second.ask()
+
+    def run_eight_trials() -> None:
+        for _ in range(8):
+            early = first.ask()
+            first.tell(early, _choices(early))
+
+    storage.before_publish = run_eight_trials
+    _choices(late)
+    ran = [t.params for t in first.trials[-8:]]
+    assert late.params not in ran
+    assert [plan for trial_id, plan in storage.published
+            if trial_id == late._trial_id] == [ran[0], late.params]
 
 
 def test_a_space_plan_is_published_at_its_first_decision() -> None:

@@ -58,11 +58,13 @@ if TYPE_CHECKING:
 
 
 class Claims(Protocol):
-    """How a trial claims its plan against the other trials running now (other workers',
-    other threads'): see :meth:`Planner.claim`."""
+    """How a trial claims its plan against the other trials (other workers', other
+    threads'): see :meth:`Planner.claim`."""
 
-    def running(self) -> Sequence[FrozenTrial]:
-        """The other trials running now, read from storage."""
+    def others(self) -> Sequence[FrozenTrial]:
+        """The other trials that may hold a configuration this trial has not read, read
+        from storage now: those running, and those finished since this trial read the
+        study (a worker's whole trial can start and end while another plans)."""
 
     def publish(self, params: dict[str, Any]) -> None:
         """Write ``params`` on the trial as its plan, where the others read it."""
@@ -126,8 +128,11 @@ _WIDER_POOLS = 2
 _WIDER_WAIT = 8
 """Plans without a wider search after one found nothing new within the budget."""
 _CLAIMS = 8
-"""Choices a trial makes before it keeps a plan that clashes: each clash is a plan that
-another trial published in the same moment, and eight in a row do not happen."""
+"""Choices a trial makes before it keeps a plan that clashes. A clash drops every
+configuration the other trials hold, so each further one is a plan that another trial
+published in the moment between two reads, and eight in a row do not happen. (Dropping
+only the clashing one let a long plan on a busy machine meet a trial that ran meanwhile
+at each try, and keep the eighth: 2 repeats in 600 trials at 8 workers.)"""
 _PRETRAIN_BATCH = 32
 """Simulated episodes per pre-training step."""
 _PRETRAIN_PATIENCE = 8
@@ -339,27 +344,30 @@ class Planner:
                            tuple(self.history.exact_objectives))
             return self._plan_with_fitted_model(claims)
 
-    def running_keys(self, running: Sequence[FrozenTrial]) -> set[str]:
-        """The keys of what ``running`` trials evaluate: their configurations so far, or
-        the plans they published before deciding anything."""
+    def held_keys(self, trials: Sequence[FrozenTrial]) -> set[str]:
+        """The keys of what ``trials`` evaluate or evaluated: their configurations, or
+        the plans that running ones published before deciding anything."""
         keys = set()
-        for trial in running:
+        for trial in trials:
             candidate = self.source.trial_candidate(trial)
             if candidate is not None:
                 keys.add(candidate.key)
         return keys
 
-    def claim(self, candidate: Candidate, claims: Claims) -> bool:
-        """Publish ``candidate`` as the trial's plan, then read the running trials again:
-        ``False`` when another one holds it too, and this trial must choose again.
+    def claim(self, candidate: Candidate, claims: Claims) -> set[str]:
+        """Publish ``candidate`` as the trial's plan, then read the other trials again
+        (:meth:`Claims.others`): the keys they hold. When ``candidate``'s is among them,
+        another trial holds it too, and this trial must choose again, without any of
+        them (a long plan on a busy machine can meet many).
 
         Whoever sees the clash yields. Of two trials that chose alike, the one that
         published second reads after both wrote, sees the clash and yields, so no two
         running trials keep one plan (on a storage whose reads see every write that
-        finished before them, as a journal file's and a database's do). When both
-        see it, both choose again, each without the other's."""
+        finished before them, as a journal file's and a database's do); nor does a
+        trial keep what a trial that ran while it planned evaluated. When both see
+        the clash, both choose again, each without the other's."""
         claims.publish(candidate.params)
-        return candidate.key not in self.running_keys(claims.running())
+        return self.held_keys(claims.others())
 
     def plan_from_policy(self, seen: set[str], claims: Claims) -> dict[str, Any]:
         """A configuration for a new trial from the policy alone: a simulated episode
@@ -370,22 +378,23 @@ class Planner:
         pool holds nothing new, a pool from the flattened policy (temperature 2, then 4)
         is tried; failing that, a uniform pool when none of those pools holds a child
         within the exact budget (its first new child is taken), else the policy's own
-        choice is repeated. What running trials hold is not planned, and the plan is
-        claimed (:meth:`claim`).
+        choice is repeated. What other trials hold (:meth:`Claims.others`) is not
+        planned, and the plan is claimed (:meth:`claim`).
         """
-        seen = seen | self.running_keys(claims.running())
+        seen = seen | self.held_keys(claims.others())
         for _ in range(_CLAIMS):
             chosen = self._plan_policy(seen)
-            if self.claim(chosen.candidate, claims):
+            held = self.claim(chosen.candidate, claims)
+            if chosen.key not in held:
                 break
-            seen = seen | {chosen.key}
+            seen = seen | held
         return chosen.candidate.params
 
     def _plan_with_fitted_model(self, claims: Claims) -> dict[str, Any]:
         """The best new candidate by the fitted world model's acquisition: the policy's
         episodes and the best trials' neighbours are scored, the best climbs the
         acquisition through its neighbours, and the best of all that meets the exact
-        budget and that no running trial holds is taken (searching wider when none
+        budget and that no other trial holds is taken (searching wider when none
         does) and claimed. Every few plans the policy takes a step on its own episodes
         (Dyna)."""
         seen = self.history.seen() | self._served
@@ -394,8 +403,9 @@ class Planner:
         scores = self._scores(list(pool.values()))
         self._hill_climb(pool, scores, seen)
         self._dream_now_and_then(simulated)
-        # What other workers chose since this trial read the study.
-        seen = self._drop(self.running_keys(claims.running()), seen, scores)
+        # What other workers chose, or even ran to the end, since this trial read the
+        # study.
+        seen = self._drop(self.held_keys(claims.others()), seen, scores)
         for _ in range(_CLAIMS):
             chosen = self._best_within_budget(pool, scores, seen)
             if chosen is None:
@@ -403,9 +413,10 @@ class Planner:
             else:
                 candidate = pool[chosen]
                 self._served.add(chosen)
-            if self.claim(candidate, claims):
+            held = self.claim(candidate, claims)
+            if candidate.key not in held:
                 break
-            seen = self._drop({candidate.key}, seen, scores)
+            seen = self._drop(held, seen, scores)
         return candidate.params
 
     @staticmethod

@@ -12,6 +12,7 @@ for each decision.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 from typing import TYPE_CHECKING
 
@@ -99,7 +100,7 @@ class StudyState:
             self.relative_planner = Planner(ParamEpisodes(search_space), self.decisions,
                                             self.learner, self.rng, self.options)
         return self.relative_planner.plan_in_model(
-            self.trials, study.directions, _TrialClaims(study, trial),
+            self.trials, study.directions, _TrialClaims(study, trial, self.trials),
             _metric_names(study)) or {}
 
     def decide(self, study: Study, trial: FrozenTrial, name: str,
@@ -151,7 +152,7 @@ class StudyState:
         trial at once."""
         planner = self.space_planner
         assert planner is not None
-        claims = _TrialClaims(study, trial)
+        claims = _TrialClaims(study, trial, self.trials)
         plan = None
         if self.options.world_model:
             plan = planner.plan_in_model(self.trials, study.directions, claims,
@@ -159,6 +160,10 @@ class StudyState:
         if plan is None and self.options.avoid_repeats:
             plan = planner.plan_from_policy(child_keys(self.trials), claims)
         return plan
+
+
+_HOLDING = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+"""The states of trials that hold a configuration (the plan, or the values decided)."""
 
 
 def _metric_names(study: Study) -> list[str] | None:
@@ -174,16 +179,22 @@ def _metric_names(study: Study) -> list[str] | None:
 class _TrialClaims:
     """A trial's plan in storage (:class:`~.planner.Claims`): published as its
     ``rena:plan`` system attribute, the moment it is made, before the trial stores any
-    decision; and the study's other running trials, read from storage now."""
+    decision; and the study's other trials that hold a configuration not among
+    ``known``, the trials the plan was made from: those running now, and those finished
+    since ``known`` was read."""
 
-    def __init__(self, study: Study, trial: FrozenTrial) -> None:
+    def __init__(self, study: Study, trial: FrozenTrial,
+                 known: Sequence[FrozenTrial]) -> None:
         self._study, self._trial = study, trial
+        self._finished = {t._trial_id for t in known if t.state.is_finished()}
+        self._finished.add(trial._trial_id)
 
-    def running(self) -> list[FrozenTrial]:
+    def others(self) -> list[FrozenTrial]:
         study = self._study
-        running = study._storage.get_all_trials(study._study_id, deepcopy=False,
-                                                states=(TrialState.RUNNING,))
-        return [t for t in running if t._trial_id != self._trial._trial_id]
+        # Without WAITING: an enqueued trial holds no configuration before it starts.
+        trials = study._storage.get_all_trials(study._study_id, deepcopy=False,
+                                               states=_HOLDING)
+        return [t for t in trials if t._trial_id not in self._finished]
 
     def publish(self, params: dict[str, Any]) -> None:
         if params:
