@@ -12,12 +12,16 @@ on ``PYTHONPATH``), as run for ``benchmarks/pareto-gp-model.md``:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import numpy as np
 import optuna
+from scipy import stats
 
 from optuna_rena import RenaSampler
 from optuna_rena._sampler import gp
+from optuna_rena._sampler import world_model
 
 
 def _with_constants(**constants: Any) -> type[RenaSampler]:
@@ -41,3 +45,43 @@ class GPSeedsFrom3(optuna.samplers.GPSampler):
 
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(seed=None if seed is None else seed + 3)
+
+
+def _warped_objectives(warp: Any) -> type[RenaSampler]:
+    """RenaSampler whose world model learns each modelled objective of a multi-objective
+    study through ``warp`` (a monotone map of a column's finite values), the front and
+    the reference point included."""
+    fit = world_model.WorldModel.fit
+
+    def warped_fit(self: Any, observations: Any, pending: Any = None,
+                   exact_objectives: Any = ()) -> None:
+        y = observations.objectives.copy()
+        if y.shape[1] > 1:
+            for j in range(y.shape[1]):
+                ok = np.isfinite(y[:, j])
+                if j not in exact_objectives and ok.sum() >= 8:
+                    y[ok, j] = warp(y[ok, j])
+        fit(self, dataclasses.replace(observations, objectives=y), pending,
+            exact_objectives)
+
+    class Variant(RenaSampler):
+        def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
+            world_model.WorldModel.fit = warped_fit  # type: ignore[method-assign]
+            super().__init__(seed=seed, **kwargs)
+
+    return Variant
+
+
+def _tukey_clip(y: np.ndarray) -> np.ndarray:
+    """Values below the lower Tukey fence (Q1 - 1.5 IQR) raised to it."""
+    q1, q3 = np.percentile(y, [25, 75])
+    return np.maximum(y, q1 - 1.5 * (q3 - q1))
+
+
+def _copula(y: np.ndarray) -> np.ndarray:
+    """Normal scores of the ranks (ties averaged)."""
+    return stats.norm.ppf((stats.rankdata(y) - 0.5) / len(y))
+
+
+TailClipped = _warped_objectives(_tukey_clip)
+Copula = _warped_objectives(_copula)
