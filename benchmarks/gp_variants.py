@@ -6,6 +6,9 @@ on ``PYTHONPATH``), as run for ``benchmarks/pareto-gp-model.md``:
   GPSampler refits), ``PriorHalf`` and ``PriorTwo`` (``_RELEVANCE_PRIOR`` 0.5 and 2.0).
   The constant is set when the sampler is made and stays set in that process, so run
   one such class per benchmark command.
+* ``TailClipped`` and ``Copula``: ``RenaSampler`` whose world model learns each modelled
+  objective of a multi-objective study warped (values below the lower Tukey fence raised
+  to it; the normal scores of the ranks), front and reference point included.
 * ``GPSeedsFrom3``: Optuna's ``GPSampler`` with seeds 3, 4, ... for the runs 0, 1, ...,
   to add seeds to a committed run that holds seeds 0-2.
 """
