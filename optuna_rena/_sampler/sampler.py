@@ -102,7 +102,8 @@ class RenaSampler(BaseSampler):
     slightly different policies; each has learnt from the same trials. Workers also plan
     around the trials still running: a trial's plan is published on it (its
     ``rena:plan`` system attribute) the moment it is made and claimed against the other
-    running trials, so no two running trials train the same configuration, and the world
+    trials running, and those finished since the study was read, so no worker trains a
+    configuration that another runs or has just run, and the world
     model takes running trials as pending points (believed at its posterior mean), so
     workers spread out.
 
