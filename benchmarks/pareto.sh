@@ -47,7 +47,7 @@ run --task nas-bench-macro-front --trials 200 --seeds 10 --fewer-seeds gp=1 \
   --samplers gp random tpe nsga2 rena rena:world_model=false rena:policy_proposals=false \
   $ABLATIONS --study-prefix pareto/ --out benchmarks/nas-bench-macro-front
 
-# Digits, real training (3 epochs on the CPU; not run yet: issue 19 continues), accuracy against the CPU latency measured
+# Digits, real training (3 epochs on the CPU; run once, December 2026), accuracy against the CPU latency measured
 # on this machine: fewer trials, seeds and samplers, as each trial trains a network (30
 # trials, 3 seeds; the policy-alone ablation left out). No true front is known: the gap is
 # to the best front that any run of this benchmark found. Latency on a shared machine is
