@@ -12,6 +12,9 @@ on ``PYTHONPATH``), as run for ``benchmarks/pareto-gp-model.md``:
 * ``TailClipped`` and ``Copula``: ``RenaSampler`` whose world model learns each modelled
   objective of a multi-objective study warped (values below the lower Tukey fence raised
   to it; the normal scores of the ranks), front and reference point included.
+* ``StructureTrend``: ``RenaSampler`` whose processes learn the residuals of a ridge line
+  in the numeric features (with a space, the child's counted structure), the line added
+  back to each prediction (``digits-front``, BENCHMARKS.md).
 * ``GPSeedsFrom3``: Optuna's ``GPSampler`` with seeds 3, 4, ... for the runs 0, 1, ...,
   to add seeds to a committed run that holds seeds 0-2.
 """
