@@ -1,7 +1,7 @@
 """How well RenaSampler's world model predicts the ``digits-front`` benchmark's networks
 from the first 20 trials of a run: the rank correlation (Spearman) of its predicted
 accuracy and latency with the measured ones, and the share within two predicted standard
-deviations, on the random sampler's trials of every seed (held out: networks the model did
+deviations (and the median predicted standard deviation), on the random sampler's trials of every seed (held out: networks the model did
 not learn from, spread over the space as random picks them).
 
     python benchmarks/digits_front_models.py JOURNAL [--train rena random] [--trials 20]
@@ -47,6 +47,7 @@ def main() -> None:
     measured = np.array([t.values for t in held])
     print("| trained on | seed | accuracy: Spearman | within 2 sd | latency: Spearman | "
           "within 2 sd |\n|---|---|---|---|---|---|")
+    notes: list[str] = []
     for name in args.train:
         for seed in range(args.seeds):
             study = load(name, seed)
@@ -67,10 +68,18 @@ def main() -> None:
                 truth = measured[:, j] if j == 0 else -measured[:, j]
                 cells += [f"{stats.spearmanr(mean, truth)[0]:.2f}",
                           f"{np.mean(np.abs(mean - truth) < 2 * sd):.2f}"]
+            sd = [float(np.median(sd)) for _, sd in predicted]
+            notes.append(f"{name} seed {seed}: median predicted sd accuracy {sd[0]:.3f}, "
+                         f"latency {sd[1]:.3f} ms; measured latency of those networks "
+                         f"{measured[:, 1].min():.3f}-{measured[:, 1].max():.3f} ms; "
+                         f"the model's reference point {np.round(planner.model._reference, 3)}")
             print(f"| {name} | {seed} | " + " | ".join(cells) + " |")
     # What the counts alone say: latency ranked by the child's counted FLOPs.
     flops = np.array([float(t.user_attrs["flops"]) for t in held])
     print(f"| (counted FLOPs alone) | | | | {stats.spearmanr(flops, measured[:, 1])[0]:.2f} | |")
+    print()
+    for line in notes:
+        print(f"- {line} (accuracy, -latency)")
 
 
 if __name__ == "__main__":
